@@ -1,0 +1,45 @@
+"""Turn Segment/RudderStack-spec analytics events into request descriptions, driven by YAML mappings.
+
+    >>> import transformer
+    >>> kustomer = transformer.load("kustomer")
+    >>> request = kustomer.transform({"type": "track", "event": "Signed Up", "userId": "u1"},
+    ...                              {"apiKey": "secret-key"})
+    >>> request["method"], request["endpoint"]
+    ('POST', 'https://api.kustomerapp.com/v1/tracking/identityEvent')
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .destination import Destination
+from .errors import MappingError, Problem, TransformError
+from .loader import mapping_schema
+from .values import MISSING
+
+__all__ = ["Destination", "MISSING", "MappingError", "Problem", "TransformError", "builtin_destinations",
+           "load", "mapping_schema"]
+
+_HERE = Path(__file__).resolve().parent
+# An installed wheel carries the mappings inside the package; a source checkout keeps them beside it.
+_BUILTIN = _HERE / "mappings" if (_HERE / "mappings").is_dir() else _HERE.parent / "mappings"
+
+
+def builtin_destinations() -> list[str]:
+    """Names of the destinations shipped with the package."""
+    return sorted(p.name for p in _BUILTIN.iterdir() if (p / "destination.yaml").is_file())
+
+
+def load(name_or_path: str | Path) -> Destination:
+    """A built-in destination by name (``"kustomer"``) or a mapping folder by path.
+
+    Raises MappingError listing every problem (file, line, YAML path) when the mappings are wrong.
+    """
+    text = str(name_or_path)
+    candidate = _BUILTIN / text
+    if isinstance(name_or_path, str) and "/" not in text and "\\" not in text and (candidate / "destination.yaml").is_file():
+        return Destination.from_folder(candidate)
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        raise MappingError([Problem(text, None, "", f"no built-in destination or mapping folder by that name "
+                                                    f"(built-in: {', '.join(builtin_destinations())})")])
+    return Destination.from_folder(folder)

@@ -1,0 +1,84 @@
+"""Pack request descriptions into batch requests under a destination's declared limits."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .compiler import Context
+from .wire import compact_json, request_description
+from .loader import Batching
+from .values import MISSING
+
+
+class Packer:
+    """Greedy, order-keeping packing: each batch is filled until the next event would not fit."""
+
+    def __init__(self, spec: Batching, destination: str) -> None:
+        self.spec = spec
+        self.destination = destination
+        # {"<key>":[]} plus one comma between items is all a batch adds around its events.
+        self.overhead = len(compact_json({spec.key: []}).encode("utf-8"))
+
+    def pack(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        spec = self.spec
+        group: tuple[Any, ...] | None = None
+        first: dict[str, Any] = {}
+        bodies: list[Any] = []
+        metadata: list[Any] = []
+        size = 0
+        waiting: list[dict[str, Any]] = []  # errors that came after the open batch's first event
+
+        def close() -> Iterator[dict[str, Any]]:
+            if bodies:
+                yield self._batch(first, list(bodies), list(metadata))
+            yield from waiting
+            bodies.clear()
+            metadata.clear()
+            waiting.clear()
+
+        for index, result in enumerate(results):
+            if not isinstance(result, dict) or ("output" not in result and "error" not in result):
+                raise ValueError(f"item {index} is not a result (a dict with output or error)")
+            if "output" not in result or result.get("statusCode") != 200:
+                if bodies:
+                    waiting.append(result)
+                else:
+                    yield result
+                continue
+            request = result["output"]
+            body = request["body"]["JSON"]
+            event_bytes = len(compact_json(body).encode("utf-8"))
+            if event_bytes > spec.max_event_bytes:
+                error = {"error": f"{self.destination}: the event is {event_bytes} bytes, over the batch limit of "
+                                  f"{spec.max_event_bytes} bytes per event", "statusCode": 400,
+                         "metadata": result.get("metadata")}
+                if bodies:
+                    waiting.append(error)
+                else:
+                    yield error
+                continue
+            key = self._group(request)
+            grown = size + event_bytes + (1 if bodies else 0)
+            if bodies and (key != group or len(bodies) >= spec.max_events or grown > spec.max_request_bytes):
+                yield from close()
+            if not bodies:
+                group, first, size = key, request, self.overhead
+                grown = size + event_bytes
+            bodies.append(body)
+            metadata.append(result.get("metadata"))
+            size = grown
+        yield from close()
+
+    def _group(self, request: dict[str, Any]) -> tuple[Any, ...]:
+        """Only requests bound for the same batch endpoint with the same headers may share a batch."""
+        ctx = Context(request, {}, {}, {}, None, lambda _ctx: {})
+        endpoint = self.spec.endpoint.fn(ctx)
+        return (request["method"], endpoint, tuple(sorted(request["headers"].items())))
+
+    def _batch(self, first: dict[str, Any], bodies: list[Any], metadata: list[Any]) -> dict[str, Any]:
+        _, endpoint, _ = self._group(first)
+        if endpoint is MISSING:
+            raise ValueError(f"{self.destination}: the batch endpoint rule gave no value for {first['endpoint']}")
+        output = request_description(first["method"], endpoint, dict(first["headers"]), dict(first["params"]),
+                                     {self.spec.key: bodies})
+        return {"output": output, "statusCode": 200, "metadata": metadata}

@@ -1,0 +1,136 @@
+"""Named coercions a mapping may apply in ``then`` steps, and the type classes of ``entries``.
+
+Every change of type or shape happens here, by name, so a mapping never converts a value
+implicitly. Each coercion takes one value and returns one value, or raises StepError.
+"""
+from __future__ import annotations
+
+import base64 as _base64
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from .values import type_name
+
+
+class StepError(Exception):
+    """A step met a value it cannot handle; the engine adds the rule's name to the message."""
+
+
+def to_text(value: Any) -> str:
+    """Render a scalar as text the way JSON writes it (true, 1.5); containers are refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    raise StepError(f"cannot put {_article(type_name(value))} into text")
+
+
+def _article(name: str) -> str:
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _needs_text(value: Any, coercion: str) -> str:
+    if not isinstance(value, str):
+        raise StepError(f"{coercion} needs a string, got {_article(type_name(value))}")
+    return value
+
+
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def dasherize(value: Any) -> str:
+    """Trim, then turn each run of white space into one dash: ``" Order  Done "`` -> ``Order-Done``."""
+    return _WHITESPACE_RUN.sub("-", _needs_text(value, "dasherize").strip())
+
+
+def trim(value: Any) -> str:
+    return _needs_text(value, "trim").strip()
+
+
+def rstrip(value: Any) -> str:
+    return _needs_text(value, "rstrip").rstrip()
+
+
+def lower(value: Any) -> str:
+    return _needs_text(value, "lower").lower()
+
+
+def string(value: Any) -> str:
+    return to_text(value)
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text, as JavaScript's JSON.stringify writes it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def json_items(value: Any) -> str:
+    """Each item of an array as JSON, joined with commas: ``[1, "a"]`` -> ``1,"a"``."""
+    if not isinstance(value, list):
+        raise StepError(f"json_items needs an array, got {_article(type_name(value))}")
+    return ",".join(to_json(item) for item in value)
+
+
+def url_escape(value: Any) -> str:
+    """Percent-encode a value for one URL path segment (``/`` too; ``@`` kept readable)."""
+    return quote(to_text(value), safe="@")
+
+
+def base64(value: Any) -> str:
+    """UTF-8 bytes of the text, base64-encoded (as HTTP Basic auth wants)."""
+    return _base64.b64encode(_needs_text(value, "base64").encode("utf-8")).decode("ascii")
+
+
+def url_parent(value: Any) -> str:
+    """A URL without its last path segment: ``https://h/v1/track`` -> ``https://h/v1``."""
+    text = _needs_text(value, "url_parent")
+    head, slash, _ = text.rstrip("/").rpartition("/")
+    if not slash or head.endswith("/"):
+        raise StepError("url_parent needs a URL with a path")
+    return head
+
+
+COERCIONS: dict[str, Callable[[Any], Any]] = {
+    "base64": base64,
+    "dasherize": dasherize,
+    "json": to_json,
+    "json_items": json_items,
+    "lower": lower,
+    "rstrip": rstrip,
+    "string": string,
+    "trim": trim,
+    "url_escape": url_escape,
+    "url_parent": url_parent,
+}
+
+# ISO 8601 dates and date-times in the W3C profile: YYYY, YYYY-MM, YYYY-MM-DD, then a time with
+# optional seconds, fraction and zone.
+_ISO_8601 = re.compile(r"\d{4}(-\d\d(-\d\d([Tt]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:\d\d)?)?)?)?")
+
+TYPE_CLASSES = ("boolean", "number", "datetime", "string", "array", "object", "null")
+
+
+def type_class(value: Any) -> str:
+    """The class ``entries.by_type`` dispatches on; ``datetime`` is a string in ISO 8601 form."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "datetime" if _ISO_8601.fullmatch(value) else "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return type_name(value)

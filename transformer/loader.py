@@ -1,0 +1,243 @@
+"""Load a mapping folder: parse YAML with lines, validate against the schema, compile the rules."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from .compiler import Compiler, Node
+from .errors import MappingError, Problem
+from .functions import COERCIONS
+from .yamlsource import Source, YamlPath, load_yaml
+
+DESTINATION_FILE = "destination.yaml"
+REQUEST_PARTS = ("method", "endpoint", "headers", "params")
+
+
+@cache
+def _validators() -> tuple[Any, Any]:
+    schema = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
+    schema["$defs"]["coercion"]["enum"] = sorted(COERCIONS)
+    cls = jsonschema.Draft202012Validator
+    destination = cls({**schema, "$ref": "#/$defs/destination"})
+    event_file = cls({**schema, "$ref": "#/$defs/eventFile"})
+    return destination, event_file
+
+
+def mapping_schema() -> dict[str, Any]:
+    """The JSON Schema that mapping files follow (with the coercion names filled in)."""
+    schema: dict[str, Any] = _validators()[0].schema
+    return schema
+
+
+@dataclass(frozen=True)
+class Batching:
+    endpoint: Node
+    key: str
+    max_request_bytes: int
+    max_events: int
+    max_event_bytes: int
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """Everything needed to turn one event type into a request, compiled."""
+
+    file: str
+    lets: dict[str, Node]
+    request: dict[str, Any]  # method/endpoint -> Node; headers/params -> dict[str, Node]
+    body: Node | None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    folder: Path
+    settings_schema: dict[str, Any]
+    settings_validator: Any
+    secrets: tuple[str, ...]
+    plans: dict[str, EventPlan]
+    max_body_bytes: int | None
+    batching: Batching | None
+
+
+def load_mapping(folder: Path) -> Mapping:
+    """Load and compile ``folder``; raise MappingError listing every problem found."""
+    problems: list[Problem] = []
+    dest_source = _read(folder, DESTINATION_FILE, 0, problems)
+    if dest_source is None:
+        raise MappingError(problems)
+    spec = dest_source.data
+    settings_schema = spec["settings"]
+    try:
+        jsonschema.Draft202012Validator.check_schema(settings_schema)
+    except jsonschema.SchemaError as exc:
+        problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
+    settings = frozenset(settings_schema.get("properties", {}))
+    for index, name in enumerate(spec.get("secrets", ())):
+        if name not in settings:
+            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}"))
+    aliases = _aliases(dest_source, spec.get("paths", {}), problems)
+
+    shared_lets: dict[str, Node] = {}
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems)
+    _compile_lets(dest, spec.get("let", {}), ("let",))
+    dest_request = _compile_request(dest, spec["request"], ("request",))
+    dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
+    if dest_body is not None and "object" not in spec["body"]:
+        problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
+
+    batching = None
+    if "batch" in spec:
+        b = spec["batch"]
+        batching = Batching(dest.expr(b["endpoint"], ("batch", "endpoint")), b["key"], b["max_request_bytes"],
+                            b["max_events"], b["max_event_bytes"])
+
+    plans: dict[str, EventPlan] = {}
+    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None]] = {}
+    for event_type, file_name in spec["events"].items():
+        if file_name not in compiled_files:
+            source = _read(folder, file_name, 1, problems)
+            if source is None:
+                continue
+            lets = dict(shared_lets)
+            compiler = Compiler(source, aliases, settings, lets, problems)
+            for name in source.data.get("let", {}):
+                if name in shared_lets:
+                    problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
+            _compile_lets(compiler, source.data.get("let", {}), ("let",))
+            request = _compile_request(compiler, source.data.get("request", {}), ("request",))
+            body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
+            compiled_files[file_name] = (source, compiler, request, body)
+        source, compiler, request, body = compiled_files[file_name]
+        merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
+        for part in ("headers", "params"):
+            merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
+        for part in ("method", "endpoint"):
+            if part not in merged:
+                problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
+                                                             f"(declare it here or in {DESTINATION_FILE})"))
+        plans[event_type] = EventPlan(file_name, compiler.lets, merged, _merge_bodies(dest_body, body))
+
+    if problems:
+        raise MappingError(problems)
+    return Mapping(
+        name=spec["name"], folder=folder, settings_schema=settings_schema,
+        settings_validator=jsonschema.Draft202012Validator(settings_schema),
+        secrets=tuple(spec.get("secrets", ())), plans=plans,
+        max_body_bytes=spec.get("max_body_bytes"), batching=batching,
+    )
+
+
+def _read(folder: Path, file_name: str, which: int, problems: list[Problem]) -> Source | None:
+    """Parse and schema-check one file; None (with problems recorded) when it cannot be used."""
+    path = folder / file_name
+    display = str(path)
+    if not path.is_file():
+        problems.append(Problem(display, None, "", "file not found"))
+        return None
+    source, parse_problems = load_yaml(path, display)
+    problems.extend(parse_problems)
+    if source is None or parse_problems:
+        return None
+    key_problems = _non_string_keys(source, source.data, ())
+    if key_problems:
+        problems.extend(key_problems)
+        return None
+    validator = _validators()[which]
+    schema_problems = [_schema_problem(source, error) for error in validator.iter_errors(source.data)]
+    problems.extend(sorted(schema_problems, key=lambda p: (p.line or 0, p.yaml_path)))
+    return None if schema_problems else source
+
+
+def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]:
+    found: list[Problem] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                found.append(source.problem(path, f"key {key!r} must be a string (quote it: YAML reads yes/no/on/off and numbers as other types)"))
+            else:
+                found.extend(_non_string_keys(source, value, path + (key,)))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.extend(_non_string_keys(source, item, path + (index,)))
+    return found
+
+
+def _schema_problem(source: Source, error: jsonschema.ValidationError) -> Problem:
+    if error.context:  # anyOf/oneOf: report the alternative that came closest
+        error = best_match(error.context)
+    message = error.message
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return source.problem(tuple(error.absolute_path), message)
+
+
+def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    """Expand ``paths`` aliases (which may name earlier-resolved aliases); cycles are problems."""
+    resolved: dict[str, tuple[str, ...]] = {}
+
+    def expand(name: str, trail: tuple[str, ...]) -> tuple[str, ...]:
+        if name in resolved:
+            return resolved[name]
+        if name in trail:
+            problems.append(source.problem(("paths", name), f"path alias cycle: {' -> '.join((*trail, name))}"))
+            return ()
+        value = spec[name]
+        out: list[str] = []
+        for index, item in enumerate([value] if isinstance(value, str) else value):
+            if item.startswith("$"):
+                if item[1:] not in spec:
+                    problems.append(source.problem(("paths", name, index), f"unknown path alias {item}"))
+                    continue
+                out.extend(expand(item[1:], (*trail, name)))
+            else:
+                out.append(item)
+        resolved[name] = tuple(out)
+        return resolved[name]
+
+    for alias in spec:
+        expand(alias, ())
+    return resolved
+
+
+def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> None:
+    for name, spec in specs.items():
+        # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
+        compiler.lets[name] = compiler.expr(spec, path + (name,))
+
+
+def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    if "method" in spec:
+        method = spec["method"]
+        request["method"] = (compiler.expr({"const": method}, path + ("method",)) if isinstance(method, str)
+                             else compiler.expr(method, path + ("method",)))
+    if "endpoint" in spec:
+        request["endpoint"] = compiler.expr(spec["endpoint"], path + ("endpoint",))
+    for part in ("headers", "params"):
+        if part in spec:
+            request[part] = {key: compiler.expr(sub, path + (part, key)) for key, sub in spec[part].items()}
+    return request
+
+
+def _merge_bodies(shared: Node | None, own: Node | None) -> Node | None:
+    """The destination's shared body keys first, then the event file's (which win on a clash)."""
+    if shared is None or own is None:
+        return own if shared is None else shared
+    shared_fn, own_fn = shared.fn, own.fn
+
+    def merged(ctx: Any) -> Any:
+        base = shared_fn(ctx)
+        extra = own_fn(ctx)
+        if not isinstance(extra, dict):
+            return base
+        return extra if not isinstance(base, dict) else {**base, **extra}
+
+    return Node(merged, shared.settings_only and own.settings_only, shared.sources + own.sources)

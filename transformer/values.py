@@ -1,0 +1,109 @@
+"""The value rules every mapping shares: MISSING, "present", and fresh JSON copies."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import TransformError
+
+# Deeper than any real analytics payload; keeps hostile nesting from exhausting the stack.
+MAX_DEPTH = 100
+
+
+class _Missing:
+    """No value at all: distinct from None (JSON null), which a payload may legitimately hold."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+def is_present(value: Any) -> bool:
+    """Present means not missing, not null and not the empty string; 0 and false are present."""
+    return value is not MISSING and value is not None and value != ""
+
+
+class _BadValue(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.keys: list[str] = []
+
+
+def fresh(value: Any, where: str) -> Any:
+    """Return ``value`` as a new JSON value that shares nothing with the input.
+
+    Output must never alias the caller's event (a caller mutating a request must not change its
+    event), and must serialise as strict JSON; ``where`` names the source for the error message.
+    """
+    cls = value.__class__
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    try:
+        return _copy(value, 0)
+    except _BadValue as bad:
+        suffix = "".join(f".{k}" for k in reversed(bad.keys))
+        raise TransformError(f"{where}{suffix} {bad.reason}") from None
+
+
+def _copy(value: Any, depth: int) -> Any:
+    cls = value.__class__
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    if cls is float:
+        if math.isfinite(value):
+            return value
+        raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
+    if depth >= MAX_DEPTH:
+        raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key.__class__ is not str:
+                raise _BadValue("has a key that is not a string")
+            try:
+                out[key] = _copy(item, depth + 1)
+            except _BadValue as bad:
+                bad.keys.append(key)
+                raise
+        return out
+    if isinstance(value, (list, tuple)):
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_copy(item, depth + 1))
+            except _BadValue as bad:
+                bad.keys.append(str(index))
+                raise
+        return items
+    # Subclasses (str enums, numpy-free int subclasses) become their plain JSON type.
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _copy(float(value), depth)
+    raise _BadValue(f"holds a {cls.__name__}, which is not a JSON value")
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return value.__class__.__name__

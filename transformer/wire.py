@@ -1,0 +1,17 @@
+"""The request description's wire shape (the reference implementation's, so users can swap it in)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def request_description(method: str, endpoint: str, headers: dict[str, Any], params: dict[str, Any],
+                        body: Any) -> dict[str, Any]:
+    return {"version": "1", "type": "REST", "method": method, "endpoint": endpoint, "headers": headers,
+            "params": params, "body": {"JSON": body, "JSON_ARRAY": {}, "XML": {}, "FORM": {}},
+            "files": {}, "userId": ""}
+
+
+def compact_json(value: Any) -> str:
+    """JSON as sent on the wire: no spaces, UTF-8 kept, NaN refused."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
