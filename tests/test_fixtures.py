@@ -1,0 +1,40 @@
+"""Golden fixtures: each file in fixtures/ is one case, and its own snapshot.
+
+The test recomputes the fixture's ``expected`` and compares the whole file text. After an
+intended behaviour change, ``pytest --snapshot-update`` rewrites ``expected`` in place; review
+the diff of each changed fixture like code before committing it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import transformer
+from transformer import fixtures
+
+ROOT = Path(__file__).resolve().parent.parent / "fixtures"
+FILES = fixtures.find(ROOT)
+_loaded: dict[str, transformer.Destination] = {}
+
+
+def _destination(name: str) -> transformer.Destination:
+    if name not in _loaded:
+        _loaded[name] = transformer.load(name)
+    return _loaded[name]
+
+
+def test_fixture_tree_is_not_empty() -> None:
+    counts = {name: len(list((ROOT / name).glob("*.json"))) for name in ("kustomer", "segment")}
+    assert counts["kustomer"] >= 50, counts
+    assert counts["segment"] >= 20, counts
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT).with_suffix("")) for p in FILES])
+def test_fixture(path: Path, snapshot: Any) -> None:
+    data = fixtures.read(path)
+    assert path.parent.name == data["destination"], "a fixture lives in the folder of its destination"
+    actual = fixtures.run(data, _destination(data["destination"]))
+    snapshot.snapshot_dir = path.parent
+    snapshot.assert_match(fixtures.render(data, actual), path.name)

@@ -1,0 +1,327 @@
+"""The ``transformer`` command: run events through a destination, check mappings, run fixtures."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from . import fixtures
+from .destination import Destination
+from .errors import MappingError
+from .wire import compact_json
+from . import builtin_destinations, load
+
+EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
+_CHUNK = 1 << 16
+
+
+class UsageError(Exception):
+    """Bad arguments, unreadable files, bad settings: exit 2 before (or instead of) any output."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except UsageError as exc:
+        print(f"transformer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MappingError as exc:
+        print("transformer: the mappings have problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="transformer", description=(
+        "Turn Segment/RudderStack-spec events into API request descriptions using YAML mappings."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="transform events (NDJSON or a JSON array) into request descriptions",
+                              description="Read events from FILEs (or stdin) as NDJSON or a JSON array and write one "
+                                          "result per line (NDJSON) to stdout, in order. Exit 0 when every event "
+                                          "transformed, 1 when some were errors, 2 on usage or configuration problems.")
+    run.add_argument("files", nargs="*", metavar="FILE", help="event files; none or '-' reads stdin")
+    run.add_argument("--destination", "-d", required=True,
+                     help=f"built-in destination ({', '.join(builtin_destinations())}) or a mapping folder")
+    run.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
+    run.add_argument("--lookups", type=Path, help="canned look-up answers: JSON/YAML object URL -> {status, body}; "
+                                                  "URLs not listed answer 404")
+    run.add_argument("--batch", action="store_true", help="pack successful results into batch requests")
+    run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check", help="validate mapping folders",
+                                description="Validate mapping folders against the mapping schema and compile them. "
+                                            "Prints each problem as file:line: yaml.path: message; exit 1 on any.")
+    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR", help="mapping folders (default: the built-in ones)")
+    check.set_defaults(handler=_check)
+
+    test = commands.add_parser("test", help="run fixture files and show a diff for each mismatch",
+                               description="Run fixture files against their destination (or --mappings) and print a "
+                                           "unified diff of expected vs actual for each mismatch; exit 1 on any.")
+    test.add_argument("path", nargs="?", default="fixtures", type=Path, metavar="FIXTURES_DIR",
+                      help="a fixture file or a folder of them (default: fixtures)")
+    where = test.add_mutually_exclusive_group()
+    where.add_argument("--destination", "-d", help="run only fixtures of this destination")
+    where.add_argument("--mappings", type=Path, help="run the fixtures against this mapping folder instead")
+    test.set_defaults(handler=_test)
+    return parser
+
+
+# -- run --------------------------------------------------------------------------------------
+
+def _run(args: argparse.Namespace) -> int:
+    destination = load(args.destination)
+    settings = _read_config(args.settings, "settings")
+    try:
+        destination.check_settings(settings)
+    except Exception as exc:
+        raise UsageError(str(exc)) from None
+    lookup = None
+    if args.lookups is not None:
+        answers = _read_config(args.lookups, "lookups")
+        if not isinstance(answers, dict):
+            raise UsageError(f"{args.lookups}: look-up answers must be an object URL -> {{status, body}}")
+        lookup, _ = fixtures.canned_lookup(answers)
+    if args.batch and not destination.supports_batching:
+        raise UsageError(f"destination {destination.name} declares no batching")
+    names = args.files or ["-"]
+    for name in names:
+        if name != "-" and not Path(name).is_file():
+            raise UsageError(f"{name}: no such file")
+
+    progress = _Progress(enabled=sys.stderr.isatty() and not args.no_progress)
+    counts: Counter[int] = Counter()
+
+    def results() -> Iterator[dict[str, Any]]:
+        for metadata, message in _read_events(names):
+            if isinstance(message, _Unreadable):
+                result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
+            else:
+                result = destination.process_one(
+                    {"message": message, "destination": {"Config": settings}, "metadata": metadata}, lookup=lookup)
+            counts[result["statusCode"]] += 1
+            progress.tick()
+            yield result
+
+    out = sys.stdout
+    written = 0
+    stream = destination.iter_batches(results()) if args.batch else results()
+    for result in stream:
+        out.write(compact_json(result))
+        out.write("\n")
+        written += 1
+    out.flush()
+    progress.done()
+    total = sum(counts.values())
+    errors = total - counts[200]
+    by_status = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()) if status != 200)
+    summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
+    summary += f" ({by_status})" if errors else ""
+    summary += f"; {written} lines written" if args.batch else ""
+    print(summary, file=sys.stderr)
+    return EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _read_config(path: Path, what: str) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{where}: {what} is not valid YAML/JSON") from None
+
+
+class _Unreadable:
+    """An input that could not be parsed: it still yields one (error) result, in its place."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _read_events(names: list[str]) -> Iterator[tuple[dict[str, Any], Any]]:
+    for name in names:
+        label = "<stdin>" if name == "-" else name
+        handle: IO[str] = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+        try:
+            yield from _events_in(handle, label)
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+
+
+def _events_in(handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    """NDJSON line by line, or a JSON array element by element: memory stays flat either way."""
+    line_no = 0
+    for line in handle:
+        line_no += 1
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("["):
+            yield from _array_events(line.lstrip(), handle, label)
+            return
+        yield from _ndjson_events(line, line_no, handle, label)
+        return
+
+
+def _ndjson_events(first: str, first_no: int, handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    def parsed(text: str, number: int) -> tuple[dict[str, Any], Any]:
+        metadata = {"file": label, "line": number}
+        try:
+            return metadata, json.loads(text)
+        except ValueError as exc:
+            return metadata, _Unreadable(f"{label}:{number}: not valid JSON ({exc})")
+
+    yield parsed(first, first_no)
+    for number, line in enumerate(handle, start=first_no + 1):
+        if line.strip():
+            yield parsed(line, number)
+
+
+def _array_events(start: str, handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    decoder = json.JSONDecoder()
+    buffer, pos, eof, index = start, 1, False, 0
+
+    def more() -> bool:
+        nonlocal buffer, pos, eof
+        chunk = handle.read(_CHUNK)
+        if not chunk:
+            eof = True
+            return False
+        buffer = buffer[pos:] + chunk
+        pos = 0
+        return True
+
+    def skip_space() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buffer) and buffer[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buffer) or not more():
+                return buffer[pos] if pos < len(buffer) else ""
+
+    expect_item = True
+    if skip_space() == "]":
+        return
+    while True:
+        if expect_item:
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+            except ValueError as exc:
+                if not eof and more():
+                    continue
+                yield {"file": label, "index": index}, _Unreadable(
+                    f"{label}: element {index} of the JSON array is not valid JSON ({exc}); the rest of the file is unreadable")
+                return
+            if end == len(buffer) and not eof and more():
+                continue  # the value may go on in the next chunk (a number, say): decode it again
+            pos = end
+            yield {"file": label, "index": index}, value
+            index += 1
+            expect_item = False
+            continue
+        separator = skip_space()
+        if separator == ",":
+            pos += 1
+            skip_space()
+            expect_item = True
+        elif separator == "]":
+            return
+        else:
+            yield {"file": label, "index": index}, _Unreadable(
+                f"{label}: expected ',' or ']' after element {index - 1} of the JSON array; the rest of the file is unreadable")
+            return
+
+
+class _Progress:
+    """A self-overwriting line on stderr, at most a few times a second, only on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.count = 0
+        self.start = self.last = time.monotonic()
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.enabled and self.count % 256 == 0:
+            now = time.monotonic()
+            if now - self.last >= 0.25:
+                self.last = now
+                rate = self.count / max(now - self.start, 1e-9)
+                print(f"\r{self.count:,} events ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled and self.count >= 256:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+# -- check ------------------------------------------------------------------------------------
+
+def _check(args: argparse.Namespace) -> int:
+    folders = args.folders or builtin_destinations()
+    failed = False
+    for folder in folders:
+        try:
+            destination = load(folder)
+        except MappingError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem)
+            continue
+        print(f"ok: {destination.folder} ({destination.name}: {', '.join(destination.event_types)})")
+    return EXIT_EVENT_ERRORS if failed else EXIT_OK
+
+
+# -- test -------------------------------------------------------------------------------------
+
+def _test(args: argparse.Namespace) -> int:
+    if not args.path.exists():
+        raise UsageError(f"{args.path}: no such file or folder")
+    custom = Destination.from_folder(args.mappings) if args.mappings else None
+    loaded: dict[str, Destination] = {}
+    passed = failed = 0
+    for path in fixtures.find(args.path):
+        try:
+            data = fixtures.read(path)
+        except fixtures.FixtureError as exc:
+            print(f"ERROR {exc}")
+            failed += 1
+            continue
+        if args.destination and data["destination"] != args.destination:
+            continue
+        if custom is not None and data["destination"] != custom.name:
+            continue
+        destination = custom or loaded.get(data["destination"])
+        if destination is None:
+            destination = loaded[data["destination"]] = load(data["destination"])
+        actual = fixtures.run(data, destination)
+        if actual == data.get("expected"):
+            passed += 1
+            continue
+        failed += 1
+        print(f"FAIL {path}: {data['name']}")
+        sys.stdout.writelines(difflib.unified_diff(
+            _pretty(data.get("expected")), _pretty(actual), "expected", "actual"))
+    print(f"{passed} passed, {failed} failed")
+    return EXIT_EVENT_ERRORS if failed or not passed else EXIT_OK
+
+
+def _pretty(value: Any) -> list[str]:
+    return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n").splitlines(keepends=True)

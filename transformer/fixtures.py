@@ -1,0 +1,85 @@
+"""Golden fixture files: one case per JSON file, input and expected result together.
+
+A fixture holds ``name``, ``destination``, ``settings``, optional ``lookups`` (URL -> status and
+body; a URL not listed answers 404), then either ``event`` (one event) or ``inputs`` (a list in
+the processor shape; an input without ``destination`` gets the fixture's settings), optional
+``batch: true``, and ``expected``: what the destination produced when the fixture was last
+reviewed. ``render`` writes the file back with ``expected`` replaced, in one canonical layout,
+so a changed result shows as a diff of that one file.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .destination import Destination
+
+Lookup = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+class FixtureError(Exception):
+    """The fixture file itself is malformed."""
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FixtureError(f"{path}: cannot read fixture: {exc}") from None
+    if not isinstance(data, dict):
+        raise FixtureError(f"{path}: a fixture is a JSON object")
+    for key in ("name", "destination"):
+        if not isinstance(data.get(key), str):
+            raise FixtureError(f"{path}: fixture needs a string {key!r}")
+    if ("event" in data) == ("inputs" in data):
+        raise FixtureError(f"{path}: fixture needs exactly one of 'event' or 'inputs'")
+    if "event" in data and "settings" not in data:
+        raise FixtureError(f"{path}: fixture with 'event' needs 'settings'")
+    return data
+
+
+def canned_lookup(answers: dict[str, Any]) -> tuple[Lookup, list[str]]:
+    """A lookup function answering from ``answers`` (URL -> {status, body}); others answer 404.
+
+    Also returns the list it records every asked URL in, so a fixture shows the look-up order.
+    """
+    asked: list[str] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        url = request["endpoint"]
+        asked.append(f"{request['method']} {url}")
+        answer = answers.get(url)
+        if answer is None:
+            return 404, None
+        return answer.get("status", 200), answer.get("body")
+
+    return lookup, asked
+
+
+def run(data: dict[str, Any], destination: Destination) -> Any:
+    """What ``destination`` produces for the fixture: the value ``expected`` should hold."""
+    lookup, asked = canned_lookup(data.get("lookups") or {})
+    if "event" in data:
+        result = destination.process_one({"message": data["event"], "destination": {"Config": data["settings"]}},
+                                         lookup=lookup)
+        result.pop("metadata", None)
+        if asked:
+            result["lookups"] = asked
+        return result
+    inputs = [dict(item, destination={"Config": data["settings"]})
+              if isinstance(item, dict) and "destination" not in item and "settings" in data else item
+              for item in data["inputs"]]
+    results = destination.process(inputs, lookup=lookup)
+    return destination.batch(results) if data.get("batch") else results
+
+
+def render(data: dict[str, Any], expected: Any) -> str:
+    """The fixture file's canonical text with ``expected`` set."""
+    return json.dumps({**data, "expected": expected}, indent=2, ensure_ascii=False) + "\n"
+
+
+def find(root: Path) -> list[Path]:
+    """Fixture files below ``root`` (or ``root`` itself), sorted."""
+    return [root] if root.is_file() else sorted(root.rglob("*.json"))
