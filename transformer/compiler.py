@@ -263,7 +263,9 @@ class Compiler:
                 return MISSING
             return out
 
-        return Node(build, all(n.settings_only for n in nodes.values()), tuple(s for n in nodes.values() for s in n.sources))
+        # A rule that requires this object is about the keys it needs: name their sources.
+        named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
+        return Node(build, all(n.settings_only for n in nodes.values()), tuple(s for n in named for s in n.sources))
 
     def _list(self, items: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
         nodes = [self.expr(item, path + (i,)) for i, item in enumerate(items)]
