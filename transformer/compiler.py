@@ -128,7 +128,9 @@ class Compiler:
         try:
             compiled = jmespath.compile(expression)
         except jmespath.exceptions.JMESPathError as exc:
-            return self.problem(path, f"JMESPath does not parse: {str(exc).splitlines()[0]}")
+            reason = str(exc).splitlines()[0].rstrip(":")
+            column = getattr(exc, "lex_position", None)
+            return self.problem(path, f"JMESPath does not parse ({reason}{f' at column {column}' if column is not None else ''})")
         label = rule_label(self.source, path)
 
         def search(ctx: Context) -> Any:

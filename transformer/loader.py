@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import best_match
 
-from .compiler import Compiler, Node
+from .compiler import EVENT_TYPE_VAR, Compiler, Node
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .yamlsource import Source, YamlPath, load_yaml
@@ -100,10 +99,11 @@ def load_mapping(folder: Path) -> Mapping:
                             b["max_events"], b["max_event_bytes"])
 
     plans: dict[str, EventPlan] = {}
-    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None]] = {}
+    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
             source = _read(folder, file_name, 1, problems)
+            compiled_files[file_name] = None  # a file several event types share is reported once
             if source is None:
                 continue
             lets = dict(shared_lets)
@@ -115,7 +115,10 @@ def load_mapping(folder: Path) -> Mapping:
             request = _compile_request(compiler, source.data.get("request", {}), ("request",))
             body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
             compiled_files[file_name] = (source, compiler, request, body)
-        source, compiler, request, body = compiled_files[file_name]
+        compiled = compiled_files[file_name]
+        if compiled is None:
+            continue
+        source, compiler, request, body = compiled
         merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
         for part in ("headers", "params"):
             merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
@@ -142,9 +145,17 @@ def _read(folder: Path, file_name: str, which: int, problems: list[Problem]) -> 
     if not path.is_file():
         problems.append(Problem(display, None, "", "file not found"))
         return None
+    try:
+        return _read_checked(path, display, which, problems)
+    except RecursionError:
+        problems.append(Problem(display, None, "", "nested too deeply to check"))
+        return None
+
+
+def _read_checked(path: Path, display: str, which: int, problems: list[Problem]) -> Source | None:
     source, parse_problems = load_yaml(path, display)
-    problems.extend(parse_problems)
-    if source is None or parse_problems:
+    problems.extend(parse_problems)  # duplicate keys are reported, and the file is checked on
+    if source is None:
         return None
     key_problems = _non_string_keys(source, source.data, ())
     if key_problems:
@@ -153,7 +164,8 @@ def _read(folder: Path, file_name: str, which: int, problems: list[Problem]) -> 
     validator = _validators()[which]
     schema_problems = [_schema_problem(source, error) for error in validator.iter_errors(source.data)]
     problems.extend(sorted(schema_problems, key=lambda p: (p.line or 0, p.yaml_path)))
-    return None if schema_problems else source
+    # Rules are compiled only from files whose shape is right; their own checks come after a fix.
+    return None if schema_problems or parse_problems else source
 
 
 def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]:
@@ -171,8 +183,8 @@ def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]
 
 
 def _schema_problem(source: Source, error: jsonschema.ValidationError) -> Problem:
-    if error.context:  # anyOf/oneOf: report the alternative that came closest
-        error = best_match(error.context)
+    if error.context:  # anyOf: report the alternative that got furthest into the value
+        error = max(error.context, key=lambda e: len(e.absolute_path))
     message = error.message
     if len(message) > 300:
         message = message[:297] + "..."
@@ -209,6 +221,9 @@ def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> d
 
 def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> None:
     for name, spec in specs.items():
+        if name == EVENT_TYPE_VAR:
+            compiler.problem(path + (name,), f"{EVENT_TYPE_VAR} is bound by the engine to the event's type; choose another name")
+            continue
         # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
         compiler.lets[name] = compiler.expr(spec, path + (name,))
 

@@ -1,0 +1,127 @@
+"""Broken mapping files: each mistake is one clear problem with file, line and YAML path."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import transformer
+from transformer import MappingError
+
+from .conftest import BASE
+
+
+def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -> list[str]:
+    (tmp_path / "destination.yaml").write_text(textwrap.dedent(destination_yaml))
+    (tmp_path / "test.yaml").write_text(textwrap.dedent(event_yaml))
+    with pytest.raises(MappingError) as caught:
+        transformer.load(tmp_path)
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert str(caught.value).count("\n") == len(lines) - 1  # one line per problem
+    return lines
+
+
+@pytest.mark.parametrize("event_yaml, expected", [
+    ("body: {object: {v: {pathh: a}}}",
+     "test.yaml:1: body.object.v: Additional properties are not allowed ('pathh' was unexpected)"),
+    ("body: {object: {v: {path: [a, 3]}}}", "test.yaml:1: body.object.v.path[1]: 3 is not of type 'string'"),
+    ("body:\n  object:\n    v: {path: a, then: [{coerce: shout}]}",
+     "test.yaml:3: body.object.v.then[0].coerce: 'shout' is not one of ['base64', 'dasherize', 'json', 'json_items', "
+     "'lower', 'rstrip', 'string', 'trim', 'url_escape', 'url_parent']"),
+    ("body: {object: {v: {path: a, const: 1}}}",
+     "test.yaml:1: body.object.v: a rule needs exactly one of path, jmespath, const, setting, var, template, first, "
+     "object, list, case, lookup (found path, const)"),
+    ("body: {object: {v: {vars: {a: {path: a}}, path: b}}}", "test.yaml:1: body.object.v: 'template' is a dependency of 'vars'"),
+    ("body:\n  object:\n    v: {jmespath: 'a[?'}",
+     "test.yaml:3: body.object.v.jmespath: JMESPath does not parse (Invalid jmespath expression: Incomplete expression at column 3)"),
+    ('body:\n  object:\n    v: {template: "x-{nope}"}',
+     "test.yaml:3: body.object.v.template: template names {nope}, which is neither under vars nor a let binding declared before it"),
+    ('body:\n  object:\n    v: {template: "x-{a:>10}", vars: {a: {path: a}}}',
+     "test.yaml:3: body.object.v.template: template placeholder {a} must be a plain name (no format, index or attribute)"),
+    ('body:\n  object:\n    v: {template: "x", vars: {a: {path: a}}}',
+     "test.yaml:3: body.object.v.vars: vars not used by the template: a"),
+    ("body:\n  object:\n    v: {setting: nope}",
+     "test.yaml:3: body.object.v.setting: unknown setting 'nope' (the settings schema declares: flag, key, mode, other)"),
+    ("body:\n  object:\n    v: {const: 1, when: {setting: nope}}", "test.yaml:3: body.object.v.when.setting: unknown setting 'nope'"),
+    ("body:\n  object:\n    v: {path: $nope}",
+     "test.yaml:3: body.object.v.path: unknown path alias $nope (declared: uid)"),
+    ("let:\n  early: {var: later}\n  later: {const: 1}",
+     "test.yaml:2: let.early.var: unknown variable 'later': a rule may use only the let bindings declared before it (event_type)"),
+    ("let:\n  me: {var: me}", "test.yaml:2: let.me.var: unknown variable 'me': a rule may use only the let bindings declared "
+                               "before it (event_type)"),
+    ("let:\n  event_type: {const: x}",
+     "test.yaml:2: let.event_type: event_type is bound by the engine to the event's type; choose another name"),
+    ("body:\n  object: {v: {path: a}}\n  needs: [w]", "test.yaml:3: body.needs: needs names 'w', which is not a key of this object"),
+    ("body: {object: {v: {const: 1, when: {setting: flag, not: {setting: flag}}}}}",
+     "test.yaml:1: body.object.v.when: {'setting': 'flag', 'not': {'setting': 'flag'}} has too many properties"),
+    ("body:\n  object:\n    a: {path: x}\n    a: {path: y}", "test.yaml:4: body.object.a: duplicate key (YAML keeps only the last one)"),
+    ("body:\n  object:\n    yes: {path: x}", "test.yaml:3: body.object: key True must be a string (quote it: YAML reads "
+                                            "yes/no/on/off and numbers as other types)"),
+    ("body: {object: {v: {path: a}}", "test.yaml:2: (top): YAML syntax error: while parsing a flow mapping did not find expected ',' or '}'"),
+    ("", "test.yaml: (top): file is empty"),
+    ("- just\n- a list", "test.yaml:1: (top): ['just', 'a list'] is not of type 'object'"),
+    ("body: {object: {}}\nextra: 1", "test.yaml:1: (top): Additional properties are not allowed ('extra' was unexpected)"),
+])
+def test_event_file_mistakes(tmp_path: Path, event_yaml: str, expected: str) -> None:
+    assert problems_of(tmp_path, event_yaml) == [expected]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, """\
+    body:
+      object:
+        a: {setting: nope}
+        b: {path: $nope}
+        c: {jmespath: "[["}
+    """)
+    assert [line.split(": ")[0] for line in found] == ["test.yaml:3", "test.yaml:4", "test.yaml:5"]
+
+
+def test_destination_file_mistakes(tmp_path: Path) -> None:
+    broken = BASE.replace("  uid: [userId, traits.id]", "  uid: [userId, $loop]\n  loop: [$uid]")
+    broken = broken.replace("secrets: [key]", "secrets: [key, token]")
+    broken = broken.replace("    mode: {enum: [a, b]}", "    mode: {enum: 3}")
+    found = problems_of(tmp_path, "body: {object: {}}", broken)
+    assert found == [
+        "destination.yaml:9: settings.properties.mode.enum: not a valid JSON Schema: 3 is not of type 'array'",
+        "destination.yaml:10: secrets[1]: unknown setting 'token'",
+        "destination.yaml:12: paths.uid: path alias cycle: uid -> loop -> uid",
+    ]
+
+
+def test_an_event_type_without_a_file_or_request(tmp_path: Path) -> None:
+    no_request = BASE.replace("  method: POST\n", "").replace("events:\n  test: test.yaml", "events:\n  test: test.yaml\n  other: other.yaml")
+    found = problems_of(tmp_path, "body: {object: {}}", no_request)
+    assert found == ["test.yaml:1: request: no request method for event type 'test' (declare it here or in destination.yaml)",
+                     "other.yaml: (top): file not found"]
+
+
+def test_a_huge_mapping_file_is_refused_not_parsed(tmp_path: Path) -> None:
+    huge = "body:\n  object:\n" + "".join(f"    k{i}: {{path: a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q}}\n" for i in range(250_000))
+    assert len(huge) > 10_000_000
+    [problem] = problems_of(tmp_path, huge)
+    assert problem.startswith("test.yaml: (top): file is ") and "mapping files are limited to 1000000" in problem
+
+
+def test_deeply_nested_yaml_is_one_problem(tmp_path: Path) -> None:
+    nested = "body: " + "[" * 5000 + "]" * 5000
+    [problem] = problems_of(tmp_path, nested)
+    assert problem.startswith("test.yaml")
+
+
+def test_unknown_destination_name() -> None:
+    with pytest.raises(MappingError, match="no built-in destination or mapping folder by that name"):
+        transformer.load("nonexistent")
+
+
+def test_schema_is_exposed_with_the_coercions_filled_in() -> None:
+    schema: dict[str, Any] = transformer.mapping_schema()
+    assert "url_escape" in schema["$defs"]["coercion"]["enum"]
+    assert schema["$defs"]["expr"]["additionalProperties"] is False
+
+
+def test_builtin_mappings_pass_check() -> None:
+    for name in transformer.builtin_destinations():
+        assert transformer.load(name).name == name

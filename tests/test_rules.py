@@ -1,0 +1,267 @@
+"""The mapping language, one directive at a time (on the small 'demo' destination of conftest)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import pytest
+
+import transformer
+from transformer import MISSING, TransformError
+from transformer.values import fresh, is_present
+
+Body = Callable[..., Any]
+
+
+def test_missing_is_not_none() -> None:
+    assert MISSING is not None
+    assert not MISSING
+    assert repr(MISSING) == "MISSING"
+
+
+@pytest.mark.parametrize("value, present", [(0, True), (False, True), ([], True), ({}, True), ("x", True),
+                                            (None, False), ("", False), (MISSING, False)])
+def test_present_rule(value: Any, present: bool) -> None:
+    assert is_present(value) is present
+
+
+def test_path_takes_first_present_value(body_of: Body) -> None:
+    rule = "object: {v: {path: [a.b, c, d]}}"
+    assert body_of(rule, {"a": {"b": None}, "c": "", "d": 0}) == {"v": 0}
+    assert body_of(rule, {"a": {"b": False}, "d": 1}) == {"v": False}
+    assert body_of(rule, {"a": "not an object", "c": "x"}) == {"v": "x"}
+    assert body_of(rule, {}) == {}
+
+
+def test_path_alias_expands_in_place(body_of: Body) -> None:
+    assert body_of("object: {v: {path: [$uid, anonymousId]}}", {"traits": {"id": "t"}, "anonymousId": "a"}) == {"v": "t"}
+
+
+def test_path_copies_containers(make_destination: Any) -> None:
+    destination = make_destination("body: {object: {v: {path: props}}}")
+    event = {"type": "test", "props": {"list": [1, {"x": 2}]}}
+    out = destination.transform(event, {"key": "k-123"})["body"]["JSON"]["v"]
+    out["list"][1]["x"] = 99
+    assert event["props"]["list"][1]["x"] == 2
+
+
+def test_const_and_default_are_fresh_each_time(make_destination: Any) -> None:
+    destination = make_destination("body: {object: {c: {const: [1]}, d: {path: nope, default: {k: [2]}}}}")
+    first = destination.transform({"type": "test"}, {"key": "k-123"})["body"]["JSON"]
+    first["c"].append(5)
+    first["d"]["k"].append(5)
+    assert destination.transform({"type": "test"}, {"key": "k-123"})["body"]["JSON"] == {"c": [1], "d": {"k": [2]}}
+
+
+def test_setting_and_var(body_of: Body) -> None:
+    assert body_of("object: {f: {setting: flag}, t: {var: event_type}}", {}) == {"f": False, "t": "test"}
+
+
+def test_template_renders_scalars_as_json_text(body_of: Body) -> None:
+    rule = 'object: {v: {template: "{a}/{b}/{c}/{d}", vars: {a: {path: a}, b: {path: b}, c: {path: c}, d: {path: d}}}}'
+    assert body_of(rule, {"a": "x", "b": 2, "c": True, "d": 1.5}) == {"v": "x/2/true/1.5"}
+
+
+def test_template_with_a_missing_placeholder_is_missing(body_of: Body) -> None:
+    assert body_of('object: {v: {template: "{a}-{b}", vars: {a: {path: a}, b: {path: b}}}}', {"a": "x"}) == {}
+
+
+def test_template_refuses_containers(body_of: Body) -> None:
+    with pytest.raises(TransformError, match=r"test.yaml body.v: cannot put an object into text"):
+        body_of('object: {v: {template: "<{a}>", vars: {a: {path: a}}}}', {"a": {"k": 1}})
+
+
+def test_first_object_list_and_needs(body_of: Body) -> None:
+    rule = """\
+    object:
+      emails:
+        first:
+          - path: emails
+          - list:
+              - object: {type: {const: home}, email: {path: email}}
+                needs: [email]
+    """
+    assert body_of(rule, {"email": "e@x"}) == {"emails": [{"type": "home", "email": "e@x"}]}
+    assert body_of(rule, {"emails": ["given"], "email": "e@x"}) == {"emails": ["given"]}
+    assert body_of(rule, {}) == {}
+
+
+def test_case_picks_a_branch_and_falls_back_to_default(body_of: Body) -> None:
+    rule = "object: {v: {case: {setting: mode}, values: {a: {const: A}}, default: other}}"
+    assert body_of(rule, {}, {"key": "k-123", "mode": "a"}) == {"v": "A"}
+    assert body_of(rule, {}, {"key": "k-123", "mode": "b"}) == {"v": "other"}
+
+
+def test_conditions(body_of: Body) -> None:
+    rule = """\
+    object:
+      s: {const: S, when: {setting: flag}}
+      p: {const: P, when: {present: {path: x}}}
+      n: {const: N, when: {not: {setting: flag}}}
+      all: {const: ALL, when: {all: [{setting: flag}, {setting: other}]}}
+      any: {const: ANY, when: {any: [{setting: flag}, {present: {path: x}}]}}
+    """
+    assert body_of(rule, {"x": 0}, {"key": "k-123", "flag": True}) == {"s": "S", "p": "P", "any": "ANY"}
+    assert body_of(rule, {}, {"key": "k-123", "flag": True, "other": True}) == {"s": "S", "all": "ALL", "any": "ANY"}
+    assert body_of(rule, {}) == {"n": "N"}
+
+
+def test_required_names_the_rule_and_the_paths_tried(body_of: Body) -> None:
+    with pytest.raises(TransformError) as caught:
+        body_of("object: {id: {path: $uid, required: needs an id}}", {})
+    assert caught.value.status_code == 400
+    assert str(caught.value) == "demo test: test.yaml body.id: needs an id (tried userId, traits.id)"
+
+
+def test_jmespath(body_of: Body) -> None:
+    rule = "object: {v: {jmespath: \"ids[?type == 'k'].id | [0]\"}}"
+    assert body_of(rule, {"ids": [{"type": "j", "id": 1}, {"type": "k", "id": 2}]}) == {"v": 2}
+    assert body_of(rule, {"ids": "not a list"}) == {}
+
+
+def test_steps_omit_join_max_length(body_of: Body) -> None:
+    rule = """\
+    object:
+      o: {path: o, then: [{omit: [drop]}]}
+      j: {path: j, then: [{join: {keys: [a, b, c], sep: " "}}]}
+      m: {path: m, then: [{max_length: 3}]}
+    """
+    out = body_of(rule, {"o": {"drop": 1, "keep": 2}, "j": {"a": "x", "b": "", "c": 3}, "m": "abc"})
+    assert out == {"o": {"keep": 2}, "j": "x 3", "m": "abc"}
+    assert body_of(rule, {"j": "as is"}) == {"j": "as is"}
+    assert body_of(rule, {"j": {"z": 1}}) == {}
+    with pytest.raises(TransformError, match=r"body.m: is 4 characters, over the limit of 3 \(from m\)"):
+        body_of(rule, {"m": "abcd"})
+    with pytest.raises(TransformError, match=r"body.o: omit needs an object, got string \(from o\)"):
+        body_of(rule, {"o": "text"})
+
+
+def test_step_when(body_of: Body) -> None:
+    rule = "object: {v: {path: v, then: [{coerce: lower, when: {setting: flag}}]}}"
+    assert body_of(rule, {"v": "AB"}) == {"v": "AB"}
+    assert body_of(rule, {"v": "AB"}, {"key": "k-123", "flag": True}) == {"v": "ab"}
+
+
+@pytest.mark.parametrize("coercion, value, expected", [
+    ("base64", "wk:", "d2s6"),
+    ("dasherize", "  Order   Done ", "Order-Done"),
+    ("json", {"a": [1, "x"]}, '{"a":[1,"x"]}'),
+    ("json_items", [1, "x", {"k": True}], '1,"x",{"k":true}'),
+    ("lower", "AbC", "abc"),
+    ("rstrip", "x  ", "x"),
+    ("string", False, "false"),
+    ("string", 2.0, "2"),
+    ("trim", "  x ", "x"),
+    ("url_escape", "a b/c@d+e", "a%20b%2Fc@d%2Be"),
+    ("url_parent", "https://h.example/v1/track", "https://h.example/v1"),
+])
+def test_coercions(body_of: Body, coercion: str, value: Any, expected: Any) -> None:
+    assert body_of(f"object: {{v: {{path: v, then: [{{coerce: {coercion}}}]}}}}", {"v": value}) == {"v": expected}
+
+
+def test_coercion_on_the_wrong_type_is_a_clear_error(body_of: Body) -> None:
+    with pytest.raises(TransformError, match=r"body.v: dasherize needs a string, got a number \(from v\)"):
+        body_of("object: {v: {path: v, then: [{coerce: dasherize}]}}", {"v": 5})
+
+
+def test_entries_renames_keys_and_coerces_by_type(body_of: Body) -> None:
+    rule = """\
+    object:
+      meta:
+        path: meta
+        then:
+          - entries:
+              key: [dasherize]
+              by_type:
+                number: {key_suffix: Num}
+                datetime: {key_suffix: At}
+                boolean: {value: string}
+                object: {value: json}
+                array: {value: json_items}
+    """
+    meta = {"a b": 1, "cNum": 2.5, "when": "2024-01-02", "at": "2024-01-02T03:04Z", "ok": True, "o": {"k": 1},
+            "l": ["x", 2], "s": "2024-1-2", "n": None}
+    assert body_of(rule, {"meta": meta}) == {"meta": {
+        "a-bNum": 1, "cNum": 2.5, "whenAt": "2024-01-02", "atAt": "2024-01-02T03:04Z", "ok": "true",
+        "o": '{"k":1}', "l": '"x",2', "s": "2024-1-2", "n": None}}
+
+
+def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any) -> None:
+    destination = make_destination("""\
+    let:
+      found:
+        lookup:
+          requests:
+            - {template: "https://example.invalid/by-a/{a}", vars: {a: {path: a}}}
+            - {template: "https://example.invalid/by-b/{b}", vars: {b: {path: b}}}
+            - {template: "https://example.invalid/by-c/{c}", vars: {c: {path: c}}}
+          found: data.id
+    body: {object: {id: {var: found}}}
+    """)
+    asked: list[dict[str, Any]] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked.append(request)
+        return (200, {"data": {"id": 7}}) if "by-c" in request["endpoint"] else (404, None)
+
+    out = destination.transform({"type": "test", "a": "1", "c": "3"}, {"key": "k-123"}, lookup=lookup)
+    assert out["body"]["JSON"] == {"id": 7}
+    assert [r["endpoint"] for r in asked] == ["https://example.invalid/by-a/1", "https://example.invalid/by-c/3"]
+    assert asked[0]["method"] == "GET"
+    assert asked[0]["headers"] == {"Authorization": "Key k-123"}
+
+
+@pytest.mark.parametrize("answer, status, message", [
+    (lambda r: (500, None), 500, "failed with status 500"),
+    (lambda r: (429, {"errors": []}), 429, "failed with status 429"),
+    (lambda r: (200, {"data": {}}), 502, "answered 200 without data.id"),
+    (lambda r: "nonsense", 502, "must return \\(status_code, body\\)"),
+    (lambda r: 1 / 0, 502, "the lookup function raised ZeroDivisionError"),
+])
+def test_lookup_failures_become_errors_with_a_status(make_destination: Any, answer: Any, status: int, message: str) -> None:
+    destination = make_destination("""\
+    let:
+      found: {lookup: {requests: [{const: "https://example.invalid/x"}], found: data.id}}
+    body: {object: {id: {var: found}}}
+    """)
+    with pytest.raises(TransformError, match=message) as caught:
+        destination.transform({"type": "test"}, {"key": "k-123"}, lookup=answer)
+    assert caught.value.status_code == status
+
+
+def test_lookup_without_a_lookup_function_is_a_clear_error(make_destination: Any) -> None:
+    destination = make_destination("""\
+    let:
+      found: {lookup: {requests: [{const: "https://example.invalid/x"}], found: data.id}}
+    body: {object: {id: {var: found}}}
+    """)
+    with pytest.raises(TransformError, match=r"needs a look-up \(GET https://example.invalid/x\) and no lookup function"):
+        destination.transform({"type": "test"}, {"key": "k-123"})
+
+
+def test_settings_only_parts_follow_settings_changed_in_place(make_destination: Any) -> None:
+    destination = make_destination("body: {object: {f: {setting: flag}}}")
+    settings: dict[str, Any] = {"key": "k-123"}
+    assert destination.transform({"type": "test"}, settings)["headers"] == {"Authorization": "Key k-123"}
+    settings["key"] = "k-456"
+    settings["flag"] = True
+    out = destination.transform({"type": "test"}, settings)
+    assert out["headers"] == {"Authorization": "Key k-456"}
+    assert out["body"]["JSON"] == {"f": True}
+
+
+def test_fresh_refuses_what_json_cannot_hold() -> None:
+    assert fresh({"a": [1, 2.5, "x", None, True]}, "v") == {"a": [1, 2.5, "x", None, True]}
+    for bad, reason in [({"a": math.nan}, "v.a is not a finite number"), ({1: "x"}, "v has a key that is not a string"),
+                        ({"s": {1, 2}}, "v.s holds a set")]:
+        with pytest.raises(TransformError, match=reason):
+            fresh(bad, "v")
+    deep: Any = "leaf"
+    for _ in range(150):
+        deep = [deep]
+    with pytest.raises(TransformError, match="nested deeper than 100 levels"):
+        fresh(deep, "v")
+
+
+def test_builtin_destinations_are_listed() -> None:
+    assert transformer.builtin_destinations() == ["kustomer", "segment"]
