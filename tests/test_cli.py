@@ -133,7 +133,7 @@ def test_check_builtin_and_broken_folders(tmp_path: Path, capsys: Any) -> None:
     (broken / "tracking.yaml").write_text(text)
     code, out, _ = run_cli(["check", str(broken)], capsys)
     assert code == 1
-    assert out == (f"{broken}/tracking.yaml:34: body.object.event.object.name.values.screen.first[0].when.setting: "
+    assert out == (f"{broken}/tracking.yaml:37: body.object.event.object.name.values.screen.first[0].when.setting: "
                    "unknown setting 'genericScren'\n")
 
 

@@ -20,6 +20,7 @@ from .wire import compact_json
 from . import builtin_destinations, load
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CHUNK = 1 << 16
 
 
@@ -96,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         answers = _read_config(args.lookups, "lookups")
         if not isinstance(answers, dict):
             raise UsageError(f"{args.lookups}: look-up answers must be an object URL -> {{status, body}}")
-        lookup, _ = fixtures.canned_lookup(answers)
+        lookup = fixtures.canned_lookup(answers)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     names = args.files or ["-"]
@@ -138,14 +139,22 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _read_config(path: Path, what: str) -> Any:
+    """A settings or look-ups file: JSON by its suffix (fast on large answer files), else YAML."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read {what}: {exc}") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"{path}: {what} is not valid JSON ({exc})") from None
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: {what} is not valid YAML/JSON") from None
+        raise UsageError(f"{path}{where}: {what} is not valid YAML") from None
 
 
 class _Unreadable:

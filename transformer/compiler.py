@@ -395,35 +395,42 @@ class _BodyContext:
 
 
 def _path_getter(paths: tuple[tuple[str, ...], ...]) -> Fn:
-    """The first present value among dotted paths, read with plain dict access."""
-    where = ", ".join(".".join(p) for p in paths)
+    """The first present value among dotted paths, read with plain dict access.
+
+    The hot path of every mapping: names are joined once here, and scalars (most values) skip
+    the copy.
+    """
     if len(paths) == 1 and len(paths[0]) == 1:
         (key,), = paths
 
         def get_one(ctx: Any) -> Any:
             event = ctx.event
-            value = event.get(key, MISSING) if isinstance(event, dict) else MISSING
+            value = event.get(key, MISSING) if event.__class__ is dict or isinstance(event, dict) else MISSING
             if value is MISSING or value is None or value == "":
                 return MISSING
-            return fresh(value, key)
+            cls = value.__class__
+            return value if cls is str or cls is int or cls is bool else fresh(value, key)
 
         return get_one
 
+    named = tuple((keys, ".".join(keys)) for keys in paths)
+
     def get_first(ctx: Any) -> Any:
-        for keys in paths:
-            value = ctx.event
+        event = ctx.event
+        for keys, dotted in named:
+            value = event
             for key in keys:
-                if isinstance(value, dict):
+                if value.__class__ is dict or isinstance(value, dict):
                     value = value.get(key, MISSING)
                 else:
                     value = MISSING
                     break
             if value is MISSING or value is None or value == "":
                 continue
-            return fresh(value, ".".join(keys))
+            cls = value.__class__
+            return value if cls is str or cls is int or cls is bool else fresh(value, dotted)
         return MISSING
 
-    get_first.__doc__ = f"first present of {where}"
     return get_first
 
 

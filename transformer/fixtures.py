@@ -40,27 +40,28 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
-def canned_lookup(answers: dict[str, Any]) -> tuple[Lookup, list[str]]:
+def canned_lookup(answers: dict[str, Any], asked: list[str] | None = None) -> Lookup:
     """A lookup function answering from ``answers`` (URL -> {status, body}); others answer 404.
 
-    Also returns the list it records every asked URL in, so a fixture shows the look-up order.
+    When ``asked`` is given, every request is recorded in it, so a fixture shows the look-up order.
     """
-    asked: list[str] = []
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
         url = request["endpoint"]
-        asked.append(f"{request['method']} {url}")
+        if asked is not None:
+            asked.append(f"{request['method']} {url}")
         answer = answers.get(url)
         if answer is None:
             return 404, None
         return answer.get("status", 200), answer.get("body")
 
-    return lookup, asked
+    return lookup
 
 
 def run(data: dict[str, Any], destination: Destination) -> Any:
     """What ``destination`` produces for the fixture: the value ``expected`` should hold."""
-    lookup, asked = canned_lookup(data.get("lookups") or {})
+    asked: list[str] = []
+    lookup = canned_lookup(data.get("lookups") or {}, asked)
     if "event" in data:
         result = destination.process_one({"message": data["event"], "destination": {"Config": data["settings"]}},
                                          lookup=lookup)

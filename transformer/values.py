@@ -62,11 +62,16 @@ def _copy(value: Any, depth: int) -> Any:
         raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
     if depth >= MAX_DEPTH:
         raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
+    # Scalars are handled inline: they are most of any payload, and a call each would double the cost.
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             if key.__class__ is not str:
                 raise _BadValue("has a key that is not a string")
+            kind = item.__class__
+            if kind is str or kind is int or kind is bool or item is None:
+                out[key] = item
+                continue
             try:
                 out[key] = _copy(item, depth + 1)
             except _BadValue as bad:
@@ -76,13 +81,17 @@ def _copy(value: Any, depth: int) -> Any:
     if isinstance(value, (list, tuple)):
         items = []
         for index, item in enumerate(value):
+            kind = item.__class__
+            if kind is str or kind is int or kind is bool or item is None:
+                items.append(item)
+                continue
             try:
                 items.append(_copy(item, depth + 1))
             except _BadValue as bad:
                 bad.keys.append(str(index))
                 raise
         return items
-    # Subclasses (str enums, numpy-free int subclasses) become their plain JSON type.
+    # Subclasses (str enums, int subclasses) become their plain JSON type.
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):

@@ -1,0 +1,1 @@
+"""Benchmark: the engine against hand-written Python on the same Kustomer events (python -m bench)."""

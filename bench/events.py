@@ -1,0 +1,109 @@
+"""A deterministic generator of realistic events, and the spread of settings they run with."""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+TYPES = ("identify", "track", "page", "screen")
+US = "https://api.kustomerapp.com"
+
+# The settings mix: a pipeline passes the same settings object for every event of a destination.
+SETTINGS: list[dict[str, Any]] = [
+    {"apiKey": "bench-key-plain"},
+    {"apiKey": "bench-key-eu", "baseEndpoint": "https://api.prod2.kustomerapp.com"},
+    {"apiKey": "bench-key-pod", "orgPod": "prod4", "genericPage": True, "genericScreen": True},
+    {"apiKey": "bench-key-advanced", "advancedTransform": True},
+    {"apiKey": "bench-key-email", "setIdentityEmail": True, "disableEmailAsTrackingProperty": True},
+    {"apiKey": "bench-key-all", "advancedTransform": True, "setIdentityEmail": True, "genericPage": True},
+]
+
+_WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+
+
+def _value(rng: random.Random) -> Any:
+    kind = rng.randrange(7)
+    if kind == 0:
+        return rng.randrange(10_000)
+    if kind == 1:
+        return round(rng.uniform(0, 500), 2)
+    if kind == 2:
+        return f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}T{rng.randrange(24):02d}:15:00Z"
+    if kind == 3:
+        return rng.random() < 0.5
+    if kind == 4:
+        return {"sku": f"SKU-{rng.randrange(999)}", "qty": rng.randrange(1, 5)}
+    if kind == 5:
+        return [rng.choice(_WORDS) for _ in range(rng.randrange(1, 4))]
+    return " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(1, 4)))
+
+
+def _traits(rng: random.Random, n: int) -> dict[str, Any]:
+    first, last = rng.choice(_WORDS).title(), rng.choice(_WORDS).title()
+    pool: dict[str, Any] = {
+        "email": f"{first.lower()}.{last.lower()}{rng.randrange(10_000)}@example.com",
+        "firstName": first, "lastName": last, "phone": f"+1555{rng.randrange(10**7):07d}",
+        "userName": f"{first.lower()}{rng.randrange(100)}", "company": {"name": f"{last} Inc", "employees": 40},
+        "createdAt": "2023-05-06T07:08:09Z", "lastSeenAt": "2024-03-04T05:06:07Z", "avatar": "https://example.com/a.png",
+        "gender": rng.choice(["m", "f"]), "tags": ["beta", rng.choice(_WORDS)], "timeZone": "Europe/Paris",
+        "website": "https://example.com", "birthday": "1990-01-02",
+        "address": {"street": "1 Main St", "city": "Springfield", "state": "IL", "postalCode": "62701"},
+        "customObject": {"planStr": "pro", "seatsNum": 5}, "defaultLanguage": "en", "rev": rng.randrange(10),
+        "plan": "pro", "logins": rng.randrange(100),
+    }
+    keys = list(pool)
+    rng.shuffle(keys)
+    chosen = {"email", "firstName", "lastName"} | set(keys[: n - 3])
+    return {k: pool[k] for k in keys if k in chosen}
+
+
+def _properties(rng: random.Random, n: int) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    if rng.random() < 0.5:
+        props[rng.choice(["kustomerSessionId", "kustomer_session_id"])] = f"sess-{rng.randrange(10**6)}"
+    if rng.random() < 0.3:
+        props["kustomerTrackingId"] = f"trk-{rng.randrange(10**6)}"
+    if rng.random() < 0.3:
+        props["email"] = f"p{rng.randrange(10**4)}@example.com"
+    while len(props) < n:
+        props[f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}" if rng.random() < 0.2 else f"{rng.choice(_WORDS)}{len(props)}"] = _value(rng)
+    return props
+
+
+def generate(count: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``count`` (event, settings) pairs: 25% of each type, settings spread round-robin."""
+    rng = random.Random(seed)
+    pairs = []
+    for index in range(count):
+        kind = TYPES[index % 4]
+        event: dict[str, Any] = {"type": kind, "messageId": f"m-{index}", "anonymousId": f"anon-{rng.randrange(10**6)}",
+                                 "timestamp": "2024-06-01T12:00:00Z", "context": {"locale": "en-US",
+                                 "library": {"name": "analytics.js", "version": "2.11.1"}}}
+        if rng.random() < 0.9:
+            event["userId"] = f"user-{rng.randrange(10**6)}"
+        if kind == "identify":
+            traits = _traits(rng, rng.randrange(10, 21))
+            if rng.random() < 0.5:
+                event["traits"] = traits
+            else:
+                event["context"]["traits"] = traits
+            if rng.random() < 0.25:
+                event["context"]["externalId"] = [{"type": "kustomerId", "id": f"k-{rng.randrange(10**6)}"}]
+        else:
+            event["properties"] = _properties(rng, rng.randrange(5, 16))
+            if kind == "track":
+                event["event"] = rng.choice(["Order Completed", "Product Viewed", "Signed Up", " Cart  Updated "])
+            else:
+                event["name"] = rng.choice(["Home", "Pricing", "Product Detail", "Checkout "])
+            if rng.random() < 0.3:
+                event["context"]["sessionId"] = rng.randrange(10**12)
+        pairs.append((event, SETTINGS[index % len(SETTINGS)]))
+    return pairs
+
+
+def lookup_answers(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Canned look-up answers: every third identified user is found by userId."""
+    answers: dict[str, Any] = {}
+    for index, (event, _) in enumerate(pairs):
+        if event["type"] == "identify" and "userId" in event and index % 3 == 0:
+            answers[f"{US}/v1/customers/externalId={event['userId']}"] = {"status": 200, "body": {"data": {"id": f"c{index}"}}}
+    return answers
