@@ -163,3 +163,14 @@ def test_python_dash_m_and_help_on_every_command() -> None:
                               text=True, env=env, check=False)
         assert done.returncode == 0, done.stderr
         assert "usage: transformer" in done.stdout
+
+
+def test_run_reads_and_writes_what_only_the_standard_library_parses(settings_file: Path, capsys: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ('{"type": "track", "userId": "u", "event": "e", "properties": {"n": NaN}}\n'
+             '{"type": "track", "userId": "u", "event": "e", "properties": {"n": 123456789012345678901234567890}}\n')
+    code, out, _ = run_cli(["run", "-d", "kustomer", "-s", str(settings_file)], capsys, stdin=lines, monkeypatch=monkeypatch)
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert code == 1
+    assert first["error"] == "kustomer track: properties.n is not a finite number (NaN and infinity are not JSON)"
+    assert second["output"]["body"]["JSON"]["event"]["meta"] == {"n": 123456789012345678901234567890}

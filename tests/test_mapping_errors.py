@@ -125,3 +125,21 @@ def test_schema_is_exposed_with_the_coercions_filled_in() -> None:
 def test_builtin_mappings_pass_check() -> None:
     for name in transformer.builtin_destinations():
         assert transformer.load(name).name == name
+
+
+def test_validators_resolve_every_reference() -> None:
+    from transformer.loader import _validators
+
+    seen: set[int] = set()
+
+    def refs(node: Any) -> int:
+        if id(node) in seen:
+            return 0
+        seen.add(id(node))
+        if isinstance(node, dict):
+            return ("$ref" in node) + sum(refs(v) for v in node.values())
+        if isinstance(node, list):
+            return sum(refs(v) for v in node)
+        return 0
+
+    assert sum(refs(v.schema) for v in _validators()) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .compiler import Context
+from .codegen import Context
 from .wire import compact_json, request_description
 from .loader import Batching
 from .values import MISSING
@@ -71,8 +71,7 @@ class Packer:
 
     def _group(self, request: dict[str, Any]) -> tuple[Any, ...]:
         """Only requests bound for the same batch endpoint with the same headers may share a batch."""
-        ctx = Context(request, {}, {}, {}, None, lambda _ctx: {})
-        endpoint = self.spec.endpoint.fn(ctx)
+        endpoint = self.spec.endpoint(Context(request, {}, {}, None, None))
         return (request["method"], endpoint, tuple(sorted(request["headers"].items())))
 
     def _batch(self, first: dict[str, Any], bodies: list[Any], metadata: list[Any]) -> dict[str, Any]:

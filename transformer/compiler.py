@@ -1,10 +1,11 @@
-"""Compile validated YAML rules into plain callables, once, at load time.
+"""Compile validated YAML rules once, at load time.
 
-A compiled rule is a ``Node``: ``fn(ctx)`` returns a fresh JSON value or MISSING, and
-``settings_only`` says whether it reads nothing but settings (so the destination may compute
-it once per settings instead of once per event). Every problem found here (unknown setting,
-unknown alias, bad JMESPath, unknown template placeholder...) is collected with its YAML path;
-nothing is reported at event time that could have been found now.
+A compiled rule is a ``Node``: ``emit`` writes the Python statements that compute its value (a
+fresh JSON value, or MISSING) into a local of a function being generated (see codegen.py);
+``settings_only`` says whether it reads nothing but settings, so the destination may compute it
+once per settings instead of once per event. Every problem found here (unknown setting, unknown
+alias, bad JMESPath, unknown template placeholder...) is collected with its YAML path; nothing is
+reported at event time that could have been found now.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 
+from .codegen import Context, Gen, Lookup, Plan
 from .errors import Problem, TransformError
 from .functions import COERCIONS, StepError, to_text, type_class
 from .values import MISSING, fresh, is_present, type_name
@@ -28,42 +30,23 @@ EVENT_TYPE_VAR = "event_type"
 
 DIRECTIVES = ("path", "jmespath", "const", "setting", "var", "template", "first", "object", "list", "case", "lookup")
 
-Lookup = Callable[[dict[str, Any]], Any]
+Emit = Callable[[Gen, str], None]
+Step = Callable[[Any], Any]
 
 
-class Context:
-    """What one event's rules can see. Built per event; rules never modify it except the memos."""
-
-    __slots__ = ("event", "settings", "vars", "static_vars", "lets", "lookup", "lookup_headers")
-
-    def __init__(self, event: Any, settings: Mapping[str, Any], static_vars: dict[str, Any],
-                 lets: Mapping[str, Node], lookup: Lookup | None,
-                 lookup_headers: Callable[[Context], dict[str, Any]]) -> None:
-        self.event = event
-        self.settings = settings
-        self.vars: dict[str, Any] = {}
-        self.static_vars = static_vars
-        self.lets = lets
-        self.lookup = lookup
-        self.lookup_headers = lookup_headers
-
-
-Fn = Callable[[Context], Any]
-Step = Callable[[Any, Context], Any]
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Node:
-    fn: Fn
+    emit: Emit  # writes statements that set the named local to the rule's value or MISSING
     settings_only: bool
     sources: tuple[str, ...] = ()  # the event paths a rule reads, for "tried ..." in messages
+    is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
 
 
-def _missing(ctx: Context) -> Any:
-    return MISSING
+def _emit_missing(gen: Gen, target: str) -> None:
+    gen.line(f"{target} = MISSING")
 
 
-_NOTHING = Node(_missing, True)
+_NOTHING = Node(_emit_missing, True)
 
 
 def rule_label(source: Source, path: YamlPath) -> str:
@@ -108,7 +91,7 @@ class Compiler:
 
     def _path(self, value: str | list[str], spec: dict[str, Any], path: YamlPath) -> Node:
         paths = self.expand_paths(value, path)
-        return Node(_path_getter(tuple(tuple(p.split(".")) for p in paths)), False, tuple(paths))
+        return path_node(tuple(tuple(p.split(".")) for p in paths))
 
     def expand_paths(self, value: str | list[str], path: YamlPath) -> list[str]:
         expanded: list[str] = []
@@ -133,54 +116,58 @@ class Compiler:
             return self.problem(path, f"JMESPath does not parse ({reason}{f' at column {column}' if column is not None else ''})")
         label = rule_label(self.source, path)
 
-        def search(ctx: Context) -> Any:
+        def search(event: Any) -> Any:
             try:
-                value = compiled.search(ctx.event)
+                value = compiled.search(event)
             except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
                 raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
             return fresh(value, label) if is_present(value) else MISSING
 
-        return Node(search, False, (expression,))
+        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(search)}(ev)"), False, (expression,))
 
     def _const(self, value: Any, spec: dict[str, Any], path: YamlPath) -> Node:
         if not is_present(value):
             return _NOTHING
         if isinstance(value, (dict, list)):
             label = rule_label(self.source, path)
-            return Node(lambda ctx: fresh(value, label), True)  # a new copy for every output
-        return Node(lambda ctx: value, True)
+            return Node(lambda gen, target: gen.line(f"{target} = fresh({gen.const(value)}, {label!r})"), True)
+        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True)
 
     def _setting(self, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
         if name not in self.settings:
             return self.problem(path, f"unknown setting {name!r} (the settings schema declares: {', '.join(sorted(self.settings))})")
-        where = f"setting {name}"
 
-        def get_setting(ctx: Context) -> Any:
-            value = ctx.settings.get(name, MISSING)
-            return fresh(value, where) if is_present(value) else MISSING
+        def emit(gen: Gen, target: str) -> None:
+            gen.line(f"{target} = st.get({name!r}, MISSING)")
+            _emit_present_copy(gen, target, f"setting {name}")
 
-        return Node(get_setting, True)
+        return Node(emit, True)
 
     def _var(self, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
         return self.var_node(name, path)
 
     def var_node(self, name: str, path: YamlPath) -> Node:
         if name == EVENT_TYPE_VAR:
-            return Node(lambda ctx: ctx.static_vars[EVENT_TYPE_VAR], True)
+            def emit_type(gen: Gen, target: str) -> None:
+                gen.line(f"{target} = {gen.event_type!r}" if gen.event_type is not None
+                         else f"{target} = ctx.static_vars[{EVENT_TYPE_VAR!r}]")
+
+            return Node(emit_type, True, is_event_type=True)
         let = self.lets.get(name)
         if let is None:
             known = ", ".join(sorted([*self.lets, EVENT_TYPE_VAR]))
             return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it ({known})")
-        memo = "static_vars" if let.settings_only else "vars"
+        memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
 
-        def get_var(ctx: Context) -> Any:
-            values = getattr(ctx, memo)
-            value = values.get(name, _UNSET)
-            if value is _UNSET:
-                value = values[name] = ctx.lets[name].fn(ctx)
-            return value
+        def emit(gen: Gen, target: str) -> None:
+            gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
+            with gen.block(f"if {target} is UNSET:"):
+                gen.line(f"{target} = {memo}[{name!r}] = {gen.let(name)}(ctx)")
+            if let.settings_only:  # shared by every event with these settings: hand out copies
+                with gen.block(f"if {target}.__class__ is dict or {target}.__class__ is list:"):
+                    gen.line(f"{target} = fresh({target}, {name!r})")
 
-        return Node(get_var, let.settings_only, let.sources)
+        return Node(emit, let.settings_only, let.sources)
 
     def _template(self, text: str, spec: dict[str, Any], path: YamlPath) -> Node:
         try:
@@ -189,9 +176,7 @@ class Compiler:
             return self.problem(path, f"template does not parse: {exc}")
         given = spec.get("vars", {})
         nodes = {name: self.expr(sub, path[:-1] + ("vars", name)) for name, sub in given.items()}
-        pieces: list[str | Fn] = []
-        settings_only = True
-        sources: list[str] = []
+        pieces: list[str | Node] = []
         for literal, field, format_spec, conversion in parsed:
             if literal:
                 pieces.append(literal)
@@ -204,152 +189,121 @@ class Compiler:
                 if field not in self.lets and field != EVENT_TYPE_VAR:
                     return self.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding declared before it")
                 node = self.var_node(field, path)
-            settings_only = settings_only and node.settings_only
-            sources.extend(node.sources)
-            pieces.append(node.fn)
+            pieces.append(node)
         unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
         if unused:
             self.problem(path[:-1] + ("vars",), f"vars not used by the template: {', '.join(unused)}")
         label = rule_label(self.source, path[:-1])
-        frozen = tuple(pieces)
+        parts = [p for p in pieces if isinstance(p, Node)]
 
-        def render(ctx: Context) -> Any:
-            out = []
-            for piece in frozen:
-                if piece.__class__ is str:
-                    out.append(piece)
-                    continue
-                value = piece(ctx)  # type: ignore[operator]
-                if value is MISSING:
-                    return MISSING  # a template needs every placeholder
-                if value.__class__ is str:
-                    out.append(value)
-                    continue
-                try:
-                    out.append(to_text(value))
-                except StepError as exc:
-                    raise TransformError(f"{label}: {exc}") from None
-            text = "".join(out)
-            return text if text else MISSING
+        def emit(gen: Gen, target: str) -> None:
+            gen.line(f"{target} = MISSING")
+            _emit_template(gen, target, pieces, [], label)  # a template needs every placeholder
 
-        return Node(render, settings_only, tuple(sources))
+        return Node(emit, all(n.settings_only for n in parts), tuple(s for n in parts for s in n.sources))
 
     def _first(self, items: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
         nodes = [self.expr(item, path + (i,)) for i, item in enumerate(items)]
-        fns = tuple(n.fn for n in nodes)
-
-        def first(ctx: Context) -> Any:
-            for fn in fns:
-                value = fn(ctx)
-                if value is not MISSING:
-                    return value
-            return MISSING
-
-        return Node(first, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+        return Node(lambda gen, target: _emit_first(gen, target, nodes), all(n.settings_only for n in nodes),
+                    tuple(s for n in nodes for s in n.sources))
 
     def _object(self, fields: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
         nodes = {key: self.expr(sub, path + (key,)) for key, sub in fields.items()}
-        items = tuple((key, node.fn) for key, node in nodes.items())
         needs = tuple(spec.get("needs", ()))
         for name in needs:
             if name not in nodes:
                 self.problem(path[:-1] + ("needs",), f"needs names {name!r}, which is not a key of this object")
-
-        def build(ctx: Context) -> Any:
-            out = {}
-            for key, fn in items:
-                value = fn(ctx)
-                if value is not MISSING:
-                    out[key] = value
-            if needs and not any(key in out for key in needs):
-                return MISSING
-            return out
-
-        # A rule that requires this object is about the keys it needs: name their sources.
-        named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
-        return Node(build, all(n.settings_only for n in nodes.values()), tuple(s for n in named for s in n.sources))
+        return object_node(nodes, needs)
 
     def _list(self, items: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
         nodes = [self.expr(item, path + (i,)) for i, item in enumerate(items)]
-        fns = tuple(n.fn for n in nodes)
 
-        def build(ctx: Context) -> Any:
-            out = [value for fn in fns if (value := fn(ctx)) is not MISSING]
-            return out if out else MISSING
+        def emit(gen: Gen, target: str) -> None:
+            gen.line(f"{target} = []")
+            item = gen.temp()
+            for node in nodes:
+                node.emit(gen, item)
+                with gen.block(f"if {item} is not MISSING:"):
+                    gen.line(f"{target}.append({item})")
+            gen.line(f"{target} = {target} or MISSING")
 
-        return Node(build, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+        return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
 
     def _case(self, subject_spec: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
         subject = self.expr(subject_spec, path)
         branches = {key: self.expr(sub, path[:-1] + ("values", key)) for key, sub in spec.get("values", {}).items()}
-        table = {key: node.fn for key, node in branches.items()}
-        subject_fn = subject.fn
 
-        def choose(ctx: Context) -> Any:
-            key = subject_fn(ctx)
-            branch = table.get(key) if key.__class__ is str else None
-            return MISSING if branch is None else branch(ctx)
+        def emit(gen: Gen, target: str) -> None:
+            if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all
+                branches.get(gen.event_type, _NOTHING).emit(gen, target)
+                return
+            key = gen.temp()
+            subject.emit(gen, key)
+            gen.line(f"{target} = MISSING")
+            keyword = "if"
+            for value, branch in branches.items():
+                with gen.block(f"{keyword} {key} == {value!r}:"):
+                    branch.emit(gen, target)
+                keyword = "elif"
 
         settings_only = subject.settings_only and all(n.settings_only for n in branches.values())
-        return Node(choose, settings_only, tuple(s for n in branches.values() for s in n.sources))
+        return Node(emit, settings_only, tuple(s for n in branches.values() for s in n.sources))
 
     def _lookup(self, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
-        requests = tuple(self.expr(sub, path + ("requests", i)).fn for i, sub in enumerate(spec_value["requests"]))
+        requests = [self.expr(sub, path + ("requests", i)) for i, sub in enumerate(spec_value["requests"])]
         found_path = spec_value["found"]
-        found = tuple(found_path.split("."))
+        found = path_node((tuple(found_path.split(".")),))
         absent = frozenset(spec_value.get("not_found", (404,)))
         label = rule_label(self.source, path[:-1])
-        dig = _path_getter((found,))
 
-        def look_up(ctx: Context) -> Any:
-            for request_fn in requests:
-                url = request_fn(ctx)
-                if url is MISSING:
-                    continue
-                if not isinstance(url, str):
-                    raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
-                if ctx.lookup is None:
-                    raise TransformError(f"{label}: this event needs a look-up (GET {url}) and no lookup function "
-                                         "was given; pass lookup=... (or canned answers to the CLI with --lookups)")
-                status, body = _ask(ctx.lookup, request_description("GET", url, ctx.lookup_headers(ctx), {}, {}), label, url)
-                if status == 200:
-                    value = dig(_BodyContext(body))
-                    if value is MISSING:
-                        raise TransformError(f"{label}: look-up GET {url} answered 200 without {found_path}", 502)
-                    return value
-                if status in absent:
-                    continue
-                raise TransformError(f"{label}: look-up GET {url} failed with status {status}",
-                                     status if 400 <= status <= 599 else 502)
-            return MISSING
+        def emit(gen: Gen, target: str) -> None:
+            look_up = _look_up_helper([gen.function(r) for r in requests], gen.function(found), found_path, absent, label)
+            gen.line(f"{target} = {gen.const(look_up)}(ctx)")
 
-        return Node(look_up, False)
+        return Node(emit, False)
 
     # -- conditions and steps --------------------------------------------------------------
 
-    def condition(self, spec: dict[str, Any], path: YamlPath) -> tuple[Callable[[Context], bool], bool]:
-        """Compile a condition into (test, settings_only)."""
+    def condition(self, spec: dict[str, Any], path: YamlPath) -> tuple[Emit, bool]:
+        """Compile a condition into (emit a bool into a local, settings_only)."""
         ((kind, value),) = spec.items()
         if kind == "setting":
             if value not in self.settings:
                 self.problem(path + (kind,), f"unknown setting {value!r}")
-            return (lambda ctx: bool(ctx.settings.get(value))), True
+            return (lambda gen, target: gen.line(f"{target} = bool(st.get({value!r}))")), True
         if kind == "present":
             node = self.expr(value, path + (kind,))
-            fn = node.fn
-            return (lambda ctx: fn(ctx) is not MISSING), node.settings_only
+
+            def emit_present(gen: Gen, target: str) -> None:
+                node.emit(gen, target)
+                gen.line(f"{target} = {target} is not MISSING")
+
+            return emit_present, node.settings_only
         if kind == "not":
-            test, settings_only = self.condition(value, path + (kind,))
-            return (lambda ctx: not test(ctx)), settings_only
+            inner, settings_only = self.condition(value, path + (kind,))
+
+            def emit_not(gen: Gen, target: str) -> None:
+                inner(gen, target)
+                gen.line(f"{target} = not {target}")
+
+            return emit_not, settings_only
         parts = [self.condition(sub, path + (kind, i)) for i, sub in enumerate(value)]
-        tests = tuple(test for test, _ in parts)
-        only = all(s for _, s in parts)
-        if kind == "all":
-            return (lambda ctx: all(test(ctx) for test in tests)), only
-        return (lambda ctx: any(test(ctx) for test in tests)), only
+        # all: go on while true; any: go on while false. Later parts run only when needed.
+        go_on = "if {}:" if kind == "all" else "if not {}:"
+
+        def emit_many(gen: Gen, target: str) -> None:
+            depth = gen.depth
+            for index, (part, _) in enumerate(parts):
+                part(gen, target)
+                if index < len(parts) - 1:
+                    gen.line(go_on.format(target))
+                    gen.depth += 1
+            gen.depth = depth
+
+        return emit_many, all(s for _, s in parts)
 
     def _with_steps(self, node: Node, specs: list[dict[str, Any]], path: YamlPath, label: str) -> Node:
-        steps: list[Step] = []
+        steps: list[tuple[Step, Emit | None]] = []
         settings_only = node.settings_only
         for index, spec in enumerate(specs):
             here = path + (index,)
@@ -357,115 +311,153 @@ class Compiler:
             if len(actions) != 1:
                 self.problem(here, "a step needs exactly one of omit, coerce, entries, join, max_length")
                 continue
-            step = _STEP_BUILDERS[actions[0]](spec[actions[0]])
+            test = None
             if "when" in spec:
                 test, only = self.condition(spec["when"], here + ("when",))
                 settings_only = settings_only and only
-                step = _step_when(step, test)
-            steps.append(step)
-        base = node.fn
-        sources = node.sources
-        frozen = tuple(steps)
+            steps.append((_STEP_BUILDERS[actions[0]](spec[actions[0]]), test))
+        tried = f" (from {', '.join(node.sources)})" if node.sources else ""
 
-        def apply(ctx: Context) -> Any:
-            value = base(ctx)
-            if value is MISSING:
-                return value
-            try:
-                for step in frozen:
-                    value = step(value, ctx)
-            except StepError as exc:
-                tried = f" (from {', '.join(sources)})" if sources else ""
-                raise TransformError(f"{label}: {exc}{tried}") from None
-            return value if is_present(value) else MISSING
+        def emit(gen: Gen, target: str) -> None:
+            node.emit(gen, target)
+            with gen.block(f"if {target} is not MISSING:"):
+                with gen.block("try:"):
+                    for step, test in steps:
+                        call = f"{target} = {gen.const(step)}({target})"
+                        if test is None:
+                            gen.line(call)
+                            continue
+                        flag = gen.temp()
+                        test(gen, flag)
+                        with gen.block(f"if {flag}:"):
+                            gen.line(call)
+                with gen.block("except StepError as _error:"):
+                    gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
+                with gen.block(f"if {target} is None or {target} == '':"):
+                    gen.line(f"{target} = MISSING")
 
-        return Node(apply, settings_only, sources)
-
-
-_UNSET = object()
-
-
-class _BodyContext:
-    """Lets the ordinary path getter dig into a look-up answer's body."""
-
-    __slots__ = ("event",)
-
-    def __init__(self, body: Any) -> None:
-        self.event = body
+        return Node(emit, settings_only, node.sources)
 
 
-def _path_getter(paths: tuple[tuple[str, ...], ...]) -> Fn:
-    """The first present value among dotted paths, read with plain dict access.
+def path_node(paths: tuple[tuple[str, ...], ...]) -> Node:
+    """The first present value among dotted paths, read with plain dict access."""
 
-    The hot path of every mapping: names are joined once here, and scalars (most values) skip
-    the copy.
-    """
-    if len(paths) == 1 and len(paths[0]) == 1:
-        (key,), = paths
+    def emit(gen: Gen, target: str) -> None:
+        gen.line(f"{target} = MISSING")
+        depth = gen.depth
+        for index, keys in enumerate(paths):
+            parent = gen.prefix(keys[:-1])
+            gen.line(f"{target} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
+            _emit_present_copy(gen, target, ".".join(keys))
+            if index < len(paths) - 1:
+                gen.line(f"if {target} is MISSING:")
+                gen.depth += 1
+        gen.depth = depth
 
-        def get_one(ctx: Any) -> Any:
-            event = ctx.event
-            value = event.get(key, MISSING) if event.__class__ is dict or isinstance(event, dict) else MISSING
-            if value is MISSING or value is None or value == "":
-                return MISSING
-            cls = value.__class__
-            return value if cls is str or cls is int or cls is bool else fresh(value, key)
+    return Node(emit, False, tuple(".".join(keys) for keys in paths))
 
-        return get_one
 
-    named = tuple((keys, ".".join(keys)) for keys in paths)
+def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
+    """An object of the keys whose rules give a value; with ``needs``, missing unless one of them does."""
 
-    def get_first(ctx: Any) -> Any:
-        event = ctx.event
-        for keys, dotted in named:
-            value = event
-            for key in keys:
-                if value.__class__ is dict or isinstance(value, dict):
-                    value = value.get(key, MISSING)
-                else:
-                    value = MISSING
-                    break
-            if value is MISSING or value is None or value == "":
-                continue
-            cls = value.__class__
-            return value if cls is str or cls is int or cls is bool else fresh(value, dotted)
-        return MISSING
+    def emit(gen: Gen, target: str) -> None:
+        built = gen.temp()
+        gen.line(f"{built} = {{}}")
+        item = gen.temp()
+        for key, node in nodes.items():
+            node.emit(gen, item)
+            with gen.block(f"if {item} is not MISSING:"):
+                gen.line(f"{built}[{key!r}] = {item}")
+        if needs:
+            test = " or ".join(f"{key!r} in {built}" for key in needs)
+            gen.line(f"{target} = {built} if {test} else MISSING")
+        else:
+            gen.line(f"{target} = {built}")
 
-    return get_first
+    # A rule that requires this object is about the keys it needs: name their sources.
+    named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
+    return Node(emit, all(n.settings_only for n in nodes.values()), tuple(s for n in named for s in n.sources))
+
+
+def merged_object(shared: Node, own: Node) -> Node:
+    """The destination's shared body keys first, then the event file's (which win on a clash)."""
+
+    def emit(gen: Gen, target: str) -> None:
+        extra = gen.temp()
+        shared.emit(gen, target)
+        own.emit(gen, extra)
+        with gen.block(f"if {extra}.__class__ is dict:"):
+            gen.line(f"{target} = {{**{target}, **{extra}}} if {target}.__class__ is dict else {extra}")
+
+    return Node(emit, shared.settings_only and own.settings_only, shared.sources + own.sources)
+
+
+def _emit_present_copy(gen: Gen, target: str, where: str) -> None:
+    """Apply the present rule to a value read from the input, and copy it if it is a container."""
+    with gen.block(f"if {target} is None or {target} == '':"):
+        gen.line(f"{target} = MISSING")
+    with gen.block(f"elif {target} is not MISSING and {target}.__class__ not in SCALARS:"):
+        gen.line(f"{target} = fresh({target}, {where!r})")
+
+
+def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: list[str], label: str) -> None:
+    """Nest one test per placeholder, so a missing one stops the rest (a look-up among them too)."""
+    for index, piece in enumerate(pieces):
+        if isinstance(piece, str):
+            rendered.append(repr(piece))
+            continue
+        value = gen.temp()
+        piece.emit(gen, value)
+        text = gen.temp()
+        with gen.block(f"if {value} is not MISSING:"):
+            gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
+            _emit_template(gen, target, pieces[index + 1:], [*rendered, text], label)
+        return
+    gen.line(f"{target} = {' + '.join(rendered) or repr('')} or MISSING")
+
+
+def _emit_first(gen: Gen, target: str, nodes: list[Node]) -> None:
+    depth = gen.depth
+    for index, node in enumerate(nodes):
+        node.emit(gen, target)
+        if index < len(nodes) - 1:
+            gen.line(f"if {target} is MISSING:")
+            gen.depth += 1
+    gen.depth = depth
 
 
 def _with_default(node: Node, default: Any) -> Node:
-    fn = node.fn
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        with gen.block(f"if {target} is MISSING:"):
+            gen.line(f"{target} = fresh({gen.const(default)}, 'default')")
 
-    def with_default(ctx: Context) -> Any:
-        value = fn(ctx)
-        return fresh(default, "default") if value is MISSING else value
-
-    return Node(with_default, node.settings_only, node.sources)
+    return Node(emit, node.settings_only, node.sources)
 
 
 def _with_required(node: Node, message: str, label: str) -> Node:
-    fn = node.fn
     tried = f" (tried {', '.join(node.sources)})" if node.sources else ""
     text = f"{label}: {message}{tried}"
 
-    def required(ctx: Context) -> Any:
-        value = fn(ctx)
-        if value is MISSING:
-            raise TransformError(text)
-        return value
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        with gen.block(f"if {target} is MISSING:"):
+            gen.line(f"raise TransformError({text!r})")
 
-    return Node(required, node.settings_only, node.sources)
+    return Node(emit, node.settings_only, node.sources)
 
 
-def _with_condition(node: Node, condition: tuple[Callable[[Context], bool], bool]) -> Node:
+def _with_condition(node: Node, condition: tuple[Emit, bool]) -> Node:
     test, settings_only = condition
-    fn = node.fn
-    return Node(lambda ctx: fn(ctx) if test(ctx) else MISSING, node.settings_only and settings_only, node.sources)
 
+    def emit(gen: Gen, target: str) -> None:
+        test(gen, target)
+        with gen.block(f"if {target}:"):
+            node.emit(gen, target)
+        with gen.block("else:"):
+            gen.line(f"{target} = MISSING")
 
-def _step_when(step: Step, test: Callable[[Context], bool]) -> Step:
-    return lambda value, ctx: step(value, ctx) if test(ctx) else value
+    return Node(emit, node.settings_only and settings_only, node.sources)
 
 
 def _needs_object(value: Any, step: str) -> dict[str, Any]:
@@ -476,19 +468,18 @@ def _needs_object(value: Any, step: str) -> dict[str, Any]:
 
 def _omit_step(keys: list[str]) -> Step:
     dropped = frozenset(keys)
-    return lambda value, ctx: {k: v for k, v in _needs_object(value, "omit").items() if k not in dropped}
+    return lambda value: {k: v for k, v in _needs_object(value, "omit").items() if k not in dropped}
 
 
 def _coerce_step(name: str) -> Step:
-    coerce = COERCIONS[name]
-    return lambda value, ctx: coerce(value)
+    return COERCIONS[name]
 
 
 def _join_step(spec: dict[str, Any]) -> Step:
     keys = tuple(spec["keys"])
     sep = spec.get("sep", " ")
 
-    def join(value: Any, ctx: Context) -> Any:
+    def join(value: Any) -> Any:
         if isinstance(value, str):
             return value
         parts = [to_text(part) for key in keys if is_present(part := _needs_object(value, "join").get(key, MISSING))]
@@ -498,7 +489,7 @@ def _join_step(spec: dict[str, Any]) -> Step:
 
 
 def _max_length_step(limit: int) -> Step:
-    def check(value: Any, ctx: Context) -> Any:
+    def check(value: Any) -> Any:
         if isinstance(value, str) and len(value) > limit:
             raise StepError(f"is {len(value)} characters, over the limit of {limit}")
         return value
@@ -513,7 +504,7 @@ def _entries_step(spec: dict[str, Any]) -> Step:
         for cls, rule in spec.get("by_type", {}).items()
     }
 
-    def rewrite(value: Any, ctx: Context) -> Any:
+    def rewrite(value: Any) -> Any:
         out: dict[str, Any] = {}
         origin: dict[str, str] = {}
         for key, item in _needs_object(value, "entries").items():
@@ -545,6 +536,45 @@ _STEP_BUILDERS: dict[str, Callable[[Any], Step]] = {
 }
 
 
+class _BodyContext:
+    """Lets a generated path function dig into a look-up answer's body."""
+
+    __slots__ = ("event", "settings")
+
+    def __init__(self, body: Any) -> None:
+        self.event = body
+        self.settings: dict[str, Any] = {}
+
+
+def _look_up_helper(requests: list[Callable[[Context], Any]], found: Callable[[Any], Any], found_path: str,
+                    absent: frozenset[int], label: str) -> Callable[[Context], Any]:
+    """Ask the caller's lookup for each request in turn; the first 200 gives the value."""
+
+    def look_up(ctx: Context) -> Any:
+        for request_fn in requests:
+            url = request_fn(ctx)
+            if url is MISSING:
+                continue
+            if not isinstance(url, str):
+                raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
+            if ctx.lookup is None or ctx.lookup_headers is None:
+                raise TransformError(f"{label}: this event needs a look-up (GET {url}) and no lookup function "
+                                     "was given; pass lookup=... (or canned answers to the CLI with --lookups)")
+            status, body = _ask(ctx.lookup, request_description("GET", url, ctx.lookup_headers(ctx), {}, {}), label, url)
+            if status == 200:
+                value = found(_BodyContext(body))
+                if value is MISSING:
+                    raise TransformError(f"{label}: look-up GET {url} answered 200 without {found_path}", 502)
+                return value
+            if status in absent:
+                continue
+            raise TransformError(f"{label}: look-up GET {url} failed with status {status}",
+                                 status if 400 <= status <= 599 else 502)
+        return MISSING
+
+    return look_up
+
+
 def _ask(lookup: Lookup, request: dict[str, Any], label: str, url: str) -> tuple[int, Any]:
     """Call the caller's look-up; whatever it does wrong becomes a TransformError, never a crash."""
     try:
@@ -555,3 +585,6 @@ def _ask(lookup: Lookup, request: dict[str, Any], label: str, url: str) -> tuple
             or not isinstance(answer[0], int)):
         raise TransformError(f"{label}: the lookup function must return (status_code, body) for GET {url}", 502)
     return answer[0], answer[1]
+
+
+__all__ = ["Compiler", "Context", "EVENT_TYPE_VAR", "Node", "Plan", "merged_object", "object_node", "path_node"]

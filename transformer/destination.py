@@ -6,10 +6,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .compiler import EVENT_TYPE_VAR, Context, Lookup
+from .codegen import Context, Lookup
+from .compiler import EVENT_TYPE_VAR
 from .batching import Packer
 from .errors import TransformError
-from .loader import EventPlan, Mapping as CompiledMapping, load_mapping
+from .loader import EventPlan, Mapping as CompiledMapping, Part, load_mapping
 from .values import MISSING, fresh, type_name
 from .wire import compact_json, request_description
 
@@ -20,11 +21,18 @@ _SETTINGS_CACHE_SIZE = 64
 class _TypeState:
     """What one (settings, event type) pair computes once: settings-only lets and request parts."""
 
-    __slots__ = ("static_vars", "request")
+    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "dynamic")
 
     def __init__(self, event_type: str) -> None:
         self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
-        self.request: dict[str, Any] = {}
+        self.method: Any = MISSING
+        self.endpoint: Any = MISSING
+        self.headers: dict[str, Any] = {}
+        self.params: dict[str, Any] = {}
+        self.dynamic: tuple[tuple[dict[str, Any] | None, str, Part], ...] = ()  # the per-event parts
+
+    def lookup_headers(self, ctx: Context) -> dict[str, Any]:
+        return dict(self.headers)
 
 
 class _SettingsState:
@@ -103,58 +111,59 @@ class Destination:
 
     def _build(self, message: dict[str, Any], state: _SettingsState, event_type: str, plan: EventPlan,
                lookup: Lookup | None) -> dict[str, Any]:
-        type_state = state.types.get(event_type)
-        if type_state is None:
-            type_state = self._type_state(state, event_type, plan)
-        static = type_state.request
-        ctx = Context(message, state.settings, type_state.static_vars, plan.lets, lookup,
-                      lambda _ctx: dict(static["headers"]))
-        body = plan.body.fn(ctx) if plan.body is not None else MISSING
+        static = state.types.get(event_type)
+        if static is None:
+            static = self._type_state(state, event_type, plan)
+        ctx = Context(message, state.settings, static.static_vars, lookup, static.lookup_headers)
+        body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
-        parts = {}
-        for part in ("method", "endpoint"):
-            value = static.get(part, MISSING)
+        method, endpoint = static.method, static.endpoint
+        headers = dict(static.headers)
+        params = dict(static.params)
+        for into, name, part in static.dynamic:
+            value = part.fn(ctx)
+            if into is None:
+                if name == "method":
+                    method = value
+                else:
+                    endpoint = value
+            elif value is not MISSING:
+                (headers if into is static.headers else params)[name] = value
+        for name, value in (("method", method), ("endpoint", endpoint)):
             if value is MISSING:
-                value = plan.request[part].fn(ctx)
-            if value is MISSING:
-                raise TransformError(f"{plan.file} request.{part}: the rule gave no value for this event")
-            if not isinstance(value, str):
-                raise TransformError(f"{plan.file} request.{part}: must be a string, got {type_name(value)}")
-            parts[part] = value
-        headers = dict(static["headers"])
-        params = dict(static["params"])
-        for part, out in (("headers", headers), ("params", params)):
-            for name, node in plan.request[part].items():
-                if name not in out:
-                    value = node.fn(ctx)
-                    if value is not MISSING:
-                        out[name] = value
+                raise TransformError(f"{plan.file} request.{name}: the rule gave no value for this event")
+            if value.__class__ is not str:
+                raise TransformError(f"{plan.file} request.{name}: must be a string, got {type_name(value)}")
         limit = self._mapping.max_body_bytes
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
             if size > limit:
                 raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
-        return request_description(parts["method"], parts["endpoint"], headers, params, body)
+        return request_description(method, endpoint, headers, params, body)
 
     def _type_state(self, state: _SettingsState, event_type: str, plan: EventPlan) -> _TypeState:
         """Compute the request parts that read only settings, once per (settings, event type)."""
-        type_state = _TypeState(event_type)
-        ctx = Context({}, state.settings, type_state.static_vars, plan.lets, None, lambda _ctx: {})
-        request: dict[str, Any] = {"headers": {}, "params": {}}
-        for part in ("method", "endpoint"):
-            node = plan.request[part]
-            if node.settings_only:
-                request[part] = node.fn(ctx)
-        for part in ("headers", "params"):
-            for name, node in plan.request[part].items():
-                if node.settings_only:
-                    value = node.fn(ctx)
-                    if value is not MISSING:
-                        request[part][name] = value
-        type_state.request = request
-        state.types[event_type] = type_state
-        return type_state
+        static = _TypeState(event_type)
+        ctx = Context({}, state.settings, static.static_vars, None, None)
+        dynamic: list[tuple[dict[str, Any] | None, str, Part]] = []
+        if plan.method.settings_only:
+            static.method = plan.method.fn(ctx)
+        else:
+            dynamic.append((None, "method", plan.method))
+        if plan.endpoint.settings_only:
+            static.endpoint = plan.endpoint.fn(ctx)
+        else:
+            dynamic.append((None, "endpoint", plan.endpoint))
+        for parts, into in ((plan.headers, static.headers), (plan.params, static.params)):
+            for name, part in parts.items():
+                if not part.settings_only:
+                    dynamic.append((into, name, part))
+                elif (value := part.fn(ctx)) is not MISSING:
+                    into[name] = value
+        static.dynamic = tuple(dynamic)
+        state.types[event_type] = static
+        return static
 
     def _settings_state(self, settings: Any) -> _SettingsState:
         if not isinstance(settings, dict):

@@ -1,6 +1,7 @@
 """Load a mapping folder: parse YAML with lines, validate against the schema, compile the rules."""
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -10,7 +11,8 @@ from typing import Any
 
 import jsonschema
 
-from .compiler import EVENT_TYPE_VAR, Compiler, Node
+from .codegen import Fn, Plan
+from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .yamlsource import Source, YamlPath, load_yaml
@@ -20,24 +22,46 @@ REQUEST_PARTS = ("method", "endpoint", "headers", "params")
 
 
 @cache
-def _validators() -> tuple[Any, Any]:
-    schema = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
     schema["$defs"]["coercion"]["enum"] = sorted(COERCIONS)
-    cls = jsonschema.Draft202012Validator
-    destination = cls({**schema, "$ref": "#/$defs/destination"})
-    event_file = cls({**schema, "$ref": "#/$defs/eventFile"})
-    return destination, event_file
+    return schema
 
 
 def mapping_schema() -> dict[str, Any]:
     """The JSON Schema that mapping files follow (with the coercion names filled in)."""
-    schema: dict[str, Any] = _validators()[0].schema
-    return schema
+    return copy.deepcopy(_schema())
+
+
+@cache
+def _validators() -> tuple[Any, Any]:
+    """Validators for destination.yaml and event files.
+
+    The schema's own "#/$defs/..." references are replaced by the definitions themselves (a
+    cyclic structure, which validation follows as deep as the document goes): the same checks,
+    twice as fast as resolving each reference at every node.
+    """
+    defs = copy.deepcopy(_schema()["$defs"])
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node and set(node) <= {"$ref", "description"}:  # a description changes no check
+                return defs[node["$ref"].removeprefix("#/$defs/")]
+            for key, value in node.items():
+                node[key] = inline(value)
+        elif isinstance(node, list):
+            node[:] = [inline(item) for item in node]
+        return node
+
+    for definition in defs.values():
+        inline(definition)
+    cls = jsonschema.Draft202012Validator
+    return cls(defs["destination"]), cls(defs["eventFile"])
 
 
 @dataclass(frozen=True)
 class Batching:
-    endpoint: Node
+    endpoint: Fn  # evaluated with the first packed request description as the event
     key: str
     max_request_bytes: int
     max_events: int
@@ -45,13 +69,23 @@ class Batching:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One generated rule of a request, and whether it reads only settings."""
+
+    fn: Fn
+    settings_only: bool
+
+
+@dataclass(frozen=True)
 class EventPlan:
-    """Everything needed to turn one event type into a request, compiled."""
+    """Everything needed to turn one event type into a request, compiled and generated."""
 
     file: str
-    lets: dict[str, Node]
-    request: dict[str, Any]  # method/endpoint -> Node; headers/params -> dict[str, Node]
-    body: Node | None
+    method: Part
+    endpoint: Part
+    headers: dict[str, Part]
+    params: dict[str, Part]
+    body: Fn | None
 
 
 @dataclass(frozen=True)
@@ -91,14 +125,9 @@ def load_mapping(folder: Path) -> Mapping:
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
+    batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
 
-    batching = None
-    if "batch" in spec:
-        b = spec["batch"]
-        batching = Batching(dest.expr(b["endpoint"], ("batch", "endpoint")), b["key"], b["max_request_bytes"],
-                            b["max_events"], b["max_event_bytes"])
-
-    plans: dict[str, EventPlan] = {}
+    rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
@@ -115,10 +144,10 @@ def load_mapping(folder: Path) -> Mapping:
             request = _compile_request(compiler, source.data.get("request", {}), ("request",))
             body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
             compiled_files[file_name] = (source, compiler, request, body)
-        compiled = compiled_files[file_name]
-        if compiled is None:
+        done = compiled_files[file_name]
+        if done is None:
             continue
-        source, compiler, request, body = compiled
+        source, compiler, request, body = done
         merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
         for part in ("headers", "params"):
             merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
@@ -126,16 +155,39 @@ def load_mapping(folder: Path) -> Mapping:
             if part not in merged:
                 problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
                                                              f"(declare it here or in {DESTINATION_FILE})"))
-        plans[event_type] = EventPlan(file_name, compiler.lets, merged, _merge_bodies(dest_body, body))
+        if dest_body is not None and body is not None:
+            body = merged_object(dest_body, body)
+        rules[event_type] = (file_name, compiler.lets, merged, body or dest_body)
 
     if problems:
         raise MappingError(problems)
+    batching = None
+    if batch_endpoint is not None:
+        b = spec["batch"]
+        batching = Batching(Plan(None, shared_lets, {}).function(batch_endpoint), b["key"], b["max_request_bytes"],
+                            b["max_events"], b["max_event_bytes"])
+    generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
-        secrets=tuple(spec.get("secrets", ())), plans=plans,
+        secrets=tuple(spec.get("secrets", ())),
+        plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=spec.get("max_body_bytes"), batching=batching,
     )
+
+
+def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
+              body: Node | None, generated: dict[tuple[int, str | None], Fn]) -> EventPlan:
+    """Generate the functions of one event type; its type is a constant inside them."""
+    plan = Plan(event_type, lets, generated)
+
+    def part(node: Node) -> Part:
+        return Part(plan.function(node), node.settings_only)
+
+    return EventPlan(file_name, part(request["method"]), part(request["endpoint"]),
+                     {name: part(node) for name, node in request["headers"].items()},
+                     {name: part(node) for name, node in request["params"].items()},
+                     plan.function(body) if body is not None else None)
 
 
 def _read(folder: Path, file_name: str, which: int, problems: list[Problem]) -> Source | None:
@@ -240,19 +292,3 @@ def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -
         if part in spec:
             request[part] = {key: compiler.expr(sub, path + (part, key)) for key, sub in spec[part].items()}
     return request
-
-
-def _merge_bodies(shared: Node | None, own: Node | None) -> Node | None:
-    """The destination's shared body keys first, then the event file's (which win on a clash)."""
-    if shared is None or own is None:
-        return own if shared is None else shared
-    shared_fn, own_fn = shared.fn, own.fn
-
-    def merged(ctx: Any) -> Any:
-        base = shared_fn(ctx)
-        extra = own_fn(ctx)
-        if not isinstance(extra, dict):
-            return base
-        return extra if not isinstance(base, dict) else {**base, **extra}
-
-    return Node(merged, shared.settings_only and own.settings_only, shared.sources + own.sources)

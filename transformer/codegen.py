@@ -1,0 +1,147 @@
+"""Turn compiled rules into Python functions: one generated function per rule root, per event type.
+
+Rules compile to emitters (see compiler.py) that write straight-line Python: dict access inlined,
+every path prefix an event function reads fetched once at its top, the event type folded in as a
+constant. The generated source keeps the semantics in one place, the emitters; the runtime
+helpers here are what generated code calls for the rarer, larger operations.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .errors import TransformError
+from .functions import StepError, to_text
+from .values import MISSING, fresh
+
+if TYPE_CHECKING:
+    from .compiler import Node
+
+Fn = Callable[["Context"], Any]
+Lookup = Callable[[dict[str, Any]], Any]
+
+UNSET: Any = object()
+SCALARS = frozenset({str, int, bool})
+_function_ids = itertools.count()
+
+
+class Context:
+    """What one event's rules can see. Built per event; rules never modify it except the memos."""
+
+    __slots__ = ("event", "settings", "vars", "static_vars", "lookup", "lookup_headers")
+
+    def __init__(self, event: Any, settings: Mapping[str, Any], static_vars: dict[str, Any],
+                 lookup: Lookup | None, lookup_headers: Callable[[Context], dict[str, Any]] | None) -> None:
+        self.event = event
+        self.settings = settings
+        self.vars: dict[str, Any] = {}
+        self.static_vars = static_vars  # memo of settings-only lets, shared by events with the same settings
+        self.lookup = lookup
+        self.lookup_headers = lookup_headers
+
+
+def as_text(value: Any, label: str) -> str:
+    try:
+        return to_text(value)
+    except StepError as exc:
+        raise TransformError(f"{label}: {exc}") from None
+
+
+class Plan:
+    """The rules one event type runs with: its let bindings, and generated functions memoised.
+
+    ``shared`` is the memo of a whole mapping: a rule that does not depend on the event type
+    (most of them) is generated once for every event type that uses it.
+    """
+
+    def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn]) -> None:
+        self.event_type = event_type
+        self.lets = lets
+        self.shared = shared
+
+    def function(self, node: Node) -> Fn:
+        """The generated function computing ``node`` for this plan (built once)."""
+        for key in ((id(node), None), (id(node), self.event_type)):
+            if key in self.shared:
+                return self.shared[key]
+        gen = Gen(self)
+        function = gen.build(node)
+        self.shared[(id(node), self.event_type if gen.used_event_type else None)] = function
+        return function
+
+
+class Gen:
+    """Source code of one function being generated."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.lines: list[str] = []
+        self.depth = 1
+        self.names = itertools.count()
+        self.globals: dict[str, Any] = {"MISSING": MISSING, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
+                                        "as_text": as_text, "TransformError": TransformError, "StepError": StepError}
+        self.prefixes: dict[tuple[str, ...], str] = {}
+        self.used_event_type = False
+
+    @property
+    def event_type(self) -> str | None:
+        """The plan's event type, to fold in as a constant (noted: the function is then per type)."""
+        self.used_event_type = True
+        return self.plan.event_type
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    @contextmanager
+    def block(self, header: str) -> Iterator[None]:
+        self.line(header)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    def temp(self) -> str:
+        return f"_t{next(self.names)}"
+
+    def const(self, value: Any) -> str:
+        """A name in the generated function's globals holding ``value``."""
+        name = f"_k{next(self.names)}"
+        self.globals[name] = value
+        return name
+
+    def prefix(self, keys: tuple[str, ...]) -> str:
+        """The local holding the event's value at ``keys`` (read once at the function's top)."""
+        if not keys:
+            return "ev"
+        if keys not in self.prefixes:
+            self.prefix(keys[:-1])
+            self.prefixes[keys] = f"_p{len(self.prefixes)}"
+        return self.prefixes[keys]
+
+    def function(self, node: Node) -> Fn:
+        """Another rule's generated function, to call from this one; a per-type one makes this per type."""
+        function = self.plan.function(node)
+        if self.plan.shared.get((id(node), None)) is not function:
+            self.used_event_type = True
+        return function
+
+    def let(self, name: str) -> str:
+        """A global name for the generated function of let binding ``name``."""
+        return self.const(self.function(self.plan.lets[name]))
+
+    def build(self, node: Node) -> Fn:
+        node.emit(self, "_r")
+        head = ["    ev = ctx.event", "    st = ctx.settings"]
+        for keys, local in self.prefixes.items():  # parents come first: they were added first
+            parent = self.prefixes.get(keys[:-1], "ev")
+            head.append(f"    {local} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
+        name = f"rule_{next(_function_ids)}"
+        source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
+        namespace = dict(self.globals)
+        exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+        function: Fn = namespace[name]
+        function.__doc__ = source  # shows what a rule compiled to, for whoever debugs it
+        return function
