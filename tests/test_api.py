@@ -86,3 +86,12 @@ def test_the_wheel_ships_the_engine_schema_and_mappings(tmp_path: Path) -> None:
                    "transformer/mappings/kustomer/destination.yaml", "transformer/mappings/kustomer/tracking.yaml",
                    "transformer/mappings/segment/destination.yaml", "transformer/mappings/segment/alias.yaml"]:
         assert needed in names
+
+
+def test_the_engine_knows_no_destination() -> None:
+    words = [*transformer.builtin_destinations(), "kustomerapp", "segment.io", "segmentapis", "writeKey", "apiKey",
+             "rudderstack"]
+    for path in (ROOT / "transformer").glob("*.*"):
+        text = path.read_text(encoding="utf-8").lower()
+        for word in words:
+            assert word.lower() not in text, f"{path.name} mentions {word}"

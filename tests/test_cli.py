@@ -174,3 +174,17 @@ def test_run_reads_and_writes_what_only_the_standard_library_parses(settings_fil
     assert code == 1
     assert first["error"] == "kustomer track: properties.n is not a finite number (NaN and infinity are not JSON)"
     assert second["output"]["body"]["JSON"]["event"]["meta"] == {"n": 123456789012345678901234567890}
+
+
+def test_run_shows_progress_on_a_terminal_only(settings_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(range(0, 10_000))
+    monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))
+    lines = (json.dumps(TRACK) + "\n") * 600
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.main(["run", "-d", "kustomer", "-s", str(settings_file)]) == 0
+    err = capsys.readouterr().err
+    assert "\r256 events (" in err and "\r512 events (" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert cli.main(["run", "-d", "kustomer", "-s", str(settings_file), "--no-progress"]) == 0
+    assert "events (" not in capsys.readouterr().err

@@ -1,11 +1,9 @@
-"""Turn Segment/RudderStack-spec analytics events into request descriptions, driven by YAML mappings.
+"""Turn analytics events (identify, track, page, screen, ...) into request descriptions, driven by
+YAML mapping folders. The engine knows no destination: each one is a folder of YAML.
 
     >>> import transformer
-    >>> kustomer = transformer.load("kustomer")
-    >>> request = kustomer.transform({"type": "track", "event": "Signed Up", "userId": "u1"},
-    ...                              {"apiKey": "secret-key"})
-    >>> request["method"], request["endpoint"]
-    ('POST', 'https://api.kustomerapp.com/v1/tracking/identityEvent')
+    >>> destination = transformer.load(name_or_folder)                # doctest: +SKIP
+    >>> request = destination.transform(event, settings, lookup=...)  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -30,7 +28,7 @@ def builtin_destinations() -> list[str]:
 
 
 def load(name_or_path: str | Path) -> Destination:
-    """A built-in destination by name (``"kustomer"``) or a mapping folder by path.
+    """A built-in destination by name (see ``builtin_destinations()``) or a mapping folder by path.
 
     Raises MappingError listing every problem (file, line, YAML path) when the mappings are wrong.
     """

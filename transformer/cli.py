@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="transformer", description=(
-        "Turn Segment/RudderStack-spec events into API request descriptions using YAML mappings."))
+        "Turn analytics events into API request descriptions using YAML mapping folders."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="transform events (NDJSON or a JSON array) into request descriptions",

@@ -81,7 +81,7 @@ def json_items(value: Any) -> str:
 
 
 def url_escape(value: Any) -> str:
-    """Percent-encode a value for one URL path segment (``/`` too; ``@`` kept readable)."""
+    """Percent-encode a value for one URL path component (``/`` too; ``@`` kept readable)."""
     return quote(to_text(value), safe="@")
 
 
@@ -91,7 +91,7 @@ def base64(value: Any) -> str:
 
 
 def url_parent(value: Any) -> str:
-    """A URL without its last path segment: ``https://h/v1/track`` -> ``https://h/v1``."""
+    """A URL without its last path component: ``https://h/v1/items`` -> ``https://h/v1``."""
     text = _needs_text(value, "url_parent")
     head, slash, _ = text.rstrip("/").rpartition("/")
     if not slash or head.endswith("/"):
