@@ -69,10 +69,15 @@ def check_equal(kustomer: transformer.Destination, pairs: Pairs, answers: dict[s
 def throughput(kustomer: transformer.Destination, pairs: Pairs, answers: dict[str, Any], rounds: int) -> dict[str, Any]:
     lookup = canned_lookup(answers)
     by_type = {kind: [p for p in pairs if p[0]["type"] == kind] for kind in TYPES}
-    subjects: dict[str, Callable[[Pairs], None]] = {
-        "engine": lambda subset: [kustomer.transform(e, s, lookup=lookup) for e, s in subset] and None,
-        "baseline": lambda subset: [baseline.transform(e, s, lookup) for e, s in subset] and None,
-    }
+    def run_engine(subset: Pairs) -> None:
+        for event, settings in subset:
+            kustomer.transform(event, settings, lookup=lookup)
+
+    def run_baseline(subset: Pairs) -> None:
+        for event, settings in subset:
+            baseline.transform(event, settings, lookup)
+
+    subjects: dict[str, Callable[[Pairs], None]] = {"engine": run_engine, "baseline": run_baseline}
     samples: dict[tuple[str, str], list[float]] = {}
     for round_no in range(rounds):
         order = list(subjects) if round_no % 2 == 0 else list(reversed(subjects))
@@ -111,7 +116,7 @@ def cli_run(kustomer: transformer.Destination, large: int) -> dict[str, Any]:
         folder = Path(tmp)
         settings = folder / "settings.json"
         settings.write_text(json.dumps(SETTINGS[3]))
-        results = {}
+        results: dict[str, Any] = {}
         for label, count in (("small", 1_000), ("large", large)):
             pairs = generate(count, seed=11)
             events = folder / f"{label}.ndjson"

@@ -60,12 +60,14 @@ def text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
-    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def host(settings: dict[str, Any]) -> str:
     if settings.get("baseEndpoint"):
-        return settings["baseEndpoint"]
+        return str(settings["baseEndpoint"])
     pod = settings.get("orgPod")
     if pod and pod != "prod1":
         return f"https://api.{pod}.kustomerapp.com"

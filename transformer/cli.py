@@ -112,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
 
     def results() -> Iterator[dict[str, Any]]:
         for metadata, message in _read_events(names):
+            result: dict[str, Any]
             if isinstance(message, _Unreadable):
                 result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
             else:

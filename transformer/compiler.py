@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jmespath
-import jmespath.exceptions
+import jmespath  # type: ignore[import-untyped]
+import jmespath.exceptions  # type: ignore[import-untyped]
 
 from .codegen import Context, Gen, Lookup, Plan
 from .errors import Problem, TransformError

@@ -115,4 +115,5 @@ def type_name(value: Any) -> str:
         return "object"
     if isinstance(value, (list, tuple)):
         return "array"
-    return value.__class__.__name__
+    name: str = value.__class__.__name__
+    return name
