@@ -5,13 +5,15 @@ Each test runs 500 examples of 4 to 6 inputs, so at least 2,000 events per desti
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import transformer
 from transformer import TransformError
@@ -118,7 +120,7 @@ def assert_holds(destination: transformer.Destination, inputs: list[Any], tokens
     results = destination.process(inputs, lookup=lookup)
     assert repr(inputs) == before, "process modified its input"
     assert len(results) == len(inputs)
-    for item, result in zip(inputs, results):
+    for item, result in zip(inputs, results, strict=True):
         expected_metadata = item.get("metadata") if isinstance(item, dict) else None
         assert result["metadata"] is expected_metadata or result["metadata"] == expected_metadata
         if "output" in result:
@@ -133,10 +135,8 @@ def assert_holds(destination: transformer.Destination, inputs: list[Any], tokens
                 assert token not in result["error"]
     for item in inputs:  # transform on its own raises only TransformError
         if isinstance(item, dict) and isinstance(item.get("destination"), dict):
-            try:
+            with contextlib.suppress(TransformError):
                 destination.transform(item.get("message"), item["destination"].get("Config"), lookup=lookup)
-            except TransformError:
-                pass
     if destination.supports_batching:
         packed = destination.batch(results)
         seen = []

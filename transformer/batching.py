@@ -5,9 +5,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .codegen import Context
-from .wire import compact_json, request_description
 from .loader import Batching
 from .values import MISSING
+from .wire import compact_json, request_description
 
 
 class Packer:

@@ -15,11 +15,10 @@ from typing import IO, Any
 import orjson
 import yaml
 
-from . import fixtures
+from . import builtin_destinations, fixtures, load
 from .destination import Destination
 from .errors import MappingError
 from .wire import compact_json
-from . import builtin_destinations, load
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .batching import Packer
 from .codegen import Context, Lookup
 from .compiler import EVENT_TYPE_VAR
-from .batching import Packer
 from .errors import TransformError
-from .loader import EventPlan, Mapping as CompiledMapping, Part, load_mapping
+from .loader import EventPlan, Part, load_mapping
+from .loader import Mapping as CompiledMapping
 from .values import MISSING, fresh, type_name
 from .wire import compact_json, request_description
 
