@@ -266,3 +266,24 @@ def test_fresh_refuses_what_json_cannot_hold() -> None:
 
 def test_builtin_destinations_are_listed() -> None:
     assert transformer.builtin_destinations() == ["kustomer", "segment"]
+
+
+def test_request_parts_may_read_the_event(make_destination: Any) -> None:
+    destination = make_destination("""\
+    request:
+      method: {first: [{path: verb}, {const: PUT}]}
+      endpoint: {template: "https://example.invalid/items/{id}", vars: {id: {path: id, then: [{coerce: url_escape}]}}}
+      headers: {X-Trace: {path: trace}}
+      params: {page: {path: page}, fixed: {const: "1"}}
+    """)
+    settings = {"key": "k-123"}
+    out = destination.transform({"type": "test", "id": "a/b", "trace": "t-9", "page": 2}, settings)
+    assert (out["method"], out["endpoint"]) == ("PUT", "https://example.invalid/items/a%2Fb")
+    assert out["headers"] == {"Authorization": "Key k-123", "X-Trace": "t-9"}
+    assert out["params"] == {"page": 2, "fixed": "1"}
+    bare = destination.transform({"type": "test", "id": "c", "verb": "PATCH"}, settings)
+    assert bare["method"] == "PATCH" and bare["headers"] == {"Authorization": "Key k-123"} and bare["params"] == {"fixed": "1"}
+    with pytest.raises(TransformError, match=r"demo test: test.yaml request.endpoint: the rule gave no value for this event"):
+        destination.transform({"type": "test"}, settings)
+    with pytest.raises(TransformError, match=r"request.method: must be a string, got number"):
+        destination.transform({"type": "test", "id": "c", "verb": 5}, settings)

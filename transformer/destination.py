@@ -12,7 +12,7 @@ from .compiler import EVENT_TYPE_VAR
 from .errors import TransformError
 from .loader import EventPlan, Part, load_mapping
 from .loader import Mapping as CompiledMapping
-from .values import MISSING, fresh, type_name
+from .values import MISSING, fresh, is_present, type_name
 from .wire import compact_json, request_description
 
 # Settings objects seen recently, by id; each entry keeps a copy to detect in-place changes.
@@ -20,9 +20,13 @@ _SETTINGS_CACHE_SIZE = 64
 
 
 class _TypeState:
-    """What one (settings, event type) pair computes once: settings-only lets and request parts."""
+    """What one (settings, event type) pair computes once: settings-only lets and request parts.
 
-    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "dynamic")
+    ``method`` and ``endpoint`` hold a value, or the Part to run per event; ``headers`` and
+    ``params`` hold the values computed once, ``*_rules`` the Parts to run per event.
+    """
+
+    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules")
 
     def __init__(self, event_type: str) -> None:
         self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
@@ -30,7 +34,8 @@ class _TypeState:
         self.endpoint: Any = MISSING
         self.headers: dict[str, Any] = {}
         self.params: dict[str, Any] = {}
-        self.dynamic: tuple[tuple[dict[str, Any] | None, str, Part], ...] = ()  # the per-event parts
+        self.header_rules: tuple[tuple[str, Part], ...] = ()
+        self.param_rules: tuple[tuple[str, Part], ...] = ()
 
     def lookup_headers(self, ctx: Context) -> dict[str, Any]:
         return dict(self.headers)
@@ -99,7 +104,7 @@ class Destination:
             raise TransformError(f"the message must be an object, got {type_name(message)}")
         state = self._settings_state(settings)
         event_type = message.get("type", MISSING)
-        if event_type is MISSING or event_type is None or event_type == "":
+        if not is_present(event_type):
             raise TransformError("Event type is required")
         if not isinstance(event_type, str):
             raise TransformError(f"Event type must be a string, got {type_name(event_type)}")
@@ -119,23 +124,15 @@ class Destination:
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
-        method, endpoint = static.method, static.endpoint
-        headers = dict(static.headers)
-        params = dict(static.params)
-        for into, name, part in static.dynamic:
-            value = part.fn(ctx)
-            if into is None:
-                if name == "method":
-                    method = value
-                else:
-                    endpoint = value
-            elif value is not MISSING:
-                (headers if into is static.headers else params)[name] = value
+        method = static.method.fn(ctx) if isinstance(static.method, Part) else static.method
+        endpoint = static.endpoint.fn(ctx) if isinstance(static.endpoint, Part) else static.endpoint
         for name, value in (("method", method), ("endpoint", endpoint)):
             if value is MISSING:
                 raise TransformError(f"{plan.file} request.{name}: the rule gave no value for this event")
             if value.__class__ is not str:
                 raise TransformError(f"{plan.file} request.{name}: must be a string, got {type_name(value)}")
+        headers = _with_rules(static.headers, static.header_rules, ctx)
+        params = _with_rules(static.params, static.param_rules, ctx)
         limit = self._mapping.max_body_bytes
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
@@ -147,22 +144,16 @@ class Destination:
         """Compute the request parts that read only settings, once per (settings, event type)."""
         static = _TypeState(event_type)
         ctx = Context({}, state.settings, static.static_vars, None, None)
-        dynamic: list[tuple[dict[str, Any] | None, str, Part]] = []
-        if plan.method.settings_only:
-            static.method = plan.method.fn(ctx)
-        else:
-            dynamic.append((None, "method", plan.method))
-        if plan.endpoint.settings_only:
-            static.endpoint = plan.endpoint.fn(ctx)
-        else:
-            dynamic.append((None, "endpoint", plan.endpoint))
-        for parts, into in ((plan.headers, static.headers), (plan.params, static.params)):
-            for name, part in parts.items():
-                if not part.settings_only:
-                    dynamic.append((into, name, part))
-                elif (value := part.fn(ctx)) is not MISSING:
-                    into[name] = value
-        static.dynamic = tuple(dynamic)
+        static.method = plan.method.fn(ctx) if plan.method.settings_only else plan.method
+        static.endpoint = plan.endpoint.fn(ctx) if plan.endpoint.settings_only else plan.endpoint
+        for name, part in plan.headers.items():
+            if part.settings_only and (value := part.fn(ctx)) is not MISSING:
+                static.headers[name] = value
+        for name, part in plan.params.items():
+            if part.settings_only and (value := part.fn(ctx)) is not MISSING:
+                static.params[name] = value
+        static.header_rules = tuple((n, p) for n, p in plan.headers.items() if not p.settings_only)
+        static.param_rules = tuple((n, p) for n, p in plan.params.items() if not p.settings_only)
         state.types[event_type] = static
         return static
 
@@ -241,6 +232,16 @@ class Destination:
             self._settings_state(settings)
         except TransformError as exc:
             raise TransformError(self._redact(f"{self.name}: {exc.message}", settings), exc.status_code) from None
+
+
+def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:
+    """A fresh dict of the values computed once, plus those of the per-event rules that give one."""
+    out = dict(computed)
+    for name, part in rules:
+        value = part.fn(ctx)
+        if value is not MISSING:
+            out[name] = value
+    return out
 
 
 def _describe_settings_error(error: Any) -> str:
