@@ -21,63 +21,64 @@ class Packer:
 
     def pack(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         spec = self.spec
-        group: tuple[Any, ...] | None = None
+        group: tuple[Any, ...] = ()
         first: dict[str, Any] = {}
         bodies: list[Any] = []
         metadata: list[Any] = []
         size = 0
-        waiting: list[dict[str, Any]] = []  # errors that came after the open batch's first event
+        waiting: list[dict[str, Any]] = []  # results to pass through that came after the open batch's first event
 
         def close() -> Iterator[dict[str, Any]]:
             if bodies:
-                yield self._batch(first, list(bodies), list(metadata))
+                yield self._batch(first, group, list(bodies), list(metadata))
             yield from waiting
             bodies.clear()
             metadata.clear()
             waiting.clear()
 
         for index, result in enumerate(results):
-            if not isinstance(result, dict) or ("output" not in result and "error" not in result):
-                raise ValueError(f"item {index} is not a result (a dict with output or error)")
-            if "output" not in result or result.get("statusCode") != 200:
+            passing, event_bytes = self._examine(index, result)
+            if passing is not None:
                 if bodies:
-                    waiting.append(result)
+                    waiting.append(passing)
                 else:
-                    yield result
+                    yield passing
                 continue
             request = result["output"]
-            body = request["body"]["JSON"]
-            event_bytes = len(compact_json(body).encode("utf-8"))
-            if event_bytes > spec.max_event_bytes:
-                error = {"error": f"{self.destination}: the event is {event_bytes} bytes, over the batch limit of "
-                                  f"{spec.max_event_bytes} bytes per event", "statusCode": 400,
-                         "metadata": result.get("metadata")}
-                if bodies:
-                    waiting.append(error)
-                else:
-                    yield error
-                continue
             key = self._group(request)
-            grown = size + event_bytes + (1 if bodies else 0)
+            grown = size + 1 + event_bytes  # a comma before it
             if bodies and (key != group or len(bodies) >= spec.max_events or grown > spec.max_request_bytes):
                 yield from close()
             if not bodies:
-                group, first, size = key, request, self.overhead
-                grown = size + event_bytes
-            bodies.append(body)
+                group, first = key, request
+                grown = self.overhead + event_bytes
+            bodies.append(request["body"]["JSON"])
             metadata.append(result.get("metadata"))
             size = grown
         yield from close()
 
+    def _examine(self, index: int, result: Any) -> tuple[dict[str, Any] | None, int]:
+        """(None, its size in bytes) for a result to pack; else (what passes through in its place, 0):
+        an error as it came, or a new one for an event too large for any batch."""
+        if not isinstance(result, dict) or ("output" not in result and "error" not in result):
+            raise ValueError(f"item {index} is not a result (a dict with output or error)")
+        if "output" not in result or result.get("statusCode") != 200:
+            return result, 0
+        event_bytes = len(compact_json(result["output"]["body"]["JSON"]).encode("utf-8"))
+        if event_bytes > self.spec.max_event_bytes:
+            return {"error": f"{self.destination}: the event is {event_bytes} bytes, over the batch limit of "
+                             f"{self.spec.max_event_bytes} bytes per event", "statusCode": 400,
+                    "metadata": result.get("metadata")}, 0
+        return None, event_bytes
+
     def _group(self, request: dict[str, Any]) -> tuple[Any, ...]:
         """Only requests bound for the same batch endpoint with the same headers may share a batch."""
         endpoint = self.spec.endpoint(Context(request, {}, {}, None, None))
+        if endpoint is MISSING:
+            raise ValueError(f"{self.destination}: the batch endpoint rule gave no value for {request['endpoint']}")
         return (request["method"], endpoint, tuple(sorted(request["headers"].items())))
 
-    def _batch(self, first: dict[str, Any], bodies: list[Any], metadata: list[Any]) -> dict[str, Any]:
-        _, endpoint, _ = self._group(first)
-        if endpoint is MISSING:
-            raise ValueError(f"{self.destination}: the batch endpoint rule gave no value for {first['endpoint']}")
-        output = request_description(first["method"], endpoint, dict(first["headers"]), dict(first["params"]),
+    def _batch(self, first: dict[str, Any], group: tuple[Any, ...], bodies: list[Any], metadata: list[Any]) -> dict[str, Any]:
+        output = request_description(first["method"], group[1], dict(first["headers"]), dict(first["params"]),
                                      {self.spec.key: bodies})
         return {"output": output, "statusCode": 200, "metadata": metadata}
