@@ -112,11 +112,16 @@ def test_run_batch(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch)
     (["run", "-d", "kustomer", "-s", "{bad_settings}"], "configuration error: setting apiKey is required"),
     (["run", "-d", "kustomer", "-s", "{settings}", "--batch"], "destination kustomer declares no batching"),
     (["run", "-d", "kustomer", "-s", "{settings}", "{missing}"], "no such file"),
+    (["run", "-d", "kustomer", "-s", "{settings}", "--lookups", "{bad_lookups}"],
+     "the answer for https://x.example/a is not {status, body}"),
 ])
 def test_run_usage_problems_exit_2(tmp_path: Path, settings_file: Path, capsys: Any, args: list[str], message: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("genericPage: true\n")
-    paths = {"settings": str(settings_file), "missing": str(tmp_path / "missing.yaml"), "bad_settings": str(bad)}
+    bad_lookups = tmp_path / "lookups.json"
+    bad_lookups.write_text('{"https://x.example/a": [200, {}]}')
+    paths = {"settings": str(settings_file), "missing": str(tmp_path / "missing.yaml"), "bad_settings": str(bad),
+             "bad_lookups": str(bad_lookups)}
     code, out, err = run_cli([a.format(**paths) for a in args], capsys)
     assert code == 2
     assert out == ""

@@ -17,7 +17,7 @@ import yaml
 
 from . import builtin_destinations, fixtures, load
 from .destination import Destination
-from .errors import MappingError
+from .errors import MappingError, TransformError
 from .wire import compact_json
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -91,13 +91,17 @@ def _run(args: argparse.Namespace) -> int:
     settings = _read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)
-    except Exception as exc:
+    except TransformError as exc:
         raise UsageError(str(exc)) from None
     lookup = None
     if args.lookups is not None:
         answers = _read_config(args.lookups, "lookups")
+        shape = "an object of URL -> {status: <int>, body: <any JSON>}"
         if not isinstance(answers, dict):
-            raise UsageError(f"{args.lookups}: look-up answers must be an object URL -> {{status, body}}")
+            raise UsageError(f"{args.lookups}: look-up answers must be {shape}")
+        for url, answer in answers.items():
+            if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
+                raise UsageError(f"{args.lookups}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
         lookup = fixtures.canned_lookup(answers)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
