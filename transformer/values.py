@@ -48,7 +48,10 @@ def fresh(value: Any, where: str) -> Any:
     try:
         return _copy(value, 0)
     except _BadValue as bad:
-        suffix = "".join(f".{k}" for k in reversed(bad.keys))
+        keys = list(reversed(bad.keys))
+        if len(keys) > 8:  # a hostile depth would make the message as long as the event
+            keys = [*keys[:4], f"<{len(keys) - 6} more>", *keys[-2:]]
+        suffix = "".join(f".{k}" for k in keys)
         raise TransformError(f"{where}{suffix} {bad.reason}") from None
 
 
