@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,16 @@ def test_quick_start_has_exactly_two_commands_and_ci_runs_the_second() -> None:
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()
+
+
+def test_cli_examples_on_the_bundled_events_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from transformer import cli
+
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
+    commands = [line for block in blocks for line in block.splitlines()
+                if line.startswith("transformer run") and "examples/" in line]
+    assert commands
+    for command in commands:
+        assert cli.main(shlex.split(command)[1:]) == 0, command
+        assert capsys.readouterr().out.strip()
