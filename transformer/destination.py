@@ -51,7 +51,8 @@ class _SettingsState:
 
 
 class Destination:
-    """One destination's compiled mappings. Safe to share between threads; holds no event state."""
+    """One destination's compiled mappings. Safe to share between threads: it holds no event state,
+    only a cache of validated settings (checked against a copy, so in-place changes are seen)."""
 
     def __init__(self, mapping: CompiledMapping) -> None:
         self._mapping = mapping
