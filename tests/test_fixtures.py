@@ -38,3 +38,17 @@ def test_fixture(path: Path, snapshot: Any) -> None:
     actual = fixtures.run(data, _destination(data["destination"]))
     snapshot.snapshot_dir = path.parent
     snapshot.assert_match(fixtures.render(data, actual), path.name)
+
+
+def test_a_fixture_fails_when_the_destination_modifies_its_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    destination = _destination("kustomer")
+    data = fixtures.read(ROOT / "kustomer" / "track-session-and-tracking-ids-camel-case.json")
+    original = destination.process_one
+
+    def mutating(item: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        item["message"]["properties"].pop("kustomerSessionId")  # what the reference implementation does
+        return original(item, **kwargs)
+
+    monkeypatch.setattr(destination, "process_one", mutating)
+    with pytest.raises(fixtures.FixtureError, match="the destination modified its input"):
+        fixtures.run(data, destination)

@@ -357,7 +357,12 @@ def _test(args: argparse.Namespace) -> int:
         destination = custom or loaded.get(data["destination"])
         if destination is None:
             destination = loaded[data["destination"]] = load(data["destination"])
-        actual = fixtures.run(data, destination)
+        try:
+            actual = fixtures.run(data, destination)
+        except fixtures.FixtureError as exc:
+            print(f"FAIL {path}: {exc}")
+            failed += 1
+            continue
         if actual == data.get("expected"):
             passed += 1
             continue

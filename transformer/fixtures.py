@@ -9,6 +9,7 @@ so a changed result shows as a diff of that one file.
 """
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +60,19 @@ def canned_lookup(answers: dict[str, Any], asked: list[str] | None = None) -> Lo
 
 
 def run(data: dict[str, Any], destination: Destination) -> Any:
-    """What ``destination`` produces for the fixture: the value ``expected`` should hold."""
+    """What ``destination`` produces for the fixture: the value ``expected`` should hold.
+
+    Every fixture also checks that the destination left its input (event, inputs, settings) as it
+    was; a transform that modifies its input fails the fixture, whatever it returns.
+    """
+    before = copy.deepcopy(data)
+    result = _run(data, destination)
+    if data != before:
+        raise FixtureError(f"{data['name']}: the destination modified its input")
+    return result
+
+
+def _run(data: dict[str, Any], destination: Destination) -> Any:
     asked: list[str] = []
     lookup = canned_lookup(data.get("lookups") or {}, asked)
     if "event" in data:
