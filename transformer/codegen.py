@@ -103,6 +103,17 @@ class Gen:
         finally:
             self.depth -= 1
 
+    def chain(self, steps: list[Callable[[], None]], go_on: str) -> None:
+        """Emit each step under the test ``go_on`` (an ``if ...:`` line) of the one before it:
+        later steps run only while the earlier ones leave ``go_on`` true."""
+        depth = self.depth
+        for index, step in enumerate(steps):
+            step()
+            if index < len(steps) - 1:
+                self.line(go_on)
+                self.depth += 1
+        self.depth = depth
+
     def temp(self) -> str:
         return f"_t{next(self.names)}"
 

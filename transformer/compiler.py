@@ -13,6 +13,7 @@ import os
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jmespath  # type: ignore[import-untyped]
@@ -292,13 +293,7 @@ class Compiler:
         go_on = "if {}:" if kind == "all" else "if not {}:"
 
         def emit_many(gen: Gen, target: str) -> None:
-            depth = gen.depth
-            for index, (part, _) in enumerate(parts):
-                part(gen, target)
-                if index < len(parts) - 1:
-                    gen.line(go_on.format(target))
-                    gen.depth += 1
-            gen.depth = depth
+            gen.chain([partial(part, gen, target) for part, _ in parts], go_on.format(target))
 
         return emit_many, all(s for _, s in parts)
 
@@ -343,16 +338,12 @@ def path_node(paths: tuple[tuple[str, ...], ...]) -> Node:
     """The first present value among dotted paths, read with plain dict access."""
 
     def emit(gen: Gen, target: str) -> None:
-        gen.line(f"{target} = MISSING")
-        depth = gen.depth
-        for index, keys in enumerate(paths):
+        def read(keys: tuple[str, ...]) -> None:
             parent = gen.prefix(keys[:-1])
             gen.line(f"{target} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
             _emit_present_copy(gen, target, ".".join(keys))
-            if index < len(paths) - 1:
-                gen.line(f"if {target} is MISSING:")
-                gen.depth += 1
-        gen.depth = depth
+
+        gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")
 
     return Node(emit, False, tuple(".".join(keys) for keys in paths))
 
@@ -417,13 +408,7 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
 
 
 def _emit_first(gen: Gen, target: str, nodes: list[Node]) -> None:
-    depth = gen.depth
-    for index, node in enumerate(nodes):
-        node.emit(gen, target)
-        if index < len(nodes) - 1:
-            gen.line(f"if {target} is MISSING:")
-            gen.depth += 1
-    gen.depth = depth
+    gen.chain([partial(node.emit, gen, target) for node in nodes], f"if {target} is MISSING:")
 
 
 def _with_default(node: Node, default: Any) -> Node:
