@@ -143,6 +143,8 @@ def load_mapping(folder: Path) -> Mapping:
             _compile_lets(compiler, source.data.get("let", {}), ("let",))
             request = _compile_request(compiler, source.data.get("request", {}), ("request",))
             body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
+            if dest_body is not None:
+                body = dest_body if body is None else merged_object(dest_body, body)
             compiled_files[file_name] = (source, compiler, request, body)
         done = compiled_files[file_name]
         if done is None:
@@ -155,9 +157,7 @@ def load_mapping(folder: Path) -> Mapping:
             if part not in merged:
                 problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
                                                              f"(declare it here or in {DESTINATION_FILE})"))
-        if dest_body is not None and body is not None:
-            body = merged_object(dest_body, body)
-        rules[event_type] = (file_name, compiler.lets, merged, body or dest_body)
+        rules[event_type] = (file_name, compiler.lets, merged, body)
 
     if problems:
         raise MappingError(problems)
