@@ -1,8 +1,7 @@
 """A loaded destination: turns events into request descriptions, one or a batch at a time."""
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +11,9 @@ from .compiler import EVENT_TYPE_VAR
 from .errors import TransformError
 from .loader import EventPlan, Part, load_mapping
 from .loader import Mapping as CompiledMapping
-from .values import MISSING, fresh, is_present, type_name
+from .settings import SettingsChecker, SettingsState
+from .values import MISSING, find_not_json, is_present, type_name
 from .wire import compact_json, request_description
-
-# Settings objects seen recently, by id; each entry keeps a copy to detect in-place changes.
-_SETTINGS_CACHE_SIZE = 64
 
 
 class _TypeState:
@@ -41,30 +38,31 @@ class _TypeState:
         return dict(self.headers)
 
 
-class _SettingsState:
-    __slots__ = ("snapshot", "settings", "types")
-
-    def __init__(self, snapshot: Any, settings: dict[str, Any]) -> None:
-        self.snapshot = snapshot
-        self.settings = settings
-        self.types: dict[str, _TypeState] = {}
+def _rebuild(folder: str, texts: dict[str, str]) -> Destination:
+    """Unpickle: compile the mapping again from the texts it was built from (no file is read)."""
+    return Destination(load_mapping(Path(folder), texts))
 
 
 class Destination:
     """One destination's compiled mappings. Safe to share between threads: it holds no event state,
-    only a cache of validated settings (checked against a copy, so in-place changes are seen)."""
+    only a bounded cache of validated settings, keyed by their value (see settings.py).
+
+    It pickles (pickle, cloudpickle, dill) as the text of its mapping files and compiles them again
+    on arrival, so a copy sent to a worker gives the same results and needs no mapping folder there.
+    """
 
     def __init__(self, mapping: CompiledMapping) -> None:
         self._mapping = mapping
         self.name = mapping.name
         self.event_types = tuple(mapping.plans)
-        self._defaults = {key: prop["default"] for key, prop in mapping.settings_schema.get("properties", {}).items()
-                          if isinstance(prop, dict) and "default" in prop}
-        self._settings_cache: dict[int, _SettingsState] = {}
+        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
         return cls(load_mapping(Path(folder)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (str(self._mapping.folder), dict(self._mapping.texts))
 
     @property
     def folder(self) -> Path:
@@ -83,11 +81,17 @@ class Destination:
         """Turn one event into one request description; raise TransformError when it cannot."""
         try:
             return self._transform(message, settings, lookup)
-        except TransformError as exc:
-            raise TransformError(self._redact(exc.message, settings), exc.status_code) from None
+        except TransformError:
+            raise
         except RecursionError:
             raise TransformError(f"{self.name}: the event is nested too deeply to read") from None
-        except Exception as exc:  # an engine bug must still be one event's error, never the batch's
+        except Exception as exc:
+            # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
+            # whose get raises, an object whose == raises) is the input's fault, and named as such.
+            where = find_not_json(message)
+            if where is not None:
+                raise TransformError(f"{self.name}: the event {where}") from None
+            # Otherwise an engine bug: still one event's error, never the batch's.
             raise TransformError(f"{self.name}: internal error ({exc.__class__.__name__}); please report it", 500) from None
 
     def _transform(self, message: Any, settings: Any, lookup: Lookup | None) -> dict[str, Any]:
@@ -100,10 +104,10 @@ class Destination:
         except TransformError as exc:
             raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
 
-    def _dispatch(self, message: Any, settings: Any) -> tuple[str, EventPlan, _SettingsState]:
+    def _dispatch(self, message: Any, settings: Any) -> tuple[str, EventPlan, SettingsState]:
         if not isinstance(message, dict):
             raise TransformError(f"the message must be an object, got {type_name(message)}")
-        state = self._settings_state(settings)
+        state = self._settings.state(settings)
         event_type = message.get("type", MISSING)
         if not is_present(event_type):
             raise TransformError("Event type is required")
@@ -116,7 +120,7 @@ class Destination:
             raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
         return key, plan, state
 
-    def _build(self, message: dict[str, Any], state: _SettingsState, event_type: str, plan: EventPlan,
+    def _build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
                lookup: Lookup | None) -> dict[str, Any]:
         static = state.types.get(event_type)
         if static is None:
@@ -141,7 +145,7 @@ class Destination:
                 raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
         return request_description(method, endpoint, headers, params, body)
 
-    def _type_state(self, state: _SettingsState, event_type: str, plan: EventPlan) -> _TypeState:
+    def _type_state(self, state: SettingsState, event_type: str, plan: EventPlan) -> _TypeState:
         """Compute the request parts that read only settings, once per (settings, event type)."""
         static = _TypeState(event_type)
         ctx = Context({}, state.settings, static.static_vars, None, None)
@@ -158,56 +162,32 @@ class Destination:
         state.types[event_type] = static
         return static
 
-    def _settings_state(self, settings: Any) -> _SettingsState:
-        if not isinstance(settings, dict):
-            raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
-        cached = self._settings_cache.get(id(settings))
-        if cached is not None and cached.snapshot == settings:
-            return cached
-        self._check_settings(settings)
-        resolved = {**self._defaults, **settings}
-        try:
-            snapshot = fresh(settings, "settings")
-        except TransformError:
-            return _SettingsState(None, resolved)  # not JSON: usable, but not worth caching
-        state = _SettingsState(snapshot, resolved)
-        if len(self._settings_cache) >= _SETTINGS_CACHE_SIZE:
-            self._settings_cache.clear()
-        self._settings_cache[id(settings)] = state
-        return state
-
-    def _check_settings(self, settings: dict[str, Any]) -> None:
-        errors = sorted(self._mapping.settings_validator.iter_errors(settings), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise TransformError("configuration error: " + "; ".join(_describe_settings_error(e) for e in errors))
-
-    def _redact(self, message: str, settings: Any) -> str:
-        """Last line of defence: no secret setting's value survives into a message."""
-        if isinstance(settings, dict):
-            for name in self._mapping.secrets:
-                secret = settings.get(name)
-                if isinstance(secret, str) and len(secret) >= 4:
-                    message = message.replace(secret, "[redacted]")
-        return message
-
     # -- batches of inputs -----------------------------------------------------------------
 
     def process(self, inputs: Iterable[Any], *, lookup: Lookup | None = None) -> list[dict[str, Any]]:
         """The processor shape: one result per input, in order; never raises for a bad input."""
-        return [self.process_one(item, lookup=lookup) for item in inputs]
+        return list(self.process_iter(inputs, lookup=lookup))
+
+    def process_iter(self, inputs: Iterable[Any], *, lookup: Lookup | None = None) -> Iterator[dict[str, Any]]:
+        """Streaming ``process``: yields each input's result as it goes, holding none of them, so an
+        engine (Beam, Spark, a file reader) can stream a partition of any size."""
+        for item in inputs:
+            yield self.process_one(item, lookup=lookup)
 
     def process_one(self, item: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        """One input in the processor shape to one result; never raises for a bad input."""
         if not isinstance(item, dict):
             return {"error": f"{self.name}: an input must be an object with message and destination, got {type_name(item)}",
                     "statusCode": 400, "metadata": None}
-        metadata = item.get("metadata")
-        destination = item.get("destination")
-        config = destination.get("Config", MISSING) if isinstance(destination, dict) else MISSING
+        # dict.get, not item.get: a dict subclass may override get (and raise); its storage is what counts.
+        metadata = dict.get(item, "metadata")
+        destination = dict.get(item, "destination")
+        config = dict.get(destination, "Config", MISSING) if isinstance(destination, dict) else MISSING
         if config is MISSING:
             return {"error": f"{self.name}: configuration error: the input has no destination.Config",
                     "statusCode": 400, "metadata": metadata}
         try:
-            output = self.transform(item.get("message", MISSING), config, lookup=lookup)
+            output = self.transform(dict.get(item, "message", MISSING), config, lookup=lookup)
         except TransformError as exc:
             return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
         return {"output": output, "statusCode": 200, "metadata": metadata}
@@ -230,9 +210,9 @@ class Destination:
     def check_settings(self, settings: Any) -> None:
         """Raise TransformError when ``settings`` do not satisfy the destination's settings schema."""
         try:
-            self._settings_state(settings)
+            self._settings.state(settings)
         except TransformError as exc:
-            raise TransformError(self._redact(f"{self.name}: {exc.message}", settings), exc.status_code) from None
+            raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
 
 
 def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:
@@ -243,24 +223,3 @@ def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], c
         if value is not MISSING:
             out[name] = value
     return out
-
-
-def _describe_settings_error(error: Any) -> str:
-    """A settings problem in words that name the setting and never repeat its value."""
-    path = ".".join(str(p) for p in error.absolute_path)
-    name = f"setting {path}" if path else "settings"
-    kind, expected = error.validator, error.validator_value
-    if kind == "required":
-        instance = error.instance if isinstance(error.instance, Mapping) else {}
-        missing = [key for key in expected if key not in instance]
-        prefix = f"{path}." if path else ""
-        return "; ".join(f"setting {prefix}{key} is required" for key in missing)
-    if kind == "type":
-        return f"{name} must be of type {expected if isinstance(expected, str) else ' or '.join(expected)}"
-    if kind == "enum":
-        return f"{name} must be one of {', '.join(json.dumps(v) for v in expected)}"
-    if kind == "pattern":
-        return f"{name} must match the pattern {expected}"
-    if kind == "minLength":
-        return f"{name} must not be empty" if expected == 1 else f"{name} must be at least {expected} characters"
-    return f"{name} does not satisfy {kind} {json.dumps(expected)}"

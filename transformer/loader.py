@@ -15,7 +15,7 @@ from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .errors import MappingError, Problem
 from .functions import COERCIONS
-from .yamlsource import Source, YamlPath, load_yaml
+from .yamlsource import Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
 REQUEST_PARTS = ("method", "endpoint", "headers", "params")
@@ -98,12 +98,42 @@ class Mapping:
     plans: dict[str, EventPlan]
     max_body_bytes: int | None
     batching: Batching | None
+    texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
 
 
-def load_mapping(folder: Path) -> Mapping:
-    """Load and compile ``folder``; raise MappingError listing every problem found."""
+class MappingTexts:
+    """The text of each file of a mapping folder, read once: from disk, or as given (a mapping
+    that travelled, e.g. a pickled Destination, on a machine that may not have the folder)."""
+
+    def __init__(self, folder: Path, given: dict[str, str] | None = None) -> None:
+        self.folder = folder
+        self.given = given
+        self.read: dict[str, str] = {}
+
+    def text(self, file_name: str, problems: list[Problem]) -> str | None:
+        display = str(self.folder / file_name)
+        if self.given is not None:
+            text = self.given.get(file_name)
+            if text is None:
+                problems.append(Problem(display, None, "", "file not found"))
+        else:
+            path = self.folder / file_name
+            if not path.is_file():
+                problems.append(Problem(display, None, "", "file not found"))
+                return None
+            text, read_problems = read_text(path, display)
+            problems.extend(read_problems)
+        if text is not None:
+            self.read[file_name] = text
+        return text
+
+
+def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
+    """Load and compile ``folder`` (or ``texts``, its files' contents); raise MappingError listing
+    every problem found."""
     problems: list[Problem] = []
-    dest_source = _read(folder, DESTINATION_FILE, 0, problems)
+    files = MappingTexts(folder, texts)
+    dest_source = _read(files, DESTINATION_FILE, 0, problems)
     if dest_source is None:
         raise MappingError(problems)
     spec = dest_source.data
@@ -131,7 +161,7 @@ def load_mapping(folder: Path) -> Mapping:
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
-            source = _read(folder, file_name, 1, problems)
+            source = _read(files, file_name, 1, problems)
             compiled_files[file_name] = None  # a file several event types share is reported once
             if source is None:
                 continue
@@ -172,7 +202,7 @@ def load_mapping(folder: Path) -> Mapping:
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
         secrets=tuple(spec.get("secrets", ())),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
-        max_body_bytes=spec.get("max_body_bytes"), batching=batching,
+        max_body_bytes=spec.get("max_body_bytes"), batching=batching, texts=dict(files.read),
     )
 
 
@@ -190,22 +220,21 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      plan.function(body) if body is not None else None)
 
 
-def _read(folder: Path, file_name: str, which: int, problems: list[Problem]) -> Source | None:
+def _read(files: MappingTexts, file_name: str, which: int, problems: list[Problem]) -> Source | None:
     """Parse and schema-check one file; None (with problems recorded) when it cannot be used."""
-    path = folder / file_name
-    display = str(path)
-    if not path.is_file():
-        problems.append(Problem(display, None, "", "file not found"))
+    text = files.text(file_name, problems)
+    if text is None:
         return None
+    display = str(files.folder / file_name)
     try:
-        return _read_checked(path, display, which, problems)
+        return _read_checked(text, display, which, problems)
     except RecursionError:
         problems.append(Problem(display, None, "", "nested too deeply to check"))
         return None
 
 
-def _read_checked(path: Path, display: str, which: int, problems: list[Problem]) -> Source | None:
-    source, parse_problems = load_yaml(path, display)
+def _read_checked(text: str, display: str, which: int, problems: list[Problem]) -> Source | None:
+    source, parse_problems = parse_yaml(text, display)
     problems.extend(parse_problems)  # duplicate keys are reported, and the file is checked on
     if source is None:
         return None

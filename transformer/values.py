@@ -11,7 +11,11 @@ MAX_DEPTH = 100
 
 
 class _Missing:
-    """No value at all: distinct from None (JSON null), which a payload may legitimately hold."""
+    """No value at all: distinct from None (JSON null), which a payload may legitimately hold.
+
+    There is exactly one: every ``is MISSING`` test in generated code depends on it, so a copy
+    made by any pickler (pickle, cloudpickle, dill) must come back as the same object.
+    """
 
     __slots__ = ()
 
@@ -20,6 +24,15 @@ class _Missing:
 
     def __bool__(self) -> bool:
         return False
+
+    def __reduce__(self) -> str:
+        return "MISSING"  # pickled by reference: unpickling looks up transformer.values.MISSING
+
+    def __copy__(self) -> _Missing:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _Missing:
+        return self
 
 
 MISSING: Any = _Missing()
@@ -120,3 +133,28 @@ def type_name(value: Any) -> str:
         return "array"
     name: str = value.__class__.__name__
     return name
+
+
+def find_not_json(value: Any) -> str | None:
+    """Say where ``value`` holds something that is not plain JSON (a subclass of dict, an object of
+    another type), as a phrase for a message; None when it is plain JSON throughout."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    seen: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        cls = item.__class__
+        if cls is str or cls is int or cls is bool or cls is float or item is None:
+            continue
+        if cls is dict or cls is list:
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            pairs = dict.items(item) if cls is dict else enumerate(item)
+            for key, sub in pairs:
+                if key.__class__ is not str and cls is dict:
+                    return f"has a key that is not a string at {path or 'its top level'}"
+                stack.append((sub, f"{path}.{key}" if path else str(key)))
+            continue
+        where = path if len(path) <= 200 else path[:100] + "..." + path[-60:]
+        return f"holds a {cls.__name__} at {where}, which is not a JSON value" if path else f"is a {cls.__name__}, not a plain JSON object"
+    return None

@@ -49,16 +49,15 @@ class Source:
         return Problem(self.file, self.line(path), format_path(path), message)
 
 
-def load_yaml(path: Path, display_name: str) -> tuple[Source | None, list[Problem]]:
-    """Parse ``path``; on failure return the problems instead of raising."""
+def read_text(path: Path, display_name: str) -> tuple[str | None, list[Problem]]:
+    """A mapping file's text; on failure None and the problems instead of raising."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return None, [Problem(display_name, None, "", f"file is {size} bytes; mapping files are limited to {MAX_FILE_BYTES}")]
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), []
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(display_name, None, "", f"cannot read file: {exc.__class__.__name__}: {exc}")]
-    return parse_yaml(text, display_name)
 
 
 def parse_yaml(text: str, display_name: str) -> tuple[Source | None, list[Problem]]:

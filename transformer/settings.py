@@ -1,0 +1,131 @@
+"""Settings: validated against the destination's schema once per distinct value, not per input.
+
+Real processor traffic gives every input its own settings dict (parsed from JSON), so a cache
+keyed by object identity would miss on every input, and one keyed by ``==`` would let ``True``
+stand for ``1``. The key here is the settings' *value* with every scalar's exact type, so two
+settings share an entry only when they are the same JSON with the same types. The cache is small
+and bounded (it holds secrets), and invalid settings are cached as their error, so a stream of
+inputs with the same bad settings pays for one validation too.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from .errors import TransformError
+from .values import MAX_DEPTH, fresh, type_name
+
+# Distinct settings values kept; processor traffic has a few per destination, not thousands.
+CACHE_SIZE = 128
+
+
+class SettingsState:
+    """One distinct settings value, validated: the settings rules read (defaults applied, a copy
+    the caller cannot change) and what each event type computes once from them."""
+
+    __slots__ = ("settings", "types")
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.types: dict[str, Any] = {}
+
+
+class SettingsChecker:
+    """Validates settings against a destination's settings schema, caching by strict value."""
+
+    def __init__(self, schema: Mapping[str, Any], validator: Any) -> None:
+        self._validator = validator
+        self._defaults = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
+                          if isinstance(prop, dict) and "default" in prop}
+        self._cache: dict[Hashable, SettingsState | TransformError] = {}
+
+    def state(self, settings: Any) -> SettingsState:
+        """The validated state for ``settings``; raises TransformError (400) when they are invalid."""
+        if not isinstance(settings, dict):
+            raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
+        if settings.__class__ is not dict:  # a subclass may override get/items: read the plain storage
+            settings = dict.copy(settings)
+        key = value_key(settings)
+        cached = self._cache.get(key) if key is not None else None
+        if cached is None:
+            cached = self._check(settings)
+            if key is not None:
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)), None)  # the oldest entry
+                self._cache[key] = cached
+        if isinstance(cached, TransformError):
+            raise TransformError(cached.message, cached.status_code)
+        return cached
+
+    def _check(self, settings: dict[str, Any]) -> SettingsState | TransformError:
+        try:
+            errors = sorted(self._validator.iter_errors(settings), key=lambda e: [str(p) for p in e.absolute_path])
+        except Exception as exc:  # a value jsonschema cannot even inspect (a hostile object)
+            return TransformError(f"configuration error: the settings could not be checked ({exc.__class__.__name__})")
+        if errors:
+            return TransformError("configuration error: " + "; ".join(describe_error(e) for e in errors))
+        try:
+            copied = fresh(settings, "settings")
+        except TransformError as exc:
+            return TransformError(f"configuration error: {exc.message}")
+        return SettingsState({**self._defaults, **copied})
+
+
+def value_key(value: Any, depth: int = 0) -> Hashable | None:
+    """A hashable key that two JSON values share only when equal with the same types throughout
+    (``True`` and ``1``, ``1`` and ``1.0``, ``0.0`` and ``-0.0`` differ); None for what is not JSON
+    (or nested beyond MAX_DEPTH: such settings are validated, and refused, without a cache entry)."""
+    cls = value.__class__
+    if cls is dict:
+        if depth >= MAX_DEPTH:
+            return None
+        parts: list[Any] = [dict]
+        for key, item in value.items():
+            kind = item.__class__
+            if key.__class__ is not str:
+                return None
+            if kind is str or kind is bool or kind is int or item is None:  # inline: most settings are these
+                parts.append((key, kind, item))
+                continue
+            sub = value_key(item, depth + 1)
+            if sub is None:
+                return None
+            parts.append((key, sub))
+        return tuple(parts)
+    if cls is list:
+        if depth >= MAX_DEPTH:
+            return None
+        items: list[Any] = [list]
+        for item in value:
+            sub = value_key(item, depth + 1)
+            if sub is None:
+                return None
+            items.append(sub)
+        return tuple(items)
+    if cls is str or cls is bool or cls is int or value is None:
+        return (cls, value)
+    if cls is float:
+        return (cls, repr(value))  # repr tells -0.0 from 0.0, and every NaN is the same 'nan'
+    return None
+
+
+def describe_error(error: Any) -> str:
+    """A settings problem in words that name the setting and never repeat its value."""
+    path = ".".join(str(p) for p in error.absolute_path)
+    name = f"setting {path}" if path else "settings"
+    kind, expected = error.validator, error.validator_value
+    if kind == "required":
+        instance = error.instance if isinstance(error.instance, Mapping) else {}
+        missing = [key for key in expected if key not in instance]
+        prefix = f"{path}." if path else ""
+        return "; ".join(f"setting {prefix}{key} is required" for key in missing)
+    if kind == "type":
+        return f"{name} must be of type {expected if isinstance(expected, str) else ' or '.join(expected)}"
+    if kind == "enum":
+        return f"{name} must be one of {', '.join(json.dumps(v) for v in expected)}"
+    if kind == "pattern":
+        return f"{name} must match the pattern {expected}"
+    if kind == "minLength":
+        return f"{name} must not be empty" if expected == 1 else f"{name} must be at least {expected} characters"
+    return f"{name} does not satisfy {kind} {json.dumps(expected)}"
