@@ -45,7 +45,7 @@ class Packer:
                     yield passing
                 continue
             request = result["output"]
-            key = self._group(request)
+            key = self.group(request)
             grown = size + 1 + event_bytes  # a comma before it
             if bodies and (key != group or len(bodies) >= spec.max_events or grown > spec.max_request_bytes):
                 yield from close()
@@ -71,7 +71,7 @@ class Packer:
                     "metadata": result.get("metadata")}, 0
         return None, event_bytes
 
-    def _group(self, request: dict[str, Any]) -> tuple[Any, ...]:
+    def group(self, request: dict[str, Any]) -> tuple[Any, ...]:
         """Only requests bound for the same batch endpoint with the same headers may share a batch."""
         endpoint = self.spec.endpoint(Context(request, {}, {}, None, None))
         if endpoint is MISSING:

@@ -1,6 +1,7 @@
 """A loaded destination: turns events into request descriptions, one or a batch at a time."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,32 @@ class Destination:
         if spec is None:
             raise ValueError(f"destination {self.name} declares no batching")
         yield from Packer(spec, self.name).pack(results)
+
+    def batch_key(self, result: dict[str, Any]) -> str | None:
+        """What decides which results may share a batch request: results with equal keys may. None
+        for a result that is never packed (an error). For engines that group results themselves
+        (Beam's GroupIntoBatches, a Spark partition sorted by key) before calling ``batch``.
+
+        The key is a digest of the batch endpoint, method and headers: the same on every worker,
+        and safe to log (the headers hold credentials, the digest does not show them)."""
+        spec = self._mapping.batching
+        if spec is None:
+            raise ValueError(f"destination {self.name} declares no batching")
+        if not isinstance(result, dict) or "output" not in result or result.get("statusCode") != 200:
+            return None
+        group = Packer(spec, self.name).group(result["output"])
+        return hashlib.sha256(compact_json(group).encode("utf-8")).hexdigest()
+
+    @property
+    def batch_limits(self) -> dict[str, int]:
+        """The batch limits the destination declares (``max_events``, ``max_request_bytes``,
+        ``max_event_bytes``) and ``envelope_bytes``, what a batch adds around its events' bodies
+        besides one comma between two of them."""
+        spec = self._mapping.batching
+        if spec is None:
+            raise ValueError(f"destination {self.name} declares no batching")
+        return {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
+                "max_event_bytes": spec.max_event_bytes, "envelope_bytes": Packer(spec, self.name).overhead}
 
     def check_settings(self, settings: Any) -> None:
         """Raise TransformError when ``settings`` do not satisfy the destination's settings schema."""
