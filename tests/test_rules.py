@@ -193,9 +193,9 @@ def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any
       found:
         lookup:
           requests:
-            - {template: "https://example.invalid/by-a/{a}", vars: {a: {path: a}}}
-            - {template: "https://example.invalid/by-b/{b}", vars: {b: {path: b}}}
-            - {template: "https://example.invalid/by-c/{c}", vars: {c: {path: c}}}
+            - {kind: a, value: {path: a}, endpoint: {template: "https://example.invalid/by-a/{a}", vars: {a: {path: a}}}}
+            - {kind: b, value: {path: b}, endpoint: {template: "https://example.invalid/by-b/{b}", vars: {b: {path: b}}}}
+            - {kind: c, value: {path: c}, endpoint: {template: "https://example.invalid/by-c/{c}", vars: {c: {path: c}}}}
           found: data.id
     body: {object: {id: {var: found}}}
     """)
@@ -210,6 +210,7 @@ def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any
     assert [r["endpoint"] for r in asked] == ["https://example.invalid/by-a/1", "https://example.invalid/by-c/3"]
     assert asked[0]["method"] == "GET"
     assert asked[0]["headers"] == {"Authorization": "Key k-123"}
+    assert [r["lookup"] for r in asked] == [{"kind": "a", "value": "1"}, {"kind": "c", "value": "3"}]
 
 
 @pytest.mark.parametrize("answer, status, message", [
@@ -222,7 +223,7 @@ def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any
 def test_lookup_failures_become_errors_with_a_status(make_destination: Any, answer: Any, status: int, message: str) -> None:
     destination = make_destination("""\
     let:
-      found: {lookup: {requests: [{const: "https://example.invalid/x"}], found: data.id}}
+      found: {lookup: {requests: [{kind: x, value: {const: x}, endpoint: {const: "https://example.invalid/x"}}], found: data.id}}
     body: {object: {id: {var: found}}}
     """)
     with pytest.raises(TransformError, match=message) as caught:
@@ -233,10 +234,10 @@ def test_lookup_failures_become_errors_with_a_status(make_destination: Any, answ
 def test_lookup_without_a_lookup_function_is_a_clear_error(make_destination: Any) -> None:
     destination = make_destination("""\
     let:
-      found: {lookup: {requests: [{const: "https://example.invalid/x"}], found: data.id}}
+      found: {lookup: {requests: [{kind: x, value: {const: x}, endpoint: {const: "https://example.invalid/x"}}], found: data.id}}
     body: {object: {id: {var: found}}}
     """)
-    with pytest.raises(TransformError, match=r"needs a look-up \(GET https://example.invalid/x\) and no lookup function"):
+    with pytest.raises(TransformError, match=r"needs a look-up x \(GET https://example.invalid/x\) and no lookup function"):
         destination.transform({"type": "test"}, {"key": "k-123"})
 
 

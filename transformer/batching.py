@@ -73,7 +73,7 @@ class Packer:
 
     def group(self, request: dict[str, Any]) -> tuple[Any, ...]:
         """Only requests bound for the same batch endpoint with the same headers may share a batch."""
-        endpoint = self.spec.endpoint(Context(request, {}, {}, None, None))
+        endpoint = self.spec.endpoint(Context(request, {}, {}, None))
         if endpoint is MISSING:
             raise ValueError(f"{self.destination}: the batch endpoint rule gave no value for {request['endpoint']}")
         return (request["method"], endpoint, tuple(sorted(request["headers"].items())))

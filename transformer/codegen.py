@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from .compiler import Node
 
 Fn = Callable[["Context"], Any]
-Lookup = Callable[[dict[str, Any]], Any]
 
 UNSET: Any = object()
 SCALARS = frozenset({str, int, bool})
@@ -30,16 +29,14 @@ _function_ids = itertools.count()
 class Context:
     """What one event's rules can see. Built per event; rules never modify it except the memos."""
 
-    __slots__ = ("event", "settings", "vars", "static_vars", "lookup", "lookup_headers")
+    __slots__ = ("event", "settings", "vars", "static_vars", "lookup")
 
-    def __init__(self, event: Any, settings: Mapping[str, Any], static_vars: dict[str, Any],
-                 lookup: Lookup | None, lookup_headers: Callable[[Context], dict[str, Any]] | None) -> None:
+    def __init__(self, event: Any, settings: Mapping[str, Any], static_vars: dict[str, Any], lookup: Any) -> None:
         self.event = event
         self.settings = settings
         self.vars: dict[str, Any] = {}
         self.static_vars = static_vars  # memo of settings-only lets, shared by events with the same settings
-        self.lookup = lookup
-        self.lookup_headers = lookup_headers
+        self.lookup = lookup  # a lookups.Asker: how this event's look-ups are asked
 
 
 def as_text(value: Any, label: str) -> str:

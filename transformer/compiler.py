@@ -19,11 +19,11 @@ from typing import Any
 import jmespath  # type: ignore[import-untyped]
 import jmespath.exceptions  # type: ignore[import-untyped]
 
-from .codegen import Context, Gen, Lookup, Plan
+from .codegen import Context, Gen, Plan
 from .errors import Problem, TransformError
 from .functions import COERCIONS, StepError, to_text, type_class
 from .values import MISSING, fresh, is_present, type_name
-from .wire import request_description
+from .lookups import look_up_rule
 from .yamlsource import Source, YamlPath, format_path
 
 # Event-type name the engine binds for every event, usable as {var: event_type} or {event_type}.
@@ -251,14 +251,17 @@ class Compiler:
         return Node(emit, settings_only, tuple(s for n in branches.values() for s in n.sources))
 
     def _lookup(self, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
-        requests = [self.expr(sub, path + ("requests", i)) for i, sub in enumerate(spec_value["requests"])]
+        requests = [(sub["kind"], self.expr(sub["value"], path + ("requests", i, "value")),
+                     self.expr(sub["endpoint"], path + ("requests", i, "endpoint")))
+                    for i, sub in enumerate(spec_value["requests"])]
         found_path = spec_value["found"]
         found = path_node((tuple(found_path.split(".")),))
         absent = frozenset(spec_value.get("not_found", (404,)))
         label = rule_label(self.source, path[:-1])
 
         def emit(gen: Gen, target: str) -> None:
-            look_up = _look_up_helper([gen.function(r) for r in requests], gen.function(found), found_path, absent, label)
+            asks = [(kind, gen.function(value), gen.function(endpoint)) for kind, value, endpoint in requests]
+            look_up = look_up_rule(asks, gen.function(found), found_path, absent, label)
             gen.line(f"{target} = {gen.const(look_up)}(ctx)")
 
         return Node(emit, False)
@@ -519,57 +522,6 @@ _STEP_BUILDERS: dict[str, Callable[[Any], Step]] = {
     "max_length": _max_length_step,
     "entries": _entries_step,
 }
-
-
-class _BodyContext:
-    """Lets a generated path function dig into a look-up answer's body."""
-
-    __slots__ = ("event", "settings")
-
-    def __init__(self, body: Any) -> None:
-        self.event = body
-        self.settings: dict[str, Any] = {}
-
-
-def _look_up_helper(requests: list[Callable[[Context], Any]], found: Callable[[Any], Any], found_path: str,
-                    absent: frozenset[int], label: str) -> Callable[[Context], Any]:
-    """Ask the caller's lookup for each request in turn; the first 200 gives the value."""
-
-    def look_up(ctx: Context) -> Any:
-        for request_fn in requests:
-            url = request_fn(ctx)
-            if url is MISSING:
-                continue
-            if not isinstance(url, str):
-                raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
-            if ctx.lookup is None or ctx.lookup_headers is None:
-                raise TransformError(f"{label}: this event needs a look-up (GET {url}) and no lookup function "
-                                     "was given; pass lookup=... (or canned answers to the CLI with --lookups)")
-            status, body = _ask(ctx.lookup, request_description("GET", url, ctx.lookup_headers(ctx), {}, {}), label, url)
-            if status == 200:
-                value = found(_BodyContext(body))
-                if value is MISSING:
-                    raise TransformError(f"{label}: look-up GET {url} answered 200 without {found_path}", 502)
-                return value
-            if status in absent:
-                continue
-            raise TransformError(f"{label}: look-up GET {url} failed with status {status}",
-                                 status if 400 <= status <= 599 else 502)
-        return MISSING
-
-    return look_up
-
-
-def _ask(lookup: Lookup, request: dict[str, Any], label: str, url: str) -> tuple[int, Any]:
-    """Call the caller's look-up; whatever it does wrong becomes a TransformError, never a crash."""
-    try:
-        answer = lookup(request)
-    except Exception as exc:  # the caller's code: any failure is this event's error, not the batch's
-        raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for GET {url}", 502) from None
-    if (not isinstance(answer, (tuple, list)) or len(answer) != 2 or isinstance(answer[0], bool)
-            or not isinstance(answer[0], int)):
-        raise TransformError(f"{label}: the lookup function must return (status_code, body) for GET {url}", 502)
-    return answer[0], answer[1]
 
 
 __all__ = ["Compiler", "Context", "EVENT_TYPE_VAR", "Node", "Plan", "merged_object", "object_node", "path_node"]

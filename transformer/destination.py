@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from .batching import Packer
-from .codegen import Context, Lookup
+from .codegen import Context
 from .compiler import EVENT_TYPE_VAR
 from .errors import TransformError
 from .loader import EventPlan, Part, load_mapping
+from .lookups import Asker, Lookup
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
 from .values import MISSING, find_not_json, is_present, type_name
@@ -35,9 +36,6 @@ class _TypeState:
         self.header_rules: tuple[tuple[str, Part], ...] = ()
         self.param_rules: tuple[tuple[str, Part], ...] = ()
 
-    def lookup_headers(self, ctx: Context) -> dict[str, Any]:
-        return dict(self.headers)
-
 
 def _rebuild(folder: str, texts: dict[str, str]) -> Destination:
     """Unpickle: compile the mapping again from the texts it was built from (no file is read)."""
@@ -56,7 +54,7 @@ class Destination:
         self._mapping = mapping
         self.name = mapping.name
         self.event_types = tuple(mapping.plans)
-        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator)
+        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
@@ -126,7 +124,7 @@ class Destination:
         static = state.types.get(event_type)
         if static is None:
             static = self._type_state(state, event_type, plan)
-        ctx = Context(message, state.settings, static.static_vars, lookup, static.lookup_headers)
+        ctx = Context(message, state.settings, static.static_vars, Asker(lookup, static.headers, state.secrets))
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
@@ -149,7 +147,7 @@ class Destination:
     def _type_state(self, state: SettingsState, event_type: str, plan: EventPlan) -> _TypeState:
         """Compute the request parts that read only settings, once per (settings, event type)."""
         static = _TypeState(event_type)
-        ctx = Context({}, state.settings, static.static_vars, None, None)
+        ctx = Context({}, state.settings, static.static_vars, None)
         static.method = plan.method.fn(ctx) if plan.method.settings_only else plan.method
         static.endpoint = plan.endpoint.fn(ctx) if plan.endpoint.settings_only else plan.endpoint
         for name, part in plan.headers.items():
@@ -162,6 +160,24 @@ class Destination:
         static.param_rules = tuple((n, p) for n, p in plan.params.items() if not p.settings_only)
         state.types[event_type] = static
         return static
+
+    def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
+        """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
+        each answered "not found"): ``{"kind", "value", "request"}`` each. For engines that join
+        events with a customer table first and transform with the answers after. An event that
+        cannot be transformed needs none (its error comes from ``transform``)."""
+        asked: list[dict[str, Any]] = []
+
+        def record(request: dict[str, Any]) -> tuple[int, Any]:
+            kind_value = request.pop("lookup")
+            asked.append({**kind_value, "request": request})
+            return 404, None
+
+        try:
+            self.transform(message, settings, lookup=record)
+        except TransformError:
+            pass
+        return asked
 
     # -- batches of inputs -----------------------------------------------------------------
 

@@ -24,18 +24,20 @@ class SettingsState:
     """One distinct settings value, validated: the settings rules read (defaults applied, a copy
     the caller cannot change) and what each event type computes once from them."""
 
-    __slots__ = ("settings", "types")
+    __slots__ = ("settings", "secrets", "types")
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], secrets: tuple[str, ...]) -> None:
         self.settings = settings
+        self.secrets = secrets  # the secret settings' values, to keep out of messages
         self.types: dict[str, Any] = {}
 
 
 class SettingsChecker:
     """Validates settings against a destination's settings schema, caching by strict value."""
 
-    def __init__(self, schema: Mapping[str, Any], validator: Any) -> None:
+    def __init__(self, schema: Mapping[str, Any], validator: Any, secrets: tuple[str, ...]) -> None:
         self._validator = validator
+        self._secret_names = secrets
         self._defaults = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
                           if isinstance(prop, dict) and "default" in prop}
         self._cache: dict[Hashable, SettingsState | TransformError] = {}
@@ -69,7 +71,8 @@ class SettingsChecker:
             copied = fresh(settings, "settings")
         except TransformError as exc:
             return TransformError(f"configuration error: {exc.message}")
-        return SettingsState({**self._defaults, **copied})
+        secrets = tuple(value for name in self._secret_names if (value := copied.get(name)).__class__ is str and value)
+        return SettingsState({**self._defaults, **copied}, secrets)
 
 
 def value_key(value: Any, depth: int = 0) -> Hashable | None:
