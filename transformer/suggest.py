@@ -1,0 +1,11 @@
+"""Suggestions for misspelt names in mapping files: "did you mean `path`?"."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean `x`?)`` for the closest of ``choices`` to ``word``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
