@@ -21,20 +21,22 @@ from .wire import compact_json, request_description
 class _TypeState:
     """What one (settings, event type) pair computes once: settings-only lets and request parts.
 
-    ``method`` and ``endpoint`` hold a value, or the Part to run per event; ``headers`` and
-    ``params`` hold the values computed once, ``*_rules`` the Parts to run per event.
+    ``method`` and ``endpoint`` hold a checked string, or the Part to run (and check) per event;
+    ``headers`` and ``params`` hold the values computed once, ``*_rules`` the Parts to run per
+    event. ``asker`` is the last Asker made, reused while callers pass the same lookup function.
     """
 
-    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules")
+    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "asker")
 
-    def __init__(self, event_type: str) -> None:
+    def __init__(self, event_type: str, headers: dict[str, Any], secrets: tuple[str, ...]) -> None:
         self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
         self.method: Any = MISSING
         self.endpoint: Any = MISSING
-        self.headers: dict[str, Any] = {}
+        self.headers = headers
         self.params: dict[str, Any] = {}
         self.header_rules: tuple[tuple[str, Part], ...] = ()
         self.param_rules: tuple[tuple[str, Part], ...] = ()
+        self.asker = Asker(None, headers, secrets)
 
 
 def _rebuild(folder: str, texts: dict[str, str]) -> Destination:
@@ -124,19 +126,21 @@ class Destination:
         static = state.types.get(event_type)
         if static is None:
             static = self._type_state(state, event_type, plan)
-        ctx = Context(message, state.settings, static.static_vars, Asker(lookup, static.headers, state.secrets))
+        asker = static.asker
+        if asker.function is not lookup:
+            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        ctx = Context(message, state.settings, static.static_vars, asker)
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
-        method = static.method.fn(ctx) if isinstance(static.method, Part) else static.method
-        endpoint = static.endpoint.fn(ctx) if isinstance(static.endpoint, Part) else static.endpoint
-        for name, value in (("method", method), ("endpoint", endpoint)):
-            if value is MISSING:
-                raise TransformError(f"{plan.file} request.{name}: the rule gave no value for this event")
-            if value.__class__ is not str:
-                raise TransformError(f"{plan.file} request.{name}: must be a string, got {type_name(value)}")
-        headers = _with_rules(static.headers, static.header_rules, ctx)
-        params = _with_rules(static.params, static.param_rules, ctx)
+        method = static.method
+        if method.__class__ is not str:
+            method = _request_string(method.fn(ctx), plan.file, "method")
+        endpoint = static.endpoint
+        if endpoint.__class__ is not str:
+            endpoint = _request_string(endpoint.fn(ctx), plan.file, "endpoint")
+        headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
+        params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
         limit = self._mapping.max_body_bytes
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
@@ -146,10 +150,13 @@ class Destination:
 
     def _type_state(self, state: SettingsState, event_type: str, plan: EventPlan) -> _TypeState:
         """Compute the request parts that read only settings, once per (settings, event type)."""
-        static = _TypeState(event_type)
+        static = _TypeState(event_type, {}, state.secrets)
         ctx = Context({}, state.settings, static.static_vars, None)
-        static.method = plan.method.fn(ctx) if plan.method.settings_only else plan.method
-        static.endpoint = plan.endpoint.fn(ctx) if plan.endpoint.settings_only else plan.endpoint
+        for name in ("method", "endpoint"):
+            part: Part = getattr(plan, name)
+            value = part.fn(ctx) if part.settings_only else MISSING
+            # A bad value stays a Part: each event then reports it, as a per-event rule would.
+            setattr(static, name, value if value.__class__ is str else part)
         for name, part in plan.headers.items():
             if part.settings_only and (value := part.fn(ctx)) is not MISSING:
                 static.headers[name] = value
@@ -256,6 +263,14 @@ class Destination:
             self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+
+
+def _request_string(value: Any, file: str, name: str) -> str:
+    if value is MISSING:
+        raise TransformError(f"{file} request.{name}: the rule gave no value for this event")
+    if value.__class__ is not str:
+        raise TransformError(f"{file} request.{name}: must be a string, got {type_name(value)}")
+    return str(value)
 
 
 def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:
