@@ -143,3 +143,19 @@ def test_validators_resolve_every_reference() -> None:
         return 0
 
     assert sum(refs(v.schema) for v in _validators()) == 0
+
+
+def test_schema_and_registries_name_the_same_directives_conditions_and_steps() -> None:
+    """Each directive, condition and step lives in its family's registry and in the schema."""
+    from transformer.conditions import CONDITIONS
+    from transformer.directives import DIRECTIVES
+    from transformer.steps import STEPS
+
+    defs = transformer.mapping_schema()["$defs"]
+    expr = defs["expr"]
+    modifiers = {"when", "then", "default", "required"}
+    companions = set(expr["dependentRequired"])  # keys that only go with a directive (vars, needs...)
+    assert set(expr["properties"]) - modifiers - companions == set(DIRECTIVES)
+    assert f"({', '.join(DIRECTIVES)})" in expr["description"]
+    assert set(defs["condition"]["properties"]) == set(CONDITIONS)
+    assert set(defs["step"]["properties"]) - {"when"} == set(STEPS)
