@@ -29,7 +29,7 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body: {object: {v: {path: [a, 3]}}}", "test.yaml:1: body.object.v.path[1]: 3 is not of type 'string'"),
     ("body:\n  object:\n    v: {path: a, then: [{coerce: shout}]}",
      "test.yaml:3: body.object.v.then[0].coerce: 'shout' is not one of ['base64', 'dasherize', 'json', 'json_items', "
-     "'lower', 'rstrip', 'string', 'trim', 'url_escape', 'url_parent']"),
+     "'lower', 'rstrip', 'string', 'trim', 'upper', 'url_component', 'url_escape', 'url_parent']"),
     ("body: {object: {v: {path: a, const: 1}}}",
      "test.yaml:1: body.object.v: a rule needs exactly one of path, jmespath, const, setting, var, template, first, "
      "object, list, case, lookup (found path, const)"),
