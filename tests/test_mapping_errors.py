@@ -42,6 +42,10 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
      "test.yaml:3: body.map.lookup.requests[0].value.var: unknown variable 'item': a rule may use only the let bindings "
      "declared before it (event_type)"),
     ("body:\n  entry: {key: {path: k}}", "test.yaml:2: body.entry: 'value' is a required property"),
+    ("body:\n  const: 1\n  when: {matches: [{path: a}, '(']}",
+     "test.yaml:3: body.when.matches[1]: regular expression does not compile (missing ), unterminated subpattern at position 0)"),
+    ("body:\n  const: 1\n  when: {in: [{path: a}, {const: a}]}", "test.yaml:3: body.when.in[1].const: in needs a list to look in"),
+    ("body:\n  const: 1\n  when: {equals: [{path: a}]}", "test.yaml:3: body.when.equals: [{'path': 'a'}] is too short"),
     ("body: {object: {v: {vars: {a: {path: a}}, path: b}}}", "test.yaml:1: body.object.v: 'template' is a dependency of 'vars'"),
     ("body:\n  object:\n    v: {jmespath: 'a[?'}",
      "test.yaml:3: body.object.v.jmespath: JMESPath does not parse (Invalid jmespath expression: Incomplete expression at column 3)"),

@@ -11,6 +11,7 @@ import pytest
 
 import transformer
 from transformer import MISSING, TransformError
+from transformer.conditions import same
 from transformer.functions import COERCIONS, StepError
 from transformer.values import fresh, is_present
 
@@ -407,3 +408,28 @@ def test_entry_builds_a_one_key_object_with_a_computed_key(body_of: Body) -> Non
     assert body_of(rule, {"id": "a@x"}) == {}
     with pytest.raises(TransformError, match=r"test.yaml body.traits: entry key must be a string, got number \(from kind\)"):
         body_of(rule, {"kind": 5, "id": "a@x"})
+
+
+def test_equals_in_and_matches(body_of: Body) -> None:
+    rule = """\
+    object:
+      eq: {const: EQ, when: {equals: [{path: a}, {setting: mode}]}}
+      strict: {const: STRICT, when: {equals: [{path: t}, {const: 1}]}}
+      deep: {const: DEEP, when: {equals: [{path: o}, {const: {k: [1, "x"]}}]}}
+      in: {const: IN, when: {in: [{path: a}, {const: [x, a]}]}}
+      email: {const: EMAIL, when: {matches: [{path: e}, "^[^@\\\\s]+@[^@\\\\s]+$"]}}
+      not_missing: {const: NM, when: {not: {equals: [{path: nope}, {path: nope2}]}}}
+    """
+    settings = {"key": "k-123", "mode": "a"}
+    assert body_of(rule, {"a": "a", "t": 1.0, "o": {"k": [1, "x"]}, "e": "a@b.c"}, settings) == {
+        "eq": "EQ", "strict": "STRICT", "deep": "DEEP", "in": "IN", "email": "EMAIL", "not_missing": "NM"}
+    assert body_of(rule, {"a": "b", "t": True, "o": {"k": [True, "x"]}, "e": "a b@c"}, settings) == {"not_missing": "NM"}
+    assert body_of(rule, {"t": "1", "e": 5}, settings) == {"not_missing": "NM"}
+
+
+@pytest.mark.parametrize("a, b, equal", [
+    (1, 1.0, True), (True, 1, False), (False, 0, False), ("1", 1, False), (None, None, True), ([], {}, False),
+    ({"a": 1}, {"a": 1.0}, True), ({"a": 1}, {"a": 1, "b": 2}, False), ([1, [True]], [1, [True]], True),
+])
+def test_same_is_json_equality_with_types(a: Any, b: Any, equal: bool) -> None:
+    assert same(a, b) is equal and same(b, a) is equal
