@@ -112,6 +112,14 @@ def test_destination_file_mistakes(tmp_path: Path) -> None:
     ]
 
 
+def test_settings_errors_name_declared_settings(tmp_path: Path) -> None:
+    worded = BASE.replace("secrets: [key]", "secrets: [kye]\nsettings_errors:\n  kye: no key\n  other: 'no other'")
+    assert problems_of(tmp_path, "body: {object: {}}", worded) == [
+        "destination.yaml:10: secrets[0]: unknown setting 'kye' (did you mean `key`?)",
+        "destination.yaml:12: settings_errors.kye: unknown setting 'kye' (did you mean `key`?)",
+    ]
+
+
 def test_an_event_type_without_a_file_or_request(tmp_path: Path) -> None:
     no_request = BASE.replace("  method: POST\n", "").replace("events:\n  test: test.yaml", "events:\n  test: test.yaml\n  other: other.yaml")
     found = problems_of(tmp_path, "body: {object: {}}", no_request)
