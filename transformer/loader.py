@@ -15,6 +15,7 @@ from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .errors import MappingError, Problem
 from .functions import COERCIONS
+from .suggest import did_you_mean
 from .yamlsource import Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
@@ -45,7 +46,7 @@ def _validators() -> tuple[Any, Any]:
 
     def inline(node: Any) -> Any:
         if isinstance(node, dict):
-            if "$ref" in node and set(node) <= {"$ref", "description"}:  # a description changes no check
+            if "$ref" in node and set(node) <= {"$ref", "description", "examples"}:  # annotations change no check
                 return defs[node["$ref"].removeprefix("#/$defs/")]
             for key, value in node.items():
                 node[key] = inline(value)
@@ -95,6 +96,7 @@ class Mapping:
     settings_schema: dict[str, Any]
     settings_validator: Any
     secrets: tuple[str, ...]
+    settings_errors: dict[str, str]  # setting name -> the message when it fails validation
     plans: dict[str, EventPlan]
     max_body_bytes: int | None
     batching: Batching | None
@@ -145,7 +147,10 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     settings = frozenset(settings_schema.get("properties", {}))
     for index, name in enumerate(spec.get("secrets", ())):
         if name not in settings:
-            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}"))
+            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    for name in spec.get("settings_errors", {}):
+        if name not in settings:
+            problems.append(dest_source.problem(("settings_errors", name), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
@@ -200,7 +205,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
-        secrets=tuple(spec.get("secrets", ())),
+        secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=spec.get("max_body_bytes"), batching=batching, texts=dict(files.read),
     )
