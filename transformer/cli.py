@@ -9,13 +9,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 import yaml
 
-from . import builtin_destinations, fixtures, load
+from . import builtin_destinations, fixtures, load, parallel
 from .destination import Destination
 from .errors import MappingError, TransformError
 from .wire import compact_json
@@ -64,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                                                   "URLs not listed answer 404")
     run.add_argument("--batch", action="store_true", help="pack successful results into batch requests")
     run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
+    run.add_argument("--jobs", "-j", default="1", metavar="N",
+                     help="transform in N worker processes (0 or 'auto': one per CPU); output order is kept")
     run.set_defaults(handler=_run)
 
     check = commands.add_parser("check", help="validate mapping folders",
@@ -105,6 +108,10 @@ def _run(args: argparse.Namespace) -> int:
         lookup = fixtures.canned_lookup(answers)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
+    try:
+        jobs = parallel.job_count(args.jobs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     names = args.files or ["-"]
     for name in names:
         if name != "-" and not Path(name).is_file():
@@ -113,14 +120,13 @@ def _run(args: argparse.Namespace) -> int:
     progress = _Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     counts: Counter[int] = Counter()
 
-    def results() -> Iterator[dict[str, Any]]:
+    def results() -> Iterator[Any]:
+        if jobs > 1:  # workers transform (and encode, unless batching); results come back in order
+            work = partial(_transform_chunk, destination, settings, lookup, not args.batch)
+            yield from _results_of_jobs(work, names, jobs, counts, progress)
+            return
         for metadata, message in _read_events(names):
-            result: dict[str, Any]
-            if isinstance(message, _Unreadable):
-                result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
-            else:
-                result = destination.process_one(
-                    {"message": message, "destination": {"Config": settings}, "metadata": metadata}, lookup=lookup)
+            result = _result(destination, settings, lookup, metadata, message)
             counts[result["statusCode"]] += 1
             progress.tick()
             yield result
@@ -141,6 +147,34 @@ def _run(args: argparse.Namespace) -> int:
     summary += f"; {written} lines written" if args.batch else ""
     print(summary, file=sys.stderr)
     return EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _result(destination: Destination, settings: Any, lookup: Any, metadata: dict[str, Any], message: Any) -> dict[str, Any]:
+    if message.__class__ is _Line:
+        message = _parse_line(message, metadata)
+    if isinstance(message, _Unreadable):
+        return {"error": message.reason, "statusCode": 400, "metadata": metadata}
+    return destination.process_one({"message": message, "destination": {"Config": settings}, "metadata": metadata},
+                                   lookup=lookup)
+
+
+def _transform_chunk(destination: Destination, settings: Any, lookup: Any, encode: bool,
+                     records: list[tuple[dict[str, Any], Any]]) -> tuple[list[int], Any]:
+    """A worker's task: the results of a chunk of read events, as one block of output lines when
+    ``encode``, with their status codes for the summary."""
+    results = [_result(destination, settings, lookup, metadata, message) for metadata, message in records]
+    return [r["statusCode"] for r in results], b"".join(map(_line_bytes, results)) if encode else results
+
+
+def _results_of_jobs(work: Any, names: list[str], jobs: int, counts: Counter[int], progress: _Progress) -> Iterator[Any]:
+    try:
+        for statuses, results in parallel.ordered_chunks(work, _read_events(names, parse=False), jobs):
+            counts.update(statuses)
+            for _ in statuses:
+                progress.tick()
+            yield from [results] if isinstance(results, bytes) else results
+    except parallel.WorkerFailed as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _read_config(path: Path, what: str) -> Any:
@@ -177,21 +211,37 @@ def _parse(text: str) -> Any:
         return json.loads(text)
 
 
+def _line_bytes(result: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # an integer past 64 bits: the standard library writes it
+        return (compact_json(result) + "\n").encode("utf-8")
+
+
 def _line_writer() -> Any:
-    """Write one result as a line of compact JSON (bytes straight to stdout's buffer when it has one)."""
+    """Write one result as a line of compact JSON (bytes straight to stdout's buffer when it has one);
+    bytes are lines already encoded (by a worker)."""
     buffer = getattr(sys.stdout, "buffer", None)
 
-    def write(result: dict[str, Any]) -> None:
-        try:
-            data = orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
-        except TypeError:  # an integer past 64 bits: the standard library writes it
-            data = (compact_json(result) + "\n").encode("utf-8")
+    def write(result: dict[str, Any] | bytes) -> None:
+        data = result if isinstance(result, bytes) else _line_bytes(result)
         if buffer is not None:
             buffer.write(data)
         else:
             sys.stdout.write(data.decode("utf-8"))
 
     return write
+
+
+def _parse_line(text: str, metadata: dict[str, Any]) -> Any:
+    try:
+        return _parse(text)
+    except ValueError as exc:
+        return _Unreadable(f"{metadata['file']}:{metadata['line']}: not valid JSON ({exc})")
+
+
+class _Line(str):
+    """An NDJSON line read but not parsed yet."""
 
 
 class _Unreadable:
@@ -201,18 +251,18 @@ class _Unreadable:
         self.reason = reason
 
 
-def _read_events(names: list[str]) -> Iterator[tuple[dict[str, Any], Any]]:
+def _read_events(names: list[str], parse: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
     for name in names:
         label = "<stdin>" if name == "-" else name
         handle: IO[str] = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
         try:
-            yield from _events_in(handle, label)
+            yield from _events_in(handle, label, parse)
         finally:
             if handle is not sys.stdin:
                 handle.close()
 
 
-def _events_in(handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+def _events_in(handle: IO[str], label: str, parse: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
     """NDJSON line by line, or a JSON array element by element: memory stays flat either way."""
     line_no = 0
     for line in handle:
@@ -223,17 +273,16 @@ def _events_in(handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], An
         if text.startswith("["):
             yield from _array_events(line.lstrip(), handle, label)
             return
-        yield from _ndjson_events(line, line_no, handle, label)
+        yield from _ndjson_events(line, line_no, handle, label, parse)
         return
 
 
-def _ndjson_events(first: str, first_no: int, handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+def _ndjson_events(first: str, first_no: int, handle: IO[str], label: str,
+                   parse: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Without ``parse``, each line comes as a _Line, parsed later (by a --jobs worker)."""
     def parsed(text: str, number: int) -> tuple[dict[str, Any], Any]:
         metadata = {"file": label, "line": number}
-        try:
-            return metadata, _parse(text)
-        except ValueError as exc:
-            return metadata, _Unreadable(f"{label}:{number}: not valid JSON ({exc})")
+        return metadata, _parse_line(text, metadata) if parse else _Line(text)
 
     yield parsed(first, first_no)
     for number, line in enumerate(handle, start=first_no + 1):
