@@ -7,7 +7,6 @@ sent with every chunk): a Destination pickles as its mapping texts and compiles 
 """
 from __future__ import annotations
 
-import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -46,7 +45,6 @@ _work: Callable[[list[Any]], Any] | None = None
 def _install(work: Callable[[list[Any]], Any]) -> None:
     global _work
     _work = work
-    gc.freeze()  # the compiled destination lives as long as the worker: no need to rescan it
 
 
 def _run_installed(chunk: list[Any]) -> Any:
@@ -55,10 +53,12 @@ def _run_installed(chunk: list[Any]) -> Any:
 
 
 def ordered_chunks(work: Callable[[list[Item]], Result], items: Iterable[Item], jobs: int,
-                   chunk: int = CHUNK) -> Iterator[Result]:
-    """``work(chunk)`` for consecutive chunks of ``items``, computed in ``jobs`` processes, yielded
-    in input order. ``work`` must pickle (a module-level function, or a partial of one)."""
+                   chunk: int | None = None) -> Iterator[Result]:
+    """``work(chunk)`` for consecutive chunks of ``items`` (``CHUNK`` long by default), computed in
+    ``jobs`` processes, yielded in input order. ``work`` must pickle (a module-level function, or a
+    partial of one) where processes start by spawning rather than forking."""
     source = iter(items)
+    chunk = chunk or CHUNK
     with ProcessPoolExecutor(jobs, initializer=_install, initargs=(work,)) as pool:
         pending: deque[Future[Result]] = deque()
         try:
