@@ -86,3 +86,15 @@ def _square_all(offset: int, chunk: list[int]) -> list[int]:
 def test_ordered_chunks_keeps_input_order() -> None:
     results = parallel.ordered_chunks(partial(_square_all, 1), range(100), jobs=2, chunk=4)
     assert [n for part in results for n in part] == [1 + n * n for n in range(100)]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_integers_past_64_bits_keep_their_digits(tmp_path: Path, capsys: Any, jobs: str) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("apiKey: k\n")
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"type": "track", "userId": "u", "event": "E", "properties": {"big": 123456789012345678901234, '
+                      '"digits": "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠١٢٣", "n": 12345678901234567}}\n')
+    code, out, _ = _run(["run", "-d", "kustomer", "-s", str(settings), "--jobs", jobs, str(events)], capsys)
+    assert code == 0
+    assert '"big":123456789012345678901234' in out and '"n":12345678901234567' in out

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import re
 import sys
 import time
 from collections import Counter
@@ -203,13 +202,16 @@ def _read_config(path: Path, what: str) -> Any:
 
 
 # 20 digits in a row may be an integer past 64 bits, which orjson would read as a float (losing digits).
-_LONG_DIGITS = re.compile(r"\d{20}")
+# Found by mapping each ASCII digit byte to "0" and every other byte to " ": ten times faster than a
+# regular expression, which cost more than orjson's parse itself. (JSON numbers are ASCII digits only.)
+_DIGIT_BYTES = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGITS = b"0" * 20
 
 
 def _parse(text: str) -> Any:
     """orjson for speed; the standard library for what orjson refuses or reads differently (NaN,
     integers past 64 bits) and for its error message, so the result never depends on the parser."""
-    if _LONG_DIGITS.search(text):
+    if _LONG_DIGITS in text.encode("utf-8", "surrogatepass").translate(_DIGIT_BYTES):
         return json.loads(text)
     try:
         return orjson.loads(text)
