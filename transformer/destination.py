@@ -111,16 +111,16 @@ class Destination:
             raise TransformError(f"the message must be an object, got {type_name(message)}")
         state = self._settings.state(settings)
         event_type = message.get("type", MISSING)
+        key = event_type.lower() if isinstance(event_type, str) else None
+        plan = self._mapping.plans.get(key) if key is not None else None
+        if plan is not None:  # the common case first: every test below is for an error's wording
+            return key, plan, state
         if not is_present(event_type):
             raise TransformError("Event type is required")
         if not isinstance(event_type, str):
             raise TransformError(f"Event type must be a string, got {type_name(event_type)}")
-        key = event_type.lower()
-        plan = self._mapping.plans.get(key)
-        if plan is None:
-            shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
-            raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
-        return key, plan, state
+        shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
+        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
 
     def _build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
                lookup: Lookup | None) -> dict[str, Any]:
