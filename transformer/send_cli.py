@@ -115,7 +115,7 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
     progress = cli._Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     counts: Counter[str] = Counter()
     failed_statuses: Counter[Any] = Counter()
-    tries = dead = 0
+    dead = 0
     start = time.monotonic()
     try:
         for outcome in sender.run(inputs(), lookup=lookup, batch=batch):
@@ -125,7 +125,6 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
                 outcome["error"] = message.reason
             write(outcome)
             counts[outcome["outcome"]] += 1
-            tries += outcome["tries"]
             if outcome["outcome"] == "failed":
                 failed_statuses[outcome["status"]] += 1
             if outcome["outcome"] != "delivered" and dead_letter is not None and not isinstance(message, cli._Unreadable):
@@ -146,7 +145,7 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
     statuses = ", ".join(f"{s}: {n}" for s, n in sorted(failed_statuses.items(), key=lambda i: str(i[0])))
     summary = (f"{sender.destination.name}: {total} events, {counts['delivered']} delivered, {counts['failed']} failed"
                + (f" ({statuses})" if statuses else "")
-               + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted; {tries} requests"
+               + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted; {sender.client.requests_sent} requests"
                + f" in {seconds:.1f} s ({total / seconds:,.0f} events/s)")
     undelivered = total - counts["delivered"]
     if dead_letter is not None:

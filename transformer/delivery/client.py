@@ -86,6 +86,8 @@ class Client:
                  max_connections: int = 10) -> None:
         self.rules = rules
         self.stopped = threading.Event()
+        self.requests_sent = 0  # tries in all, look-ups included
+        self._count_lock = threading.Lock()
         self.limiter = RateLimiter(rate_limit or rules.rate_limit, self.stopped)
         seconds = rules.timeout_seconds if timeout is None else timeout
         self._timeout = Timeout(connect=seconds, read=seconds)
@@ -112,6 +114,8 @@ class Client:
             except Stopped:
                 return Answer(None, b"", tries, f"the run stopped before try {tries + 1}", interrupted=True)
             tries += 1
+            with self._count_lock:
+                self.requests_sent += 1
             try:
                 response = self._pool.urlopen(method, url, body=body(), headers=dict(headers), retries=False,
                                               redirect=False, timeout=self._timeout, preload_content=True)
