@@ -4,7 +4,7 @@ Listens on 127.0.0.1 only and keeps everything in memory:
 
 - ``GET /v1/customers/email=E`` or ``/externalId=X``: 200 ``{"data": {"id"}}`` for a customer
   created earlier (or added to ``customers``), else 404.
-- ``POST /v1/customers``: creates one (201); ``PUT /v1/customers/ID``: 200, or 404 for an unknown ID.
+- ``POST /v1/customers``: creates one (201); ``PUT /v1/customers/ID``: 200.
 - ``POST /v1/batch``: 400 when the body is over ``max_batch_bytes``, else 200.
 - any other POST: 200.
 - with ``keys`` given, a request whose Authorization header is not one of them: 401.
@@ -99,8 +99,7 @@ class FakeAPI:
                 self.customers[f"externalId={customer['externalId']}"] = new_id
             return 201, {}, {"data": {"id": new_id}}
         if path.startswith("/v1/customers/") and method == "PUT":
-            known = path.removeprefix("/v1/customers/").partition("?")[0] in self.customers.values()
-            return (200, {}, {"data": {}}) if known else (404, {}, {"errors": [{"message": "not found"}]})
+            return 200, {}, {"data": {"id": path.removeprefix("/v1/customers/").partition("?")[0]}}
         if path == "/v1/batch" and len(request.body) > self.max_batch_bytes:
             return 400, {}, {"success": False, "error": f"batch over {self.max_batch_bytes} bytes"}
         if method == "POST":

@@ -165,6 +165,15 @@ def test_found_answers_are_cached_not_found_ones_are_not(api: Any, tmp_path: Pat
         ("POST", "/v1/customers"), ("PUT", "/v1/customers/cust-2?replace=false")]
 
 
+def test_concurrent_events_for_one_new_customer_create_it_once(api: Any, tmp_path: Path) -> None:
+    kustomer = fast(tmp_path, "kustomer")
+    with Sender(kustomer, concurrency=8) as sender:
+        outcomes = list(sender.run(inputs([IDENTIFY] * 12, kustomer_settings(api))))
+    assert [o["outcome"] for o in outcomes] == ["delivered"] * 12
+    writes = [(r.method, r.path) for r in api.received if r.method != "GET"]
+    assert sorted(writes) == [("POST", "/v1/customers")] + [("PUT", "/v1/customers/cust-1?replace=false")] * 11
+
+
 def test_answer_cache_is_bounded_in_size_and_time() -> None:
     now = [0.0]
     cache = AnswerCache(size=2, ttl=10, clock=lambda: now[0])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_http import BASIC, KEY, ROOT, WRITE_KEY, api, fake_api  # noqa: F401 (api is a fixture)
+from tests.test_http import KEY, ROOT, WRITE_KEY, api, fake_api, fast  # noqa: F401 (api is a fixture)
 from transformer import cli
 
 EVENTS = [
@@ -64,7 +64,8 @@ def test_send_batches_and_an_unreachable_server_gives_up(tmp_path: Path, capsys:
     events = [{"type": "track", "userId": f"u-{i}", "event": "E"} for i in range(3)]
     settings, file = _files(tmp_path, {"writeKey": WRITE_KEY, "endpoint": f"{url}/v1"}, events, bad_line=False)
     dead = tmp_path / "dead.ndjson"
-    code = cli.main(["send", "-d", "segment", "-s", str(settings), "--timeout", "0.2", "--dead-letter", str(dead), str(file)])
+    segment = str(fast(tmp_path, "segment").folder)  # small waits between tries
+    code = cli.main(["send", "-d", segment, "-s", str(settings), "--timeout", "0.2", "--dead-letter", str(dead), str(file)])
     out, err = capsys.readouterr()
     assert code == 1 and "3 events, 0 delivered, 0 failed, 3 gave up" in err
     assert [json.loads(line)["outcome"] for line in out.splitlines()] == ["gave_up"] * 3

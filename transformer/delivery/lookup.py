@@ -5,7 +5,8 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .client import Client
@@ -52,6 +53,51 @@ class AnswerCache:
                 self._answers.popitem(last=False)
 
 
+class Claims:
+    """Look-ups held by the events being delivered. An event that asks what another one holds
+    waits until that one is delivered, then asks: the first may have created the record, and
+    the second must then update it, not create a second one. The sender wraps each event in
+    ``held_by_this_event``; outside it nothing is held. A wait lasts at most ``max_wait``
+    seconds, so two events that each wait for the other cannot block for good."""
+
+    def __init__(self, stopped: threading.Event, max_wait: float) -> None:
+        self._stopped, self._max_wait = stopped, max_wait
+        self._held: dict[tuple[Any, ...], threading.Event] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def held_by_this_event(self) -> Iterator[None]:
+        mine: list[tuple[Any, ...]] = []
+        self._local.mine = mine
+        try:
+            yield
+        finally:
+            self._local.mine = None
+            with self._lock:
+                for key in mine:
+                    self._held.pop(key).set()
+
+    def hold(self, key: tuple[Any, ...]) -> None:
+        """Hold ``key`` for this event, once no other event holds it (or max_wait passed); raise
+        Interrupted if the run stops meanwhile."""
+        mine = getattr(self._local, "mine", None)
+        if mine is None or key in mine:
+            return
+        deadline = time.monotonic() + self._max_wait
+        while True:
+            with self._lock:
+                held = self._held.get(key)
+                if held is None:
+                    self._held[key] = threading.Event()
+                    mine.append(key)
+                    return
+            if time.monotonic() >= deadline:
+                return
+            if not held.wait(0.05) and self._stopped.is_set():
+                raise Interrupted
+
+
 class LiveLookup:
     """Call it with the look-up request the engine passes; returns ``(status, parsed body)``.
 
@@ -63,10 +109,13 @@ class LiveLookup:
     def __init__(self, client: Client, *, cache: AnswerCache | None = None) -> None:
         self.client = client
         self.cache = cache
+        rules = client.rules
+        self.claims = Claims(client.stopped, max_wait=rules.timeout_seconds * rules.tries + rules.max_wait_seconds)
 
     def __call__(self, request: dict[str, Any]) -> tuple[int, Any]:
         method, url, headers = request["method"], request["endpoint"], request["headers"]
         key = (method, url, tuple(sorted(headers.items())))
+        self.claims.hold(key)
         if self.cache is not None and (body := self.cache.get(key)) is not None:
             return 200, body
         answer = self.client.send(method, url, headers, lambda: None)

@@ -85,11 +85,15 @@ class Sender:
             except Interrupted:
                 return {"error": _STOPPED, "statusCode": 503, "metadata": item.get("metadata")}
 
-        if batch:
+        def transform_and_send(item: Any) -> list[dict[str, Any]]:
+            with self.lookup.claims.held_by_this_event():  # until it is delivered (see Claims)
+                return self._outcomes(transform(item), False)
+
+        if batch:  # look-ups are held only until the event is transformed: packing comes between
             results = self._ordered(transform, self._until_stopped(inputs))
             yield from self.deliver(self.destination.iter_batches(results), batched=True)
         else:
-            for outcomes in self._ordered(lambda item: self._outcomes(transform(item), False), self._until_stopped(inputs)):
+            for outcomes in self._ordered(transform_and_send, self._until_stopped(inputs)):
                 yield from outcomes
 
     def deliver(self, results: Iterable[dict[str, Any]], *, batched: bool = False) -> Iterator[dict[str, Any]]:
