@@ -119,3 +119,30 @@ def test_ctrl_c_finishes_requests_under_way_and_reports_each_input(api: Any, tmp
     last = outcomes[-1]["metadata"]
     assert f"interrupted; the last input read was {json.dumps(last, separators=(',', ':'))}" in err
     assert len(dead.read_text(encoding="utf-8").splitlines()) == len(outcomes) - len(delivered)
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SECTION = README.split("## Delivering requests", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_command_delivers_the_bundled_events_to_the_fake_api(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    [command] = [line for line in SECTION.splitlines() if line.startswith("transformer send ")]
+    args = command.split()[1:]
+    given = ROOT / args[args.index("--settings") + 1]
+    with fake_api.FakeAPI() as api:
+        settings = tmp_path / "settings.yaml"  # the README's settings, on this test's port
+        settings.write_text(given.read_text(encoding="utf-8").replace("127.0.0.1:8080", api.url.removeprefix("http://")),
+                            encoding="utf-8")
+        args[args.index("--settings") + 1] = str(settings)
+        monkeypatch.chdir(ROOT)
+        assert cli.main(args) == 0
+        [batch] = api.received
+    outcomes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["outcome"] for o in outcomes] == ["delivered"] * 5 and batch.path == "/v1/batch"
+
+
+def test_the_readme_python_example_is_ten_lines() -> None:
+    block = SECTION.split("in ten lines", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.startswith("assert ")]
+    assert len(lines) <= 10 and "sender.run(inputs)" in block
