@@ -81,6 +81,10 @@ def test_dry_run_sends_nothing_and_never_shows_credentials(api: Any, tmp_path: P
     assert [r["statusCode"] for r in results] == [200, 200, 400, 400, 200]
     assert results[0]["output"]["method"] == "POST" and results[0]["output"]["headers"]["Authorization"] == "[redacted]"
     assert KEY not in out and {r.method for r in api.received} == {"GET"}  # look-ups only
+    # Canned answers: nothing is sent at all (these settings name the real host).
+    assert cli.main(["send", "-d", "kustomer", "-s", str(ROOT / "examples" / "kustomer-settings.yaml"), "--dry-run",
+                     "--lookups", str(ROOT / "examples" / "kustomer-lookups.json"), str(ROOT / "examples" / "events.ndjson")]) == 0
+    assert [json.loads(line)["output"]["method"] for line in capsys.readouterr().out.splitlines()] == ["PUT", "POST"] + ["POST"] * 3
 
 
 def test_send_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

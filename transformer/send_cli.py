@@ -110,7 +110,10 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
         print("\ntransformer send: stopping; requests under way finish, nothing new is sent "
               "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        previous: Any = signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread (cli.main called from a thread): Ctrl-C is not ours to handle
+        previous = None
     write = cli._line_writer()
     progress = cli._Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     counts: Counter[str] = Counter()
@@ -137,7 +140,8 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
               file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     sys.stdout.flush()
     progress.done()
     total = sum(counts.values())

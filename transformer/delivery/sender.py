@@ -83,7 +83,7 @@ class Sender:
             try:
                 return self.destination.process_one(item, lookup=ask)
             except Interrupted:
-                return {"error": _STOPPED, "statusCode": 503, "metadata": item.get("metadata")}
+                return {"error": _STOPPED, "statusCode": 503, "metadata": dict.get(item, "metadata")}
 
         def transform_and_send(item: Any) -> list[dict[str, Any]]:
             with self.lookup.claims.held_by_this_event():  # until it is delivered (see Claims)
