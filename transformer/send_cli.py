@@ -151,6 +151,9 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
                + (f" ({statuses})" if statuses else "")
                + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted; {sender.client.requests_sent} requests"
                + f" in {seconds:.1f} s ({total / seconds:,.0f} events/s)")
+    cache = sender.lookup.cache
+    if cache is not None and cache.hits:
+        summary += f"; {cache.hits} look-ups answered from the cache"
     undelivered = total - counts["delivered"]
     if dead_letter is not None:
         summary += f"; {dead} written to {args.dead_letter}"

@@ -31,7 +31,7 @@ class AnswerCache:
         self.size, self.ttl, self._clock = size, ttl, clock
         self._answers: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = 0  # answers given from the cache (the CLI's summary shows them)
 
     def get(self, key: tuple[Any, ...]) -> Any | None:
         with self._lock:
@@ -39,7 +39,6 @@ class AnswerCache:
             if entry is None or entry[0] < self._clock():
                 if entry is not None:
                     del self._answers[key]
-                self.misses += 1
                 return None
             self._answers.move_to_end(key)
             self.hits += 1
