@@ -19,6 +19,7 @@ import pytest
 import transformer
 from transformer.delivery import AnswerCache, RateLimit, Sender
 from transformer.delivery.client import RateLimiter
+from transformer.delivery_rules import STAMPS
 from transformer.wire import compact_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,11 @@ def test_delivery_rules_are_declared_in_yaml_and_read_only() -> None:
             rules.tries = 1  # type: ignore[misc]
         with pytest.raises(TypeError):
             rules.stamp["x"] = "now_iso"  # type: ignore[index]
+
+
+def test_the_schema_lists_the_stamps_there_are() -> None:
+    stamp = transformer.mapping_schema()["$defs"]["destination"]["properties"]["delivery"]["properties"]["stamp"]
+    assert stamp["additionalProperties"]["enum"] == sorted(STAMPS)
 
 
 @pytest.mark.parametrize(("delivery", "message"), [
@@ -336,3 +342,15 @@ def test_stop_ends_the_run_with_an_outcome_for_every_input_read(api: Any, tmp_pa
     assert sorted(f"u-{o['metadata']}" for o in delivered) == sorted(json.loads(r.body)["identity"]["externalId"]
                                                                      for r in api.received)
     assert 20 <= len(delivered) < 40
+
+
+def test_a_stop_during_a_look_up_makes_the_event_interrupted_not_failed(api: Any, tmp_path: Path) -> None:
+    kustomer = fast(tmp_path, "kustomer")
+    api.plan("GET", "/v1/customers/", "hang", "hang", "hang")
+    with Sender(kustomer) as sender:
+        threading.Timer(0.1, sender.stop).start()
+        outcomes = list(sender.run(inputs([IDENTIFY, TRACK], kustomer_settings(api))))
+    # The track went out at once, beside the identify whose look-up hung until the stop.
+    assert [(o["outcome"], o["metadata"]) for o in outcomes] == [("interrupted", 0), ("delivered", 1)]
+    assert outcomes[0]["error"] == "the run stopped before this event's look-ups were answered"
+    assert sorted(r.method for r in api.received) == ["GET", "POST"]
