@@ -40,9 +40,14 @@ def _load_fake_api() -> Any:
 fake_api = _load_fake_api()
 
 
+def new_api() -> Any:
+    """A fake API that answers only these tests' credentials."""
+    return fake_api.FakeAPI(keys={f"Bearer {KEY}", BASIC}, hang_seconds=2.0)
+
+
 @pytest.fixture
 def api() -> Iterator[Any]:
-    with fake_api.FakeAPI(keys={f"Bearer {KEY}", BASIC}, hang_seconds=2.0) as server:
+    with new_api() as server:
         yield server
 
 
@@ -73,7 +78,7 @@ def segment_settings(api: Any) -> dict[str, Any]:
 # -- the core does without the extra -------------------------------------------------------
 
 def test_the_core_imports_and_runs_without_urllib3(tmp_path: Path) -> None:
-    script = f"""
+    script = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
@@ -82,7 +87,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import transformer
 from transformer import cli
-request = transformer.load("kustomer").transform({{"type": "track", "userId": "u", "event": "E"}}, {{"apiKey": "k"}})
+request = transformer.load("kustomer").transform({"type": "track", "userId": "u", "event": "E"}, {"apiKey": "k"})
 assert request["method"] == "POST"
 assert transformer.load("segment").delivery.rate_limit.requests == 1000
 assert cli.main(["run", "-d", "segment", "-s", "examples/segment-settings.yaml", "examples/events.ndjson"]) == 0

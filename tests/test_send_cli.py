@@ -8,12 +8,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.test_http import KEY, ROOT, WRITE_KEY, api, fake_api, fast  # noqa: F401 (api is a fixture)
+from tests.test_http import KEY, ROOT, WRITE_KEY, fake_api, fast, new_api
 from transformer import cli
+
+
+@pytest.fixture
+def api() -> Iterator[Any]:
+    with new_api() as server:
+        yield server
 
 EVENTS = [
     {"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}},
@@ -134,14 +141,14 @@ def test_the_readme_command_delivers_the_bundled_events_to_the_fake_api(
     [command] = [line for line in SECTION.splitlines() if line.startswith("transformer send ")]
     args = command.split()[1:]
     given = ROOT / args[args.index("--settings") + 1]
-    with fake_api.FakeAPI() as api:
+    with fake_api.FakeAPI() as local:
         settings = tmp_path / "settings.yaml"  # the README's settings, on this test's port
-        settings.write_text(given.read_text(encoding="utf-8").replace("127.0.0.1:8080", api.url.removeprefix("http://")),
+        settings.write_text(given.read_text(encoding="utf-8").replace("127.0.0.1:8080", local.url.removeprefix("http://")),
                             encoding="utf-8")
         args[args.index("--settings") + 1] = str(settings)
         monkeypatch.chdir(ROOT)
         assert cli.main(args) == 0
-        [batch] = api.received
+        [batch] = local.received
     outcomes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["outcome"] for o in outcomes] == ["delivered"] * 5 and batch.path == "/v1/batch"
 
