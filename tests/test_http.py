@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import transformer
-from transformer.delivery import AnswerCache, RateLimit, Sender
+from transformer.delivery import AnswerCache, DeliveryRules, RateLimit, Sender
 from transformer.delivery.client import RateLimiter
 from transformer.delivery_rules import STAMPS
 from transformer.wire import compact_json
@@ -111,6 +111,12 @@ def test_delivery_rules_are_declared_in_yaml_and_read_only() -> None:
             rules.tries = 1  # type: ignore[misc]
         with pytest.raises(TypeError):
             rules.stamp["x"] = "now_iso"  # type: ignore[index]
+
+
+def test_a_destination_without_a_delivery_section_gets_the_defaults(make_destination: Any) -> None:
+    rules = make_destination("body: {object: {a: {const: 1}}}").delivery
+    assert rules == DeliveryRules() and rules.rate_limit is None and rules.tries == 5
+    assert rules.retry_statuses == {429, 500, 502, 503, 504} and dict(rules.stamp) == {}
 
 
 def test_the_schema_lists_the_stamps_there_are() -> None:
