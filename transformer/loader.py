@@ -15,6 +15,7 @@ from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .errors import MappingError, Problem
 from .functions import COERCIONS
+from .suggest import closest, did_you_mean
 from .yamlsource import Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
@@ -24,12 +25,22 @@ REQUEST_PARTS = ("method", "endpoint", "headers", "params")
 @cache
 def _schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
-    schema["$defs"]["coercion"]["enum"] = sorted(COERCIONS)
+    # The coercions are listed where they are defined; the schema gets their names and descriptions.
+    names = sorted(COERCIONS)
+    schema["$defs"]["coercion"]["enum"] = names
+    schema["$defs"]["coercion"]["enumDescriptions"] = [_summary(COERCIONS[name]) for name in names]
     return schema
 
 
+def _summary(function: Any) -> str:
+    """The first paragraph of a function's docstring, on one line."""
+    return " ".join((function.__doc__ or "").strip().split("\n\n")[0].split())
+
+
 def mapping_schema() -> dict[str, Any]:
-    """The JSON Schema that mapping files follow (with the coercion names filled in)."""
+    """The JSON Schema that mapping files follow, complete (the coercions listed with their descriptions).
+
+    ``scripts/generate_schemas.py`` writes it out as the editor schemas in ``schema/``."""
     return copy.deepcopy(_schema())
 
 
@@ -45,7 +56,7 @@ def _validators() -> tuple[Any, Any]:
 
     def inline(node: Any) -> Any:
         if isinstance(node, dict):
-            if "$ref" in node and set(node) <= {"$ref", "description"}:  # a description changes no check
+            if "$ref" in node and set(node) <= {"$ref", "description", "examples"}:  # annotations change no check
                 return defs[node["$ref"].removeprefix("#/$defs/")]
             for key, value in node.items():
                 node[key] = inline(value)
@@ -110,6 +121,15 @@ class MappingTexts:
         self.given = given
         self.read: dict[str, str] = {}
 
+    def names(self) -> list[str]:
+        """The mapping files there are, for "did you mean"."""
+        if self.given is not None:
+            return sorted(self.given)
+        return sorted(p.name for p in self.folder.glob("*.y*ml") if p.is_file())
+
+    def exists(self, file_name: str) -> bool:
+        return file_name in self.given if self.given is not None else (self.folder / file_name).is_file()
+
     def text(self, file_name: str, problems: list[Problem]) -> str | None:
         display = str(self.folder / file_name)
         if self.given is not None:
@@ -161,8 +181,11 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
-            source = _read(files, file_name, 1, problems)
             compiled_files[file_name] = None  # a file several event types share is reported once
+            if not files.exists(file_name):  # the mistake is the line that names it
+                problems.append(dest_source.problem(("events", event_type), _no_such_file(file_name, files.names())))
+                continue
+            source = _read(files, file_name, 1, problems)
             if source is None:
                 continue
             lets = dict(shared_lets)
@@ -220,6 +243,14 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      plan.function(body) if body is not None else None)
 
 
+def _no_such_file(file_name: str, names: list[str]) -> str:
+    # Names compare without their suffix: every candidate ends in .yaml, which would make any look close.
+    stems = {Path(name).stem: name for name in names if name != DESTINATION_FILE}
+    close = closest(Path(file_name).stem, stems)
+    hint = f" (did you mean `{stems[close]}`?)" if close else ""
+    return f"no file {file_name!r} in the mapping folder{hint}"
+
+
 def _read(files: MappingTexts, file_name: str, which: int, problems: list[Problem]) -> Source | None:
     """Parse and schema-check one file; None (with problems recorded) when it cannot be used."""
     text = files.text(file_name, problems)
@@ -243,7 +274,7 @@ def _read_checked(text: str, display: str, which: int, problems: list[Problem]) 
         problems.extend(key_problems)
         return None
     validator = _validators()[which]
-    schema_problems = [_schema_problem(source, error) for error in validator.iter_errors(source.data)]
+    schema_problems = [problem for error in validator.iter_errors(source.data) for problem in _schema_problems(source, error)]
     problems.extend(sorted(schema_problems, key=lambda p: (p.line or 0, p.yaml_path)))
     # Rules are compiled only from files whose shape is right; their own checks come after a fix.
     return None if schema_problems or parse_problems else source
@@ -263,13 +294,25 @@ def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]
     return found
 
 
-def _schema_problem(source: Source, error: jsonschema.ValidationError) -> Problem:
+def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[Problem]:
     if error.context:  # anyOf: report the alternative that got furthest into the value
         error = max(error.context, key=lambda e: len(e.absolute_path))
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # One problem per unknown key, at the key's own line, with the nearest known key.
+        known = list(error.schema.get("properties", {}))
+        return [source.problem(path + (key,), f"unknown key {key!r}{did_you_mean(key, known) or _one_of(known)}")
+                for key in error.instance if key not in known]
     message = error.message
     if len(message) > 300:
         message = message[:297] + "..."
-    return source.problem(tuple(error.absolute_path), message)
+    if error.validator == "enum" and isinstance(error.instance, str):
+        message += did_you_mean(error.instance, [str(choice) for choice in error.validator_value])
+    return [source.problem(path, message)]
+
+
+def _one_of(known: list[str]) -> str:
+    return f" (expected one of: {', '.join(known)})" if known else " (no keys are allowed here)"
 
 
 def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> dict[str, tuple[str, ...]]:

@@ -68,10 +68,7 @@ def parse_yaml(text: str, display_name: str) -> tuple[Source | None, list[Proble
             return None, [Problem(display_name, None, "", "file is empty")]
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        return None, [Problem(display_name, line, "", f"YAML syntax error: {reason}")]
+        return None, [_syntax_problem(exc, display_name)]
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return None, [Problem(display_name, None, "", f"YAML error: {exc.__class__.__name__}")]
     finally:
@@ -80,6 +77,23 @@ def parse_yaml(text: str, display_name: str) -> tuple[Source | None, list[Proble
     problems: list[Problem] = []
     _record_lines(node, (), source, problems, set())
     return source, problems
+
+
+# An unclosed bracket or quote is noticed only where the text stops making sense, often lines
+# later; the mistake is where the unclosed thing opens, which the error's context marks.
+_UNCLOSED = ("flow mapping", "flow sequence", "quoted scalar")
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, display_name: str) -> Problem:
+    mark = exc.problem_mark
+    noticed = ""
+    if exc.context_mark is not None and (mark is None or any(kind in (exc.context or "") for kind in _UNCLOSED)):
+        if mark is not None and mark.line != exc.context_mark.line:
+            noticed = f" (noticed at line {mark.line + 1})"
+        mark = exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    reason = ": ".join(part for part in (exc.context, exc.problem) if part)
+    return Problem(display_name, line, "", f"YAML syntax error: {reason}{noticed}")
 
 
 def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int]) -> None:
