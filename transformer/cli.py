@@ -15,7 +15,7 @@ from typing import IO, Any
 import orjson
 import yaml
 
-from . import builtin_destinations, fixtures, load
+from . import __version__, builtin_destinations, fixtures, load
 from .destination import Destination
 from .errors import MappingError, TransformError
 from .wire import compact_json
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="transformer", description=(
         "Turn analytics events into API request descriptions using YAML mapping folders."))
+    parser.add_argument("--version", action="version", version=f"transformer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="transform events (NDJSON or a JSON array) into request descriptions",
@@ -57,8 +58,7 @@ def _parser() -> argparse.ArgumentParser:
                                           "result per line (NDJSON) to stdout, in order. Exit 0 when every event "
                                           "transformed, 1 when some were errors, 2 on usage or configuration problems.")
     run.add_argument("files", nargs="*", metavar="FILE", help="event files; none or '-' reads stdin")
-    run.add_argument("--destination", "-d", required=True,
-                     help=f"built-in destination ({', '.join(builtin_destinations())}) or a mapping folder")
+    run.add_argument("--destination", "-d", required=True, help=_DESTINATION_HELP)
     run.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
     run.add_argument("--lookups", type=Path, help="canned look-up answers: JSON/YAML object URL -> {status, body}; "
                                                   "URLs not listed answer 404")
@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate mapping folders",
                                 description="Validate mapping folders against the mapping schema and compile them. "
                                             "Prints each problem as file:line: yaml.path: message; exit 1 on any.")
-    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR", help="mapping folders (default: the built-in ones)")
+    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR",
+                       help="mapping folders (default: those in ./mappings when there is one, else the built-in ones)")
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="run fixture files and show a diff for each mismatch",
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="a fixture file or a folder of them (default: fixtures)")
     where = test.add_mutually_exclusive_group()
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
-    where.add_argument("--mappings", type=Path, help="run the fixtures against this mapping folder instead")
+    where.add_argument("--mappings", type=Path, help="run the fixtures of this mapping folder's destination against it")
     test.set_defaults(handler=_test)
     return parser
 
@@ -87,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 # -- run --------------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    destination = load(args.destination)
+    destination = _load(args.destination, sys.stderr)
     settings = _read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)
@@ -318,14 +319,38 @@ class _Progress:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
+# -- where mappings come from ------------------------------------------------------------
+
+WORKING_COPY = Path("mappings")
+_DESTINATION_HELP = ("a destination's name or a mapping folder. A name means ./mappings/NAME when the current "
+                     "folder has one (a checkout you edit), else the installed built-in "
+                     f"({', '.join(builtin_destinations())})")
+
+
+def _resolve(name: str) -> str | Path:
+    """What a destination name means on the command line: inside a checkout (a folder with
+    mappings/NAME/destination.yaml) the files you edit, else the built-in of that name. Paths stay paths."""
+    local = WORKING_COPY / name
+    if "/" not in name and "\\" not in name and (local / "destination.yaml").is_file():
+        return local.resolve()
+    return name
+
+
+def _load(name: str, report: IO[str]) -> Destination:
+    """Load a destination by name or folder and say which folder it came from."""
+    destination = load(_resolve(name))
+    print(f"transformer: {destination.name} from {destination.folder}", file=report)
+    return destination
+
+
 # -- check ------------------------------------------------------------------------------------
 
 def _check(args: argparse.Namespace) -> int:
-    folders = args.folders or builtin_destinations()
+    folders = args.folders or _default_folders()
     failed = False
     for folder in folders:
         try:
-            destination = load(folder)
+            destination = load(_resolve(str(folder)))
         except MappingError as exc:
             failed = True
             for problem in exc.problems:
@@ -335,12 +360,18 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_EVENT_ERRORS if failed else EXIT_OK
 
 
+def _default_folders() -> list[str]:
+    """The working copy's mapping folders when there is one, else the built-in destinations."""
+    local = sorted(p.parent.resolve() for p in WORKING_COPY.glob("*/destination.yaml"))
+    return [str(p) for p in local] or builtin_destinations()
+
+
 # -- test -------------------------------------------------------------------------------------
 
 def _test(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
-    custom = Destination.from_folder(args.mappings) if args.mappings else None
+    custom = _load(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
     passed = failed = 0
     for path in fixtures.find(args.path):
@@ -356,7 +387,7 @@ def _test(args: argparse.Namespace) -> int:
             continue
         destination = custom or loaded.get(data["destination"])
         if destination is None:
-            destination = loaded[data["destination"]] = load(data["destination"])
+            destination = loaded[data["destination"]] = _load(data["destination"], sys.stdout)
         try:
             actual = fixtures.run(data, destination)
         except fixtures.FixtureError as exc:
