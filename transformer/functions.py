@@ -68,6 +68,7 @@ def lower(value: Any) -> str:
 
 
 def upper(value: Any) -> str:
+    """Upper case: ``eu`` -> ``EU``."""
     return _needs_text(value, "upper").upper()
 
 
