@@ -236,6 +236,43 @@ def test_test_command_shows_a_diff_against_another_mapping_folder(tmp_path: Path
     assert out.strip().endswith("0 passed, 1 failed")
 
 
+def test_new_scaffolds_a_destination_that_passes_check_and_test(tmp_path: Path, capsys: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["new", "acme"], capsys)
+    assert code == 0
+    assert out.splitlines() == ["created mappings/acme/destination.yaml", "created mappings/acme/track.yaml",
+                                "created fixtures/acme/track.json",
+                                "next: transformer check mappings/acme && transformer test fixtures/acme"]
+    assert run_cli(["check", "mappings/acme"], capsys)[:2] == (0, "ok: mappings/acme (acme: track)\n")
+    code, out, _ = run_cli(["test", "fixtures/acme"], capsys)
+    assert (code, out.splitlines()[-1]) == (0, "1 passed, 0 failed")
+    fixture = json.loads((tmp_path / "fixtures" / "acme" / "track.json").read_text())
+    assert fixture["expected"]["output"]["body"]["JSON"]["event"] == "Signed Up"
+    # Its files name an editor schema that exists, and the schema accepts them.
+    for name in ("destination.yaml", "track.yaml"):
+        first = (tmp_path / "mappings" / "acme" / name).read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=file://")
+        assert Path(first.split("$schema=file://", 1)[1]).is_file()
+    code, _, err = run_cli(["new", "acme"], capsys)
+    assert (code, err) == (2, f"transformer: {Path('mappings/acme')} already exists\n")
+    assert run_cli(["new", "9lives"], capsys)[0] == 2
+
+
+def test_new_in_a_checkout_links_the_checkout_schemas(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "schema").mkdir()
+    for name in ("destination", "event"):
+        shutil.copy(ROOT / "schema" / f"{name}.schema.json", tmp_path / "schema")
+    code, out, _ = run_cli(["new", "acme", "--root", str(tmp_path)], capsys)
+    assert code == 0
+    assert out.splitlines()[-1] == (f"next: transformer check {tmp_path}/mappings/acme && transformer test "
+                                    f"{tmp_path}/fixtures/acme --mappings {tmp_path}/mappings/acme")
+    head = (tmp_path / "mappings" / "acme" / "track.yaml").read_text().splitlines()[0]
+    assert head == "# yaml-language-server: $schema=../../schema/event.schema.json"
+    code, out, _ = run_cli(["test", str(tmp_path / "fixtures" / "acme"), "--mappings", str(tmp_path / "mappings" / "acme")], capsys)
+    assert (code, out.splitlines()[-1]) == (0, "1 passed, 0 failed")
+
+
 def test_version(capsys: Any) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
@@ -245,7 +282,7 @@ def test_version(capsys: Any) -> None:
 
 def test_python_dash_m_and_help_on_every_command() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for command in ([], ["run"], ["check"], ["test"]):
+    for command in ([], ["run"], ["check"], ["test"], ["explain"], ["new"]):
         done = subprocess.run([sys.executable, "-m", "transformer", *command, "--help"], capture_output=True,
                               text=True, env=env, check=False)
         assert done.returncode == 0, done.stderr

@@ -61,7 +61,7 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body: {object: {v: {const: 1, when: {setting: flag, not: {setting: flag}}}}}",
      "test.yaml:1: body.object.v.when: {'setting': 'flag', 'not': {'setting': 'flag'}} has too many properties"),
     ("body:\n  object:\n    a: {path: x}\n    a: {path: y}", "test.yaml:4: body.object.a: duplicate key (YAML keeps only the last one)"),
-    ("body:\n  object:\n    yes: {path: x}", "test.yaml:3: body.object: key True must be a string (quote it: YAML reads "
+    ("body:\n  object:\n    yes: {path: x}", "test.yaml:2: body.object: key True must be a string (quote it: YAML reads "
                                             "yes/no/on/off and numbers as other types)"),
     ("body: {object: {v: {path: a}}", "test.yaml:1: (top): YAML syntax error: while parsing a flow mapping: "
                                      "did not find expected ',' or '}' (noticed at line 2)"),

@@ -18,6 +18,8 @@ import yaml
 from . import __version__, builtin_destinations, fixtures, load
 from .destination import Destination
 from .errors import MappingError, TransformError
+from .explain import render as render_explanation
+from .scaffold import ScaffoldError, scaffold
 from .wire import compact_json
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -82,6 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
     where.add_argument("--mappings", type=Path, help="run the fixtures of this mapping folder's destination against it")
     test.set_defaults(handler=_test)
+
+    explain = commands.add_parser("explain", help="show which rule gave each field of one event's request, and why",
+                                  description="Transform one event and show, for every output field (and every rule "
+                                              "that left one out), the file:line and rule that decided it, where the "
+                                              "value came from, and each candidate tried (missing, null, empty, "
+                                              "condition false). Exit 0 when the event transformed, 1 when it is an error.")
+    explain.add_argument("event", type=Path, metavar="EVENT_FILE", help="one event as a JSON object ('-' reads stdin)")
+    explain.add_argument("--destination", "-d", required=True, help=_DESTINATION_HELP)
+    explain.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
+    explain.add_argument("--lookups", type=Path, help="canned look-up answers, as for run")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON (Destination.explain's data)")
+    explain.set_defaults(handler=_explain)
+
+    new = commands.add_parser("new", help="start a new destination: a mapping folder and a fixture that pass check and test",
+                              description="Create mappings/NAME (destination.yaml with settings, track.yaml) and "
+                                          "fixtures/NAME/track.json under --root, ready to edit; check and test pass at once.")
+    new.add_argument("name", metavar="NAME", help="the destination's name (letters, digits, _)")
+    new.add_argument("--root", type=Path, default=Path("."), help="where mappings/ and fixtures/ are (default: here)")
+    new.set_defaults(handler=_new)
     return parser
 
 
@@ -94,16 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         destination.check_settings(settings)
     except TransformError as exc:
         raise UsageError(str(exc)) from None
-    lookup = None
-    if args.lookups is not None:
-        answers = _read_config(args.lookups, "lookups")
-        shape = "an object of URL -> {status: <int>, body: <any JSON>}"
-        if not isinstance(answers, dict):
-            raise UsageError(f"{args.lookups}: look-up answers must be {shape}")
-        for url, answer in answers.items():
-            if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
-                raise UsageError(f"{args.lookups}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
-        lookup = fixtures.canned_lookup(answers)
+    lookup = _canned_lookups(args.lookups) if args.lookups is not None else None
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     names = args.files or ["-"]
@@ -142,6 +154,18 @@ def _run(args: argparse.Namespace) -> int:
     summary += f"; {written} lines written" if args.batch else ""
     print(summary, file=sys.stderr)
     return EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _canned_lookups(path: Path) -> fixtures.Lookup:
+    """A --lookups file as a lookup function; a malformed one is a usage error naming the entry."""
+    answers = _read_config(path, "lookups")
+    shape = "an object of URL -> {status: <int>, body: <any JSON>}"
+    if not isinstance(answers, dict):
+        raise UsageError(f"{path}: look-up answers must be {shape}")
+    for url, answer in answers.items():
+        if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
+            raise UsageError(f"{path}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
+    return fixtures.canned_lookup(answers)
 
 
 def _read_config(path: Path, what: str) -> Any:
@@ -407,3 +431,40 @@ def _test(args: argparse.Namespace) -> int:
 
 def _pretty(value: Any) -> list[str]:
     return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n").splitlines(keepends=True)
+
+
+# -- explain ----------------------------------------------------------------------------------
+
+def _explain(args: argparse.Namespace) -> int:
+    destination = _load(args.destination, sys.stderr)
+    settings = _read_config(args.settings, "settings")
+    try:
+        destination.check_settings(settings)
+    except TransformError as exc:
+        raise UsageError(str(exc)) from None
+    lookup = _canned_lookups(args.lookups) if args.lookups is not None else None
+    try:
+        text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text(encoding="utf-8")
+        event = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{args.event}: cannot read the event: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"{args.event}: not one JSON event ({exc})") from None
+    data = destination.explain(event, settings, lookup=lookup)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json else render_explanation(data))
+    return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS
+
+
+# -- new --------------------------------------------------------------------------------------
+
+def _new(args: argparse.Namespace) -> int:
+    try:
+        written = scaffold(args.name, args.root)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        print(f"created {path}")
+    folder, fixture = written[0].parent, written[2].parent
+    here = args.root.resolve() == Path.cwd().resolve()
+    print(f"next: transformer check {folder} && transformer test {fixture}" + ("" if here else f" --mappings {folder}"))
+    return EXIT_OK

@@ -225,6 +225,7 @@ def path_node(paths: tuple[tuple[str, ...], ...]) -> Node:
         def read(keys: tuple[str, ...]) -> None:
             parent = gen.prefix(keys[:-1])
             gen.line(f"{target} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
+            gen.trace(repr("read"), repr(".".join(keys)), target)  # explain shows each candidate path's raw value
             emit_present_copy(gen, target, ".".join(keys))
 
         gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")

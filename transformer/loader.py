@@ -99,6 +99,10 @@ class EventPlan:
     body: Fn | None
 
 
+# An event type's compiled rules: its file, let bindings, request parts and body.
+Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None]
+
+
 @dataclass(frozen=True)
 class Mapping:
     name: str
@@ -110,6 +114,7 @@ class Mapping:
     max_body_bytes: int | None
     batching: Batching | None
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
+    rules: dict[str, Rules]  # event type -> its compiled rules, to generate the tracing variant from
 
 
 class MappingTexts:
@@ -177,7 +182,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
 
-    rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
+    rules: dict[str, Rules] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
@@ -225,14 +230,21 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
         secrets=tuple(spec.get("secrets", ())),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
-        max_body_bytes=spec.get("max_body_bytes"), batching=batching, texts=dict(files.read),
+        max_body_bytes=spec.get("max_body_bytes"), batching=batching, texts=dict(files.read), rules=rules,
     )
 
 
+def tracing_plans(mapping: Mapping) -> dict[str, EventPlan]:
+    """Every event type's functions generated again with trace records, for explain (see
+    explain.py). Built on demand, apart from ``mapping.plans``: transform never runs them."""
+    generated: dict[tuple[int, str | None], Fn] = {}
+    return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in mapping.rules.items()}
+
+
 def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
-              body: Node | None, generated: dict[tuple[int, str | None], Fn]) -> EventPlan:
+              body: Node | None, generated: dict[tuple[int, str | None], Fn], tracing: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
-    plan = Plan(event_type, lets, generated)
+    plan = Plan(event_type, lets, generated, tracing)
 
     def part(node: Node) -> Part:
         return Part(plan.function(node), node.settings_only)
@@ -300,13 +312,13 @@ def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         # One problem per unknown key, at the key's own line, with the nearest known key.
-        known = list(error.schema.get("properties", {}))
+        known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
         return [source.problem(path + (key,), f"unknown key {key!r}{did_you_mean(key, known) or _one_of(known)}")
                 for key in error.instance if key not in known]
     message = error.message
     if len(message) > 300:
         message = message[:297] + "..."
-    if error.validator == "enum" and isinstance(error.instance, str):
+    if error.validator == "enum" and isinstance(error.instance, str) and isinstance(error.validator_value, list):
         message += did_you_mean(error.instance, [str(choice) for choice in error.validator_value])
     return [source.problem(path, message)]
 

@@ -96,8 +96,10 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, display_name: str) -> Problem:
     return Problem(display_name, line, "", f"YAML syntax error: {reason}{noticed}")
 
 
-def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int]) -> None:
-    source.lines.setdefault(path, node.start_mark.line + 1)
+def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int],
+                  line: int | None = None) -> None:
+    # A mapping's value stands at its key's line (a block value starts on the line after the key).
+    source.lines.setdefault(path, line if line is not None else node.start_mark.line + 1)
     if id(node) in seen:  # an alias: its lines were recorded where the anchor stands
         return
     seen.add(id(node))
@@ -109,7 +111,7 @@ def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Prob
                 problems.append(Problem(source.file, key_node.start_mark.line + 1, format_path(path + (key,)),
                                         "duplicate key (YAML keeps only the last one)"))
             keys.add(key)
-            _record_lines(value_node, path + (key,), source, problems, seen)
+            _record_lines(value_node, path + (key,), source, problems, seen, key_node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, path + (index,), source, problems, seen)
