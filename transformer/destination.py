@@ -55,7 +55,8 @@ class Destination:
         self._mapping = mapping
         self.name = mapping.name
         self.event_types = tuple(mapping.plans)
-        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets)
+        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
+                                         mapping.settings_errors)
         self._tracing: dict[str, EventPlan] | None = None  # explain's variant, generated on its first call
 
     @classmethod

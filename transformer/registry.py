@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from .codegen import Node
@@ -26,10 +27,9 @@ class Scope(Protocol):
     """What a compile function may ask of the compiler: sub-rules, names, and problem reports."""
 
     @property
-    def source(self) -> Source: ...
-
-    @property
-    def settings(self) -> frozenset[str]: ...
+    def settings(self) -> Mapping[str, Any]:
+        """The declared settings: name -> its JSON Schema."""
+        ...
 
     @property
     def lets(self) -> Mapping[str, Node]: ...
@@ -45,6 +45,21 @@ class Scope(Protocol):
     def expand_paths(self, value: str | list[str], path: YamlPath) -> list[str]: ...
 
     def var_node(self, name: str, path: YamlPath) -> Node: ...
+
+    def has_var(self, name: str) -> bool: ...
+
+    def binding(self, name: str, value: Node, path: YamlPath) -> AbstractContextManager[str]:
+        """Within it, ``{var: name}`` reads the generated local it gives (bound to ``value``'s kind)."""
+        ...
+
+    def known_values(self, spec: dict[str, Any]) -> tuple[list[Any], str] | None:
+        """When every value the rule ``spec`` can give is known at load (the event types a file is
+        routed to, a setting's enum): those values and what they are, for dead-branch errors."""
+        ...
+
+    def isolated(self) -> AbstractContextManager[None]:
+        """Within it, rules compiled into functions of their own: no ``binding`` is visible."""
+        ...
 
 
 # directive(scope, value under the directive's key, the whole rule, YAML path of the key) -> Node
