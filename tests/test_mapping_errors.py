@@ -188,6 +188,15 @@ def test_an_event_type_without_a_file_or_request(tmp_path: Path) -> None:
                      "destination.yaml:19: events.other: no file 'other.yaml' in the mapping folder"]
 
 
+def test_a_typo_in_a_request_method_rule_is_named(tmp_path: Path) -> None:
+    for method, message in [("{cnst: POST}", "request.method.cnst: unknown key 'cnst' (did you mean `const`?)"),
+                            ("PST", "request.method: 'PST' is not one of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] "
+                                    "(did you mean `POST`?)")]:
+        typo = BASE.replace("  method: POST", f"  method: {method}")
+        line = typo.splitlines().index(f"  method: {method}") + 1
+        assert problems_of(tmp_path, "body: {object: {}}", typo) == [f"destination.yaml:{line}: {message}"]
+
+
 def test_a_misspelt_event_file_is_reported_where_destination_yaml_names_it(tmp_path: Path) -> None:
     typo = BASE.replace("events:\n  test: test.yaml", "events:\n  test: tets.yaml")
     line = typo.splitlines().index("  test: tets.yaml") + 1

@@ -313,8 +313,9 @@ def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]
 
 
 def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[Problem]:
-    if error.context:  # anyOf: report the alternative that got furthest into the value
-        error = max(error.context, key=lambda e: len(e.absolute_path))
+    if error.context:  # anyOf: report the alternative that got furthest into the value, and
+        # of those one that took the value for its kind (not merely "wrong type" or "not one of")
+        error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator not in ("enum", "type")))
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         # One problem per unknown key, at the key's own line, with the nearest known key.
