@@ -75,7 +75,8 @@ def test_each_field_names_its_rule_line_and_source(demo: transformer.Destination
         ("traits.handle", 'found "ada"'),
     ]
     assert name["tried"][0]["line"] == line_of(EVENT_FILE, "- {const: Everyone")
-    assert field(data, "body.email")["result"] == "left out"
+    email = field(data, "body.email")
+    assert (email["result"], email["why"]) == ("left out", "skipped: condition false")
     plan = field(data, "body.plan")
     assert plan["value"] == "gold"
     assert plan["source"] == ["look-up email (GET https://example.invalid/users/a@b.example: 200)"]
@@ -106,6 +107,18 @@ def test_an_error_is_explained_up_to_where_it_stopped(make_destination: Callable
     event = field(data, "body.event")
     assert event["result"] == "error"
     assert [(t["path"], t["result"]) for t in event["tried"]] == [("event", "missing"), ("properties.event", "null")]
+
+
+def test_a_case_without_a_branch_for_the_value_says_so(make_destination: Callable[..., transformer.Destination]) -> None:
+    destination = make_destination("""\
+    body:
+      object:
+        channel:
+          case: {path: channel}
+          values: {web: {const: browser}}
+    """)
+    channel = field(destination.explain({"type": "test", "channel": "tv"}, SETTINGS), "body.channel")
+    assert (channel["result"], channel["why"]) == ("left out", 'gave nothing: no branch under values for "tv"')
 
 
 def test_an_event_that_cannot_be_dispatched(demo: transformer.Destination) -> None:

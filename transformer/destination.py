@@ -127,7 +127,8 @@ class Destination:
             {"destination", "event_type", "file", "request" | "error": {"message", "status_code"},
              "lookups": [{"kind", "value", "request", "status"}],
              "fields": [{"field", "file", "line", "rule", "spec", "result": "sent" | "left out" | "error",
-                         "value", "source": [...], "tried": [{"depth", "rule" | "condition" | "path", "result", ...}]}]}
+                         "value", "source": [...] (when sent), "why" (when left out),
+                         "tried": [{"depth", "rule" | "condition" | "path", "result", ...}]}]}
 
         Secret settings' values are replaced by ``[redacted]`` throughout. The tracing functions are
         generated on the first call; ``transform`` never runs them."""

@@ -154,6 +154,7 @@ def _fields(rule: _Rule, name: str, out: list[dict[str, Any]], lets: dict[str, l
         entry["result"] = "error"
     elif rule.value is MISSING:
         entry["result"] = "left out"
+        entry["why"] = _rule_result(rule)
     else:
         entry["result"] = "sent"
         entry["value"] = rule.value
@@ -215,6 +216,13 @@ def _rule_result(rule: _Rule) -> str:
     own_when = rule.info.yaml_path + ("when",)
     if any(isinstance(i, tuple) and i[0] == "condition" and i[1].yaml_path == own_when and not i[2] for i in rule.items):
         return "skipped: condition false"
+    if rule.info.directive == "case":
+        subject = rule.info.yaml_path + ("case",)
+        branches = rule.info.yaml_path + ("values",)
+        picked = [i for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path[:len(branches)] == branches]
+        given = [i.value for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path == subject]
+        if not picked and given and given[0] is not MISSING:
+            return f"gave nothing: no branch under values for {_short(given[0])}"
     return "gave nothing"
 
 
@@ -248,7 +256,7 @@ def render(data: dict[str, Any]) -> str:
     for entry in data["fields"]:
         lines.append("")
         head = f"{entry['field']} = {_short(entry['value'])}" if entry["result"] == "sent" else \
-            f"{entry['field']}: {entry['result']}"
+            f"{entry['field']}: {entry['result']}" + (f" ({entry['why']})" if entry.get("why") else "")
         lines.append(head)
         lines.append(f"  {entry['file']}:{entry['line']}  {entry['rule']}  {entry['spec']}")
         if entry.get("source"):
