@@ -171,3 +171,30 @@ def test_cli_explain_prints_request_and_fields(tmp_path: Path, make_destination:
     (tmp_path / "e.json").write_text("{not json")
     assert cli.main(args) == 2
     assert "not one JSON event" in capsys.readouterr().err
+
+
+class _Raising(dict):  # type: ignore[type-arg]
+    def get(self, *args: Any) -> Any:
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("message", [
+    [1, 2], None, {"type": 5}, {"type": "test", "traits": {"name": float("nan")}},
+    {"type": "test", "traits": _Raising(name="x")},
+    {"type": "test", "traits": {"id": "u", "handle": {"a": {"b": [1, {"c": None}]}}}},
+], ids=["list", "none", "type-not-a-string", "nan", "raising-get", "nested"])
+def test_explain_never_raises_and_its_data_is_json(demo: transformer.Destination, message: Any) -> None:
+    data = demo.explain(message, SETTINGS, lookup=lookup)
+    assert ("request" in data) != ("error" in data)
+    json.dumps(data)
+
+
+def test_explain_shows_deep_values_cut_short(demo: transformer.Destination) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(3000):
+        node["a"] = {}
+        node = node["a"]
+    data = demo.explain({"type": "test", "traits": {"handle": deep}}, SETTINGS, lookup=lookup)
+    assert "nested deeper than 100 levels" in data["error"]["message"]
+    assert "(nested too deeply to show)" in json.dumps(data)

@@ -448,8 +448,8 @@ def _explain(args: argparse.Namespace) -> int:
         event = json.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{args.event}: cannot read the event: {exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"{args.event}: not one JSON event ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{args.event}: not one JSON event ({exc.__class__.__name__}: {exc})") from None
     data = destination.explain(event, settings, lookup=lookup)
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json else render_explanation(data))
     return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS

@@ -10,7 +10,7 @@ from .batching import Packer
 from .codegen import TRACE, Context
 from .compiler import EVENT_TYPE_VAR
 from .errors import TransformError
-from .explain import explanation
+from .explain import TOO_DEEP, explanation
 from .loader import EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup
 from .loader import Mapping as CompiledMapping
@@ -324,19 +324,23 @@ class Destination:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
 
 
-def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
-    """``value`` with each secret's text replaced, in every string and key."""
-    if not secrets:
-        return value
+def _redacted(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    """A copy of ``value`` with each secret's text replaced, in every string and key, and what is
+    nested deeper than any request may be (an event's value read as it came) cut short."""
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, "[redacted]")
         return value
+    if isinstance(value, (dict, list)) and depth > _SHOWN_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
-        return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+        return {_redacted(k, secrets, depth): _redacted(v, secrets, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redacted(item, secrets) for item in value]
+        return [_redacted(item, secrets, depth + 1) for item in value]
     return value
+
+
+_SHOWN_DEPTH = 200  # twice what a request may nest; the explanation nests values a few levels down
 
 
 def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from .yamlsource import Source, YamlPath, format_path
 
 _SPEC_CHARS = 100
 _VALUE_CHARS = 80
+TOO_DEEP = "(nested too deeply to show)"
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,10 @@ def _read_result(raw: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return TOO_DEEP
     return text if len(text) <= _VALUE_CHARS else text[:_VALUE_CHARS - 3] + "..."
 
 
@@ -256,7 +260,7 @@ def render(data: dict[str, Any]) -> str:
     for entry in data["fields"]:
         lines.append("")
         head = f"{entry['field']} = {_short(entry['value'])}" if entry["result"] == "sent" else \
-            f"{entry['field']}: {entry['result']}" + (f" ({entry['why']})" if entry.get("why") else "")
+            f"{entry['field']}: {entry['result']}" + (f" ({entry['why']})" if entry.get("why", "gave nothing") != "gave nothing" else "")
         lines.append(head)
         lines.append(f"  {entry['file']}:{entry['line']}  {entry['rule']}  {entry['spec']}")
         if entry.get("source"):
