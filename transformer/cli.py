@@ -15,10 +15,11 @@ from typing import IO, Any
 import orjson
 import yaml
 
-from . import __version__, builtin_destinations, fixtures, load
+from . import __version__, builtin_destinations, fixtures, load, send_cli
 from .destination import Destination
 from .errors import MappingError, TransformError
 from .explain import render as render_explanation
+from .lookups import Lookup
 from .scaffold import ScaffoldError, scaffold
 from .wire import compact_json
 
@@ -103,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("name", metavar="NAME", help="the destination's name (letters, digits, _)")
     new.add_argument("--root", type=Path, default=Path("."), help="where mappings/ and fixtures/ are (default: here)")
     new.set_defaults(handler=_new)
+
+    send_cli.add_command(commands)  # transformer send: in its own module (it needs the [http] extra)
     return parser
 
 
@@ -115,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         destination.check_settings(settings)
     except TransformError as exc:
         raise UsageError(str(exc)) from None
-    lookup = _canned_lookups(args.lookups) if args.lookups is not None else None
+    lookup = None if args.lookups is None else _canned_lookup(args.lookups)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     names = args.files or ["-"]
@@ -156,8 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_EVENT_ERRORS if errors else EXIT_OK
 
 
-def _canned_lookups(path: Path) -> fixtures.Lookup:
-    """A --lookups file as a lookup function; a malformed one is a usage error naming the entry."""
+def _canned_lookup(path: Path) -> Lookup:
+    """A lookup function answering from a --lookups file."""
     answers = _read_config(path, "lookups")
     shape = "an object of URL -> {status: <int>, body: <any JSON>}"
     if not isinstance(answers, dict):
@@ -442,7 +445,7 @@ def _explain(args: argparse.Namespace) -> int:
         destination.check_settings(settings)
     except TransformError as exc:
         raise UsageError(str(exc)) from None
-    lookup = _canned_lookups(args.lookups) if args.lookups is not None else None
+    lookup = None if args.lookups is None else _canned_lookup(args.lookups)
     try:
         text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text(encoding="utf-8")
         event = json.loads(text)
