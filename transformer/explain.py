@@ -32,14 +32,20 @@ class RuleInfo:
     line: int | None
     yaml_path: YamlPath
     directive: str
-    spec: str
-    arg: str | None  # the argument when it is one name or path: {setting: token} -> token
+    written: dict[str, Any] = field(compare=False, repr=False)  # the rule as loaded; text only when shown
+    arg: str | None = None  # the argument when it is one name or path: {setting: token} -> token
 
     @classmethod
     def of(cls, source: Source, path: YamlPath, directive: str, spec: dict[str, Any]) -> RuleInfo:
         argument = spec[directive]
-        return cls(os.path.basename(source.file), source.line(path), path, directive, _flow(spec),
+        return cls(os.path.basename(source.file), source.line(path), path, directive, spec,
                    argument if isinstance(argument, str) else None)
+
+    @property
+    def spec(self) -> str:
+        """The rule as written, in YAML flow style, abbreviated. Made when asked: dumping every
+        rule's YAML at load took longer than compiling them."""
+        return _flow(self.written)
 
     @property
     def rule(self) -> str:
