@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
 
     write = _line_writer()
     written = 0
-    stream = destination.iter_batches(results()) if args.batch else results()
+    stream = destination.iter_batches(results(), settings) if args.batch else results()
     for result in stream:
         write(result)
         written += 1

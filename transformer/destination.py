@@ -128,6 +128,8 @@ class Destination:
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
+        for check in plan.checks:
+            check.apply(body, ctx)
         method = static.method.fn(ctx) if isinstance(static.method, Part) else static.method
         endpoint = static.endpoint.fn(ctx) if isinstance(static.endpoint, Part) else static.endpoint
         for name, value in (("method", method), ("endpoint", endpoint)):
@@ -138,6 +140,8 @@ class Destination:
         headers = _with_rules(static.headers, static.header_rules, ctx)
         params = _with_rules(static.params, static.param_rules, ctx)
         limit = self._mapping.max_body_bytes
+        if self._mapping.max_body_setting is not None:
+            limit = state.settings.get(self._mapping.max_body_setting, limit)
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
             if size > limit:
@@ -209,19 +213,23 @@ class Destination:
             return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
         return {"output": output, "statusCode": 200, "metadata": metadata}
 
-    def batch(self, results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def batch(self, results: Iterable[dict[str, Any]], settings: Any = None) -> list[dict[str, Any]]:
         """Pack successful results into as few batch requests as the destination's limits allow.
 
         Order is kept: a batch stands where its first event stood, error results pass through
         untouched, and no event is split or dropped (one too large for any batch becomes an error).
+        Limits that the destination lets settings change are read from ``settings`` (validated;
+        a TransformError when they are invalid), else their defaults are used.
         """
-        return list(self.iter_batches(results))
+        return list(self.iter_batches(results, settings))
 
-    def iter_batches(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def iter_batches(self, results: Iterable[dict[str, Any]], settings: Any = None) -> Iterator[dict[str, Any]]:
         """Streaming form of ``batch``: holds at most one open batch and the errors behind it."""
         spec = self._mapping.batching
         if spec is None:
             raise ValueError(f"destination {self.name} declares no batching")
+        if settings is not None:
+            spec = spec.for_settings(self._settings.state(settings).settings)
         yield from Packer(spec, self.name).pack(results)
 
     def batch_key(self, result: dict[str, Any]) -> str | None:
@@ -242,7 +250,7 @@ class Destination:
     @property
     def batch_limits(self) -> dict[str, int]:
         """The batch limits the destination declares (``max_events``, ``max_request_bytes``,
-        ``max_event_bytes``) and ``envelope_bytes``, what a batch adds around its events' bodies
+        ``max_event_bytes``; for limits settings may change, their defaults) and ``envelope_bytes``, what a batch adds around its events' bodies
         besides one comma between two of them."""
         spec = self._mapping.batching
         if spec is None:
