@@ -29,7 +29,8 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body: {object: {v: {path: [a, 3]}}}", "test.yaml:1: body.object.v.path[1]: 3 is not of type 'string'"),
     ("body:\n  object:\n    v: {path: a, then: [{coerce: shout}]}",
      "test.yaml:3: body.object.v.then[0].coerce: 'shout' is not one of ['base64', 'camel', 'compact', 'dasherize', "
-     "'json', 'json_items', 'lower', 'rstrip', 'string', 'trim', 'unique', 'url_escape', 'url_parent', 'uuid5']"),
+     "'json', 'json_items', 'lower', 'rstrip', 'string', 'trim', 'unique', 'upper', 'url_component', 'url_escape', "
+     "'url_parent', 'uuid5']"),
     ("body: {object: {v: {path: a, const: 1}}}",
      "test.yaml:1: body.object.v: a rule needs exactly one of path, jmespath, const, setting, var, template, first, "
      "object, list, case, lookup (found path, const)"),
@@ -143,3 +144,19 @@ def test_validators_resolve_every_reference() -> None:
         return 0
 
     assert sum(refs(v.schema) for v in _validators()) == 0
+
+
+def test_schema_and_registries_name_the_same_directives_conditions_and_steps() -> None:
+    """Each directive, condition and step lives in its family's registry and in the schema."""
+    from transformer.conditions import CONDITIONS
+    from transformer.directives import DIRECTIVES
+    from transformer.steps import STEPS
+
+    defs = transformer.mapping_schema()["$defs"]
+    expr = defs["expr"]
+    modifiers = {"when", "then", "default", "required"}
+    companions = set(expr["dependentRequired"])  # keys that only go with a directive (vars, needs...)
+    assert set(expr["properties"]) - modifiers - companions == set(DIRECTIVES)
+    assert f"({', '.join(DIRECTIVES)})" in expr["description"]
+    assert set(defs["condition"]["properties"]) == set(CONDITIONS)
+    assert set(defs["step"]["properties"]) - {"when"} == set(STEPS)

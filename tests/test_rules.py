@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 import transformer
 from transformer import MISSING, TransformError
+from transformer.functions import COERCIONS, StepError
 from transformer.values import fresh, is_present
 
 Body = Callable[..., Any]
@@ -153,11 +155,24 @@ def test_step_when(body_of: Body) -> None:
     ("string", False, "false"),
     ("string", 2.0, "2"),
     ("trim", "  x ", "x"),
+    ("upper", "AbC", "ABC"),
+    ("url_component", "a b/c@d+e!*'()~é", "a%20b%2Fc%40d%2Be!*'()~%C3%A9"),
     ("url_escape", "a b/c@d+e", "a%20b%2Fc@d%2Be"),
     ("url_parent", "https://h.example/v1/track", "https://h.example/v1"),
 ])
 def test_coercions(body_of: Body, coercion: str, value: Any, expected: Any) -> None:
     assert body_of(f"object: {{v: {{path: v, then: [{{coerce: {coercion}}}]}}}}", {"v": value}) == {"v": expected}
+
+
+@pytest.mark.parametrize("coercion, kept", [
+    ("url_escape", string.ascii_letters + string.digits + "-_.~@"),
+    ("url_component", string.ascii_letters + string.digits + "-_.!~*'()"),  # encodeURIComponent's set
+])
+def test_url_coercions_leave_exactly_their_documented_characters_alone(coercion: str, kept: str) -> None:
+    for char in map(chr, range(128)):
+        assert (COERCIONS[coercion](char) == char) is (char in kept), repr(char)
+    with pytest.raises(StepError, match=f"{coercion} needs text that is valid Unicode"):
+        COERCIONS[coercion]("\ud800")
 
 
 def test_coercion_on_the_wrong_type_is_a_clear_error(body_of: Body) -> None:

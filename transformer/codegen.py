@@ -1,25 +1,38 @@
 """Turn compiled rules into Python functions: one generated function per rule root, per event type.
 
-Rules compile to emitters (see compiler.py) that write straight-line Python: dict access inlined,
-every path prefix an event function reads fetched once at its top, the event type folded in as a
-constant. The generated source keeps the semantics in one place, the emitters; the runtime
-helpers here are what generated code calls for the rarer, larger operations.
+Rules compile to Nodes (see compiler.py and the directive, condition and step modules) whose
+emitters write straight-line Python: dict access inlined, every path prefix an event function reads
+fetched once at its top, the event type folded in as a constant. The generated source keeps the
+semantics in one place, the emitters; the runtime helpers here are what generated code calls for
+the rarer, larger operations. This module knows nothing of the mapping language itself.
 """
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import TransformError
 from .functions import StepError, to_text
 from .values import MISSING, fresh
 
-if TYPE_CHECKING:
-    from .compiler import Node
-
 Fn = Callable[["Context"], Any]
+Emit = Callable[["Gen", str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A compiled rule (or condition). ``emit`` writes the Python statements that set the named
+    local to the rule's value, a fresh JSON value or MISSING (a condition's: a bool).
+    ``settings_only`` says whether it reads nothing but settings, so the destination may compute
+    it once per settings instead of once per event."""
+
+    emit: Emit
+    settings_only: bool
+    sources: tuple[str, ...] = ()  # the event paths a rule reads, for "tried ..." in messages
+    is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
 
 UNSET: Any = object()
 SCALARS = frozenset({str, int, bool})

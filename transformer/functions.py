@@ -65,6 +65,10 @@ def lower(value: Any) -> str:
     return _needs_text(value, "lower").lower()
 
 
+def upper(value: Any) -> str:
+    return _needs_text(value, "upper").upper()
+
+
 def string(value: Any) -> str:
     return to_text(value)
 
@@ -82,8 +86,22 @@ def json_items(value: Any) -> str:
 
 
 def url_escape(value: Any) -> str:
-    """Percent-encode a value for one URL path component (``/`` too; ``@`` kept readable)."""
-    return quote(to_text(value), safe="@")
+    """Percent-encode a value for one URL path component (``/`` too; ``@`` kept readable): all but
+    ``A-Z a-z 0-9 - _ . ~ @``."""
+    return _percent_encode(value, "@", "url_escape")
+
+
+def url_component(value: Any) -> str:
+    """Percent-encode all but ``A-Z a-z 0-9 - _ . ! ~ * ' ( )``, as JavaScript's encodeURIComponent."""
+    return _percent_encode(value, "!*'()", "url_component")
+
+
+def _percent_encode(value: Any, safe: str, coercion: str) -> str:
+    # quote() always leaves letters, digits and "-_.~" alone; ``safe`` adds to them.
+    try:
+        return quote(to_text(value), safe=safe)
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 bytes to encode
+        raise StepError(f"{coercion} needs text that is valid Unicode") from None
 
 
 def base64(value: Any) -> str:
@@ -174,6 +192,8 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
     "string": string,
     "trim": trim,
     "unique": unique,
+    "upper": upper,
+    "url_component": url_component,
     "url_escape": url_escape,
     "url_parent": url_parent,
     "uuid5": uuid5,

@@ -276,10 +276,7 @@ def _compile_checks(compiler: Compiler, specs: list[dict[str, Any]]) -> list[_Ch
         for where, message in schema_problems(spec["schema"]):
             compiler.problem((*path, "schema", *where), message)
             broken = True
-        when = None
-        if "when" in spec:
-            emit, settings_only = compiler.condition(spec["when"], (*path, "when"))
-            when = Node(emit, settings_only)
+        when = compiler.condition(spec["when"], (*path, "when")) if "when" in spec else None
         if not broken:
             checks.append((rule_label(compiler.source, path), when, validator_for(spec["schema"])))
     return checks
