@@ -14,7 +14,8 @@ import jsonschema
 
 from .checks import Check, schema_problems, validator_for
 from .codegen import Fn, Plan
-from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object, rule_label
+from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
+from .registry import rule_label
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .yamlsource import Source, YamlPath, parse_yaml, read_text
