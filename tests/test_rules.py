@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import string
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +11,11 @@ import pytest
 
 import transformer
 from transformer import MISSING, TransformError
+from transformer.conditions import same
 from transformer.functions import COERCIONS, StepError
 from transformer.values import fresh, is_present
+
+from .conftest import BASE
 
 Body = Callable[..., Any]
 
@@ -303,3 +307,129 @@ def test_request_parts_may_read_the_event(make_destination: Any) -> None:
         destination.transform({"type": "test"}, settings)
     with pytest.raises(TransformError, match=r"request.method: must be a string, got number"):
         destination.transform({"type": "test", "id": "c", "verb": 5}, settings)
+
+
+def test_a_numeric_path_segment_indexes_a_list_and_is_a_key_of_an_object(body_of: Body) -> None:
+    rule = "object: {v: {path: context.externalId.1.id}, w: {path: a.0}}"
+    event = {"context": {"externalId": [{"id": "x"}, {"id": "y"}]}, "a": {"0": "key zero"}}
+    assert body_of(rule, event) == {"v": "y", "w": "key zero"}
+    assert body_of(rule, {"context": {"externalId": [{"id": "x"}]}, "a": []}) == {}
+    assert body_of("object: {v: {path: a.01}}", {"a": ["x", "y"]}) == {}  # not an index: a key
+
+
+def test_from_reads_a_rule_value_instead_of_the_event(body_of: Body) -> None:
+    rule = """\
+    object:
+      p: {path: [x.y, z], from: {path: nested}}
+      s: {path: a, from: {const: {a: 1}}}
+      j: {jmespath: "a || b", from: {object: {a: {path: nope}, b: {setting: mode}}}}
+      all: {jmespath: "@"}
+      none: {path: a, from: {path: absent}}
+    """
+    out = body_of(rule, {"nested": {"z": 3}}, {"key": "k-123", "mode": "b"})
+    assert out == {"p": 3, "s": 1, "j": "b", "all": {"type": "test", "nested": {"z": 3}}}
+
+
+def test_each_maps_a_list_with_the_event_and_settings_still_visible(body_of: Body) -> None:
+    rule = """\
+    each: {path: properties.products}
+    map:
+      object:
+        id: {path: sku, from: {var: item}}
+        order: {path: properties.order}
+        mode: {setting: mode}
+        label: {template: "{item}", when: {present: {path: x, from: {var: item}}}, then: [{coerce: json}]}
+      needs: [id]
+    """
+    event = {"properties": {"order": "o-1", "products": [{"sku": "a"}, {"name": "no sku"}, {"sku": "b"}]}}
+    wrapped = body_of(f"object:\n  v:\n{textwrap.indent(textwrap.dedent(rule), '    ')}", event, {"key": "k-123", "mode": "a"})
+    assert wrapped == {"v": [{"id": "a", "order": "o-1", "mode": "a"}, {"id": "b", "order": "o-1", "mode": "a"}]}
+    assert body_of(f"object:\n  v:\n{textwrap.indent(textwrap.dedent(rule), '    ')}", {"properties": {"products": []}}) == {}
+    assert body_of(f"object:\n  v:\n{textwrap.indent(textwrap.dedent(rule), '    ')}", {}) == {}
+
+
+def test_each_with_as_nests_and_copies_what_it_hands_out(make_destination: Any) -> None:
+    destination = make_destination("""\
+    body:
+      object:
+        v:
+          each: {path: rows}
+          as: row
+          map:
+            each: {var: row}
+            as: cell
+            map: {list: [{var: cell}, {var: cell}]}
+    """)
+    event = {"type": "test", "rows": [[{"k": 1}], [2, 3]]}
+    out = destination.transform(event, {"key": "k-123"})["body"]["JSON"]
+    assert out == {"v": [[[{"k": 1}, {"k": 1}]], [[2, 2], [3, 3]]]}
+    out["v"][0][0][0]["k"] = 9
+    assert out["v"][0][0][1] == {"k": 1} and event["rows"][0][0] == {"k": 1}
+
+
+def test_each_over_a_setting_is_computed_from_settings_alone(make_destination: Any) -> None:
+    destination = make_destination("""\
+    request:
+      headers:
+        X-Modes: {each: {setting: modes}, map: {var: item, then: [{coerce: upper}]}, then: [{coerce: json}]}
+    """, BASE_WITH_LIST)
+    out = destination.transform({"type": "test"}, {"key": "k-123", "modes": ["a", "b"]})
+    assert out["headers"]["X-Modes"] == '["A","B"]'
+
+
+BASE_WITH_LIST = BASE.replace("    mode: {enum: [a, b]}", "    mode: {enum: [a, b]}\n    modes: {type: array, items: {type: string}}")
+
+
+def test_each_needs_a_list(body_of: Body) -> None:
+    with pytest.raises(TransformError, match=r"^demo test: test.yaml body.v: each needs a list, got object \(from products\)$"):
+        body_of("object: {v: {each: {path: products}, map: {var: item}}}", {"products": {"sku": "a"}})
+
+
+def test_merge_later_keys_win_missing_items_are_skipped(body_of: Body) -> None:
+    rule = """\
+    object:
+      device:
+        merge:
+          - {path: properties, then: [{omit: [secret, kind]}]}
+          - {path: nothing}
+          - object: {id: {path: deviceId}, model: {path: properties.kind}}
+      none: {merge: [{path: a}, {path: b}]}
+    """
+    event = {"properties": {"model": "m1", "kind": "phone", "secret": "s", "x": 1}, "deviceId": "d-1"}
+    assert body_of(rule, event) == {"device": {"model": "phone", "x": 1, "id": "d-1"}}
+    with pytest.raises(TransformError, match=r"test.yaml body.none: merge item 1 must give an object, got string"):
+        body_of(rule, {"b": "text"})
+
+
+def test_entry_builds_a_one_key_object_with_a_computed_key(body_of: Body) -> None:
+    rule = "object: {traits: {entry: {key: {path: kind}, value: {path: id}}}}"
+    assert body_of(rule, {"kind": "email", "id": "a@x"}) == {"traits": {"email": "a@x"}}
+    assert body_of(rule, {"kind": "email"}) == {}
+    assert body_of(rule, {"id": "a@x"}) == {}
+    with pytest.raises(TransformError, match=r"test.yaml body.traits: entry key must be a string, got number \(from kind\)"):
+        body_of(rule, {"kind": 5, "id": "a@x"})
+
+
+def test_equals_in_and_matches(body_of: Body) -> None:
+    rule = """\
+    object:
+      eq: {const: EQ, when: {equals: [{path: a}, {setting: mode}]}}
+      strict: {const: STRICT, when: {equals: [{path: t}, {const: 1}]}}
+      deep: {const: DEEP, when: {equals: [{path: o}, {const: {k: [1, "x"]}}]}}
+      in: {const: IN, when: {in: [{path: a}, {const: [x, a]}]}}
+      email: {const: EMAIL, when: {matches: [{path: e}, "^[^@\\\\s]+@[^@\\\\s]+$"]}}
+      not_missing: {const: NM, when: {not: {equals: [{path: nope}, {path: nope2}]}}}
+    """
+    settings = {"key": "k-123", "mode": "a"}
+    assert body_of(rule, {"a": "a", "t": 1.0, "o": {"k": [1, "x"]}, "e": "a@b.c"}, settings) == {
+        "eq": "EQ", "strict": "STRICT", "deep": "DEEP", "in": "IN", "email": "EMAIL", "not_missing": "NM"}
+    assert body_of(rule, {"a": "b", "t": True, "o": {"k": [True, "x"]}, "e": "a b@c"}, settings) == {"not_missing": "NM"}
+    assert body_of(rule, {"t": "1", "e": 5}, settings) == {"not_missing": "NM"}
+
+
+@pytest.mark.parametrize("a, b, equal", [
+    (1, 1.0, True), (True, 1, False), (False, 0, False), ("1", 1, False), (None, None, True), ([], {}, False),
+    ({"a": 1}, {"a": 1.0}, True), ({"a": 1}, {"a": 1, "b": 2}, False), ([1, [True]], [1, [True]], True),
+])
+def test_same_is_json_equality_with_types(a: Any, b: Any, equal: bool) -> None:
+    assert same(a, b) is equal and same(b, a) is equal

@@ -33,6 +33,7 @@ class Node:
     settings_only: bool
     sources: tuple[str, ...] = ()  # the event paths a rule reads, for "tried ..." in messages
     is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
+    local: str | None = None  # an each element's local: `from` reads it in place, without a copy
 
 UNSET: Any = object()
 SCALARS = frozenset({str, int, bool})
@@ -57,6 +58,15 @@ def as_text(value: Any, label: str) -> str:
         return to_text(value)
     except StepError as exc:
         raise TransformError(f"{label}: {exc}") from None
+
+
+def read_key(parent: str, key: str) -> str:
+    """An expression for ``key`` of the value in local ``parent``, or MISSING: a key of an object;
+    and, for a key that is a non-negative integer (``0``, ``12``), also an index into a list."""
+    of_object = f"{parent}.get({key!r}, MISSING) if isinstance({parent}, dict) else MISSING"
+    if not (key.isascii() and key.isdigit() and str(int(key)) == key):
+        return of_object
+    return f"{parent}[{key}] if isinstance({parent}, list) and len({parent}) > {key} else {of_object}"
 
 
 class Plan:
@@ -158,7 +168,7 @@ class Gen:
         head = ["    ev = ctx.event", "    st = ctx.settings"]
         for keys, local in self.prefixes.items():  # parents come first: they were added first
             parent = self.prefixes.get(keys[:-1], "ev")
-            head.append(f"    {local} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
+            head.append(f"    {local} = {read_key(parent, keys[-1])}")
         name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
         namespace = dict(self.globals)

@@ -8,12 +8,13 @@ could have been found now.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from .codegen import Context, Gen, Node, Plan
 from .conditions import CONDITIONS, guarded
-from .directives import DIRECTIVES, NOTHING, merged_object, object_node, path_node
+from .directives import COMPANIONS, DIRECTIVES, NOTHING, merged_object, object_node, path_node
 from .errors import Problem
 from .registry import EVENT_TYPE_VAR, rule_label
 from .steps import then
@@ -30,6 +31,7 @@ class Compiler:
         self.settings = settings
         self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
         self.problems = problems
+        self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
 
     def problem(self, path: YamlPath, message: str) -> Node:
         self.problems.append(self.source.problem(path, message))
@@ -45,6 +47,10 @@ class Compiler:
             found = ", ".join(present) if present else "none"
             return self.problem(path, f"a rule needs exactly one of {', '.join(DIRECTIVES)} (found {found})")
         name = present[0]
+        for key in spec:
+            owners = [owner for owner, keys in COMPANIONS.items() if key in keys]
+            if owners and name not in owners:
+                return self.problem(path + (key,), f"{key} goes with {' or '.join(owners)}, not with {name}")
         node = DIRECTIVES[name](self, spec[name], spec, path + (name,))
         label = self.label(path)
         if "then" in spec:
@@ -78,7 +84,40 @@ class Compiler:
                 expanded.append(item)
         return expanded
 
+    def has_var(self, name: str) -> bool:
+        return name in self.locals or name in self.lets or name == EVENT_TYPE_VAR
+
+    @contextmanager
+    def binding(self, name: str, value: Node, path: YamlPath) -> Iterator[str]:
+        if self.has_var(name):
+            self.problem(path, f"{name!r} is already a variable here (a let, event_type or an enclosing each's as): "
+                               "choose another name")
+        outer = self.locals.get(name)
+        local = f"_v{len(self.locals)}"
+        self.locals[name] = (local, value.settings_only)
+        try:
+            yield local
+        finally:
+            del self.locals[name]
+            if outer is not None:
+                self.locals[name] = outer
+
+    @contextmanager
+    def isolated(self) -> Iterator[None]:
+        outer, self.locals = self.locals, {}
+        try:
+            yield
+        finally:
+            self.locals = outer
+
     def var_node(self, name: str, path: YamlPath) -> Node:
+        if name in self.locals:
+            local, settings_only = self.locals[name]
+
+            def emit_local(gen: Gen, target: str) -> None:  # an element may be used twice: copy containers
+                gen.line(f"{target} = {local} if {local}.__class__ in SCALARS or {local} is None else fresh({local}, {name!r})")
+
+            return Node(emit_local, settings_only, (name,), local=local)
         if name == EVENT_TYPE_VAR:
             def emit_type(gen: Gen, target: str) -> None:
                 gen.line(f"{target} = {gen.event_type!r}" if gen.event_type is not None
@@ -87,7 +126,7 @@ class Compiler:
             return Node(emit_type, True, is_event_type=True)
         let = self.lets.get(name)
         if let is None:
-            known = ", ".join(sorted([*self.lets, EVENT_TYPE_VAR]))
+            known = ", ".join(sorted([*self.lets, *self.locals, EVENT_TYPE_VAR]))
             return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it ({known})")
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
 

@@ -15,17 +15,19 @@ from typing import Any
 import jmespath  # type: ignore[import-untyped]
 import jmespath.exceptions  # type: ignore[import-untyped]
 
-from .codegen import Gen, Node
+from .codegen import Gen, Node, read_key
 from .errors import TransformError
 from .lookups import look_up_rule
-from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
-from .values import MISSING, fresh, is_present
+from .registry import Directive, Scope, registering
+from .values import MISSING, fresh, is_present, type_name
 from .yamlsource import YamlPath
 
 DIRECTIVES: dict[str, Directive] = {}  # in the order a "needs exactly one of" message lists them
+COMPANIONS: dict[str, tuple[str, ...]] = {}  # keys beside a directive that only it reads (template: vars)
 
 
-def directive(name: str) -> Callable[[Directive], Directive]:
+def directive(name: str, companions: tuple[str, ...] = ()) -> Callable[[Directive], Directive]:
+    COMPANIONS[name] = companions
     return registering(DIRECTIVES, name)
 
 
@@ -36,13 +38,14 @@ def emit_missing(gen: Gen, target: str) -> None:
 NOTHING = Node(emit_missing, True)
 
 
-@directive("path")
+@directive("path", ("from",))
 def _path(scope: Scope, value: str | list[str], spec: dict[str, Any], path: YamlPath) -> Node:
     paths = scope.expand_paths(value, path)
-    return path_node(tuple(tuple(p.split(".")) for p in paths))
+    root = scope.expr(spec["from"], path[:-1] + ("from",)) if "from" in spec else None
+    return path_node(tuple(tuple(p.split(".")) for p in paths), root)
 
 
-@directive("jmespath")
+@directive("jmespath", ("from",))
 def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPath) -> Node:
     try:
         compiled = jmespath.compile(expression)
@@ -59,7 +62,19 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
             raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
         return fresh(value, label) if is_present(value) else MISSING
 
-    return Node(lambda gen, target: gen.line(f"{target} = {gen.const(search)}(ev)"), False, (expression,))
+    if "from" not in spec:
+        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(search)}(ev)"), False, (expression,))
+    root = scope.expr(spec["from"], path[:-1] + ("from",))
+
+    def emit(gen: Gen, target: str) -> None:
+        if root.local is not None:  # the search copies what it gives: no need to copy the element first
+            gen.line(f"{target} = {root.local}")
+        else:
+            root.emit(gen, target)
+        with gen.block(f"if {target} is not MISSING:"):
+            gen.line(f"{target} = {gen.const(search)}({target})")
+
+    return Node(emit, root.settings_only, (expression,))
 
 
 @directive("const")
@@ -89,7 +104,7 @@ def _var(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
     return scope.var_node(name, path)
 
 
-@directive("template")
+@directive("template", ("vars",))
 def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> Node:
     try:
         parsed = list(string.Formatter().parse(text))
@@ -107,7 +122,7 @@ def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> 
             return scope.problem(path, f"template placeholder {{{field}}} must be a plain name (no format, index or attribute)")
         node = nodes.get(field)
         if node is None:
-            if field not in scope.lets and field != EVENT_TYPE_VAR:
+            if not scope.has_var(field):
                 return scope.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding declared before it")
             node = scope.var_node(field, path)
         pieces.append(node)
@@ -150,7 +165,7 @@ def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path
     return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
 
 
-@directive("object")
+@directive("object", ("needs",))
 def _object(scope: Scope, fields: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     nodes = {key: scope.expr(sub, path + (key,)) for key, sub in fields.items()}
     needs = tuple(spec.get("needs", ()))
@@ -176,7 +191,7 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
     return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
 
 
-@directive("case")
+@directive("case", ("values",))
 def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     subject = scope.expr(subject_spec, path)
     branches = {key: scope.expr(sub, path[:-1] + ("values", key)) for key, sub in spec.get("values", {}).items()}
@@ -200,9 +215,10 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
 
 @directive("lookup")
 def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
-    requests = [(sub["kind"], scope.expr(sub["value"], path + ("requests", i, "value")),
-                 scope.expr(sub["endpoint"], path + ("requests", i, "endpoint")))
-                for i, sub in enumerate(spec_value["requests"])]
+    with scope.isolated():  # its rules become functions of their own, outside any each
+        requests = [(sub["kind"], scope.expr(sub["value"], path + ("requests", i, "value")),
+                     scope.expr(sub["endpoint"], path + ("requests", i, "endpoint")))
+                    for i, sub in enumerate(spec_value["requests"])]
     found_path = spec_value["found"]
     found = path_node((tuple(found_path.split(".")),))
     absent = frozenset(spec_value.get("not_found", (404,)))
@@ -216,20 +232,107 @@ def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path
     return Node(emit, False)
 
 
-# -- nodes the loader builds too ---------------------------------------------------------------
+@directive("each", ("map", "as"))
+def _each(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    items = scope.expr(spec_value, path)
+    label = scope.label(path[:-1])
+    tried = f" (from {', '.join(items.sources)})" if items.sources else ""
+    with scope.binding(spec.get("as", "item"), items, path[:-1] + ("as",)) as local:
+        mapped = scope.expr(spec["map"], path[:-1] + ("map",))
 
-def path_node(paths: tuple[tuple[str, ...], ...]) -> Node:
-    """The first present value among dotted paths, read with plain dict access."""
+    def not_a_list(value: Any) -> None:
+        raise TransformError(f"{label}: each needs a list, got {type_name(value)}{tried}")
 
     def emit(gen: Gen, target: str) -> None:
+        given, item = gen.temp(), gen.temp()
+        items.emit(gen, given)
+        gen.line(f"{target} = MISSING")
+        with gen.block(f"if {given} is not MISSING:"):
+            with gen.block(f"if {given}.__class__ is not list:"):
+                gen.line(f"{gen.const(not_a_list)}({given})")
+            gen.line(f"{target} = []")
+            with gen.block(f"for {local} in {given}:"):
+                mapped.emit(gen, item)
+                with gen.block(f"if {item} is not MISSING:"):
+                    gen.line(f"{target}.append({item})")
+            gen.line(f"{target} = {target} or MISSING")
+
+    return Node(emit, items.settings_only and mapped.settings_only, items.sources)
+
+
+@directive("merge")
+def _merge(scope: Scope, specs: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
+    nodes = [scope.expr(sub, path + (i,)) for i, sub in enumerate(specs)]
+    label = scope.label(path[:-1])
+
+    def not_an_object(index: int, value: Any) -> None:
+        raise TransformError(f"{label}: merge item {index} must give an object, got {type_name(value)}")
+
+    def emit(gen: Gen, target: str) -> None:
+        gen.line(f"{target} = MISSING")
+        part = gen.temp()
+        for index, node in enumerate(nodes):
+            node.emit(gen, part)
+            with gen.block(f"if {part} is not MISSING:"):
+                with gen.block(f"if {part}.__class__ is not dict:"):
+                    gen.line(f"{gen.const(not_an_object)}({index}, {part})")
+                gen.line(f"{target} = {part} if {target} is MISSING else {{**{target}, **{part}}}")  # later keys win
+
+    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+
+
+@directive("entry")
+def _entry(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    key = scope.expr(spec_value["key"], path + ("key",))
+    value = scope.expr(spec_value["value"], path + ("value",))
+    label = scope.label(path[:-1])
+    tried = f" (from {', '.join(key.sources)})" if key.sources else ""
+
+    def not_text(name: Any) -> None:
+        raise TransformError(f"{label}: entry key must be a string, got {type_name(name)}{tried}")
+
+    def emit(gen: Gen, target: str) -> None:
+        name = gen.temp()
+        key.emit(gen, name)
+        gen.line(f"{target} = MISSING")
+        with gen.block(f"if {name} is not MISSING:"):
+            with gen.block(f"if {name}.__class__ is not str:"):
+                gen.line(f"{gen.const(not_text)}({name})")
+            value.emit(gen, target)
+            with gen.block(f"if {target} is not MISSING:"):
+                gen.line(f"{target} = {{{name}: {target}}}")
+
+    return Node(emit, key.settings_only and value.settings_only, key.sources + value.sources)
+
+
+# -- nodes the loader builds too ---------------------------------------------------------------
+
+def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> Node:
+    """The first present value among dotted paths into the event (each prefix read once, at the
+    generated function's top) or into the value of ``root``."""
+
+    def emit(gen: Gen, target: str) -> None:
+        base = ""
+        if root is not None:  # the read copies what it gives: an element is read in place
+            base = root.local or gen.temp()
+            if root.local is None:
+                root.emit(gen, base)
+
         def read(keys: tuple[str, ...]) -> None:
-            parent = gen.prefix(keys[:-1])
-            gen.line(f"{target} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
+            if root is None:
+                parent = gen.prefix(keys[:-1])
+            else:
+                parent = base
+                for key in keys[:-1]:
+                    step = gen.temp()
+                    gen.line(f"{step} = {read_key(parent, key)}")
+                    parent = step
+            gen.line(f"{target} = {read_key(parent, keys[-1])}")
             emit_present_copy(gen, target, ".".join(keys))
 
         gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")
 
-    return Node(emit, False, tuple(".".join(keys) for keys in paths))
+    return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths))
 
 
 def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from .codegen import Node
@@ -45,6 +46,16 @@ class Scope(Protocol):
     def expand_paths(self, value: str | list[str], path: YamlPath) -> list[str]: ...
 
     def var_node(self, name: str, path: YamlPath) -> Node: ...
+
+    def has_var(self, name: str) -> bool: ...
+
+    def binding(self, name: str, value: Node, path: YamlPath) -> AbstractContextManager[str]:
+        """Within it, ``{var: name}`` reads the generated local it gives (bound to ``value``'s kind)."""
+        ...
+
+    def isolated(self) -> AbstractContextManager[None]:
+        """Within it, rules compiled into functions of their own: no ``binding`` is visible."""
+        ...
 
 
 # directive(scope, value under the directive's key, the whole rule, YAML path of the key) -> Node
