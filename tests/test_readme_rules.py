@@ -24,7 +24,7 @@ EXAMPLES = re.findall(r"```yaml\n(.*?)```", REFERENCE, flags=re.S)
 
 
 def test_the_reference_has_examples() -> None:
-    assert len(EXAMPLES) >= 3
+    assert len(EXAMPLES) >= 6
 
 
 @pytest.mark.parametrize("text", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])

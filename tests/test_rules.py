@@ -433,3 +433,66 @@ def test_equals_in_and_matches(body_of: Body) -> None:
 ])
 def test_same_is_json_equality_with_types(a: Any, b: Any, equal: bool) -> None:
     assert same(a, b) is equal and same(b, a) is equal
+
+
+@pytest.mark.parametrize("value, to, expected", [
+    ("2024-01-02", {"to": "unix_seconds"}, 1704153600),
+    ("2024-01-02T03:04:05Z", {"to": "unix_seconds"}, 1704164645),
+    ("2024-01-02T03:04:05.678Z", {"to": "unix_millis"}, 1704164645678),
+    ("2024-01-02T03:04:05.6789+01:00", {"to": "unix_millis"}, 1704161045678),
+    ("2024-01-02T03:04:05-0530", {"to": "iso"}, "2024-01-02T08:34:05.000Z"),
+    ("2024-01-02 03:04", {"to": "iso", "precision": "seconds"}, "2024-01-02T03:04:00Z"),
+    ("2024-01-02T03:04:05.123456789Z", {"to": "iso", "precision": "micros"}, "2024-01-02T03:04:05.123456Z"),
+    (1704164645, {"to": "iso"}, "2024-01-02T03:04:05.000Z"),
+    (1704164645.5, {"to": "unix_millis"}, 1704164645500),
+    (1704164645678, {"to": "unix_seconds", "epoch": "millis"}, 1704164645),
+    (-1, {"to": "iso", "epoch": "millis"}, "1969-12-31T23:59:59.999Z"),
+    (-1, {"to": "unix_seconds", "epoch": "millis"}, -1),
+])
+def test_date_step(body_of: Body, value: Any, to: dict[str, str], expected: Any) -> None:
+    options = ", ".join(f"{k}: {v}" for k, v in to.items())
+    assert body_of(f"object: {{v: {{path: v, then: [{{date: {{{options}}}}}]}}}}", {"v": value}) == {"v": expected}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("yesterday", "date cannot read the string as an ISO 8601 date"),
+    ("2024-02-30", "date found no such day or time in the string"),
+    ("2024-01-02T24:00:00Z", "date found no such day or time in the string"),
+    ("1704164645", "date cannot read the string as an ISO 8601 date"),
+    (True, "date needs an ISO 8601 string or an epoch number, got boolean"),
+    (10**20, "date is outside the years 1 to 9999"),
+])
+def test_a_date_it_cannot_read_is_a_400_naming_the_rule_and_field(body_of: Body, value: Any, message: str) -> None:
+    with pytest.raises(TransformError, match=rf"^demo test: test.yaml body.when: {message} \(from properties.when\)$") as caught:
+        body_of("object: {when: {path: properties.when, then: [{date: {to: iso}}]}}", {"properties": {"when": value}})
+    assert caught.value.status_code == 400
+
+
+def test_truncate_replace_split(body_of: Body) -> None:
+    rule = """\
+    object:
+      chars: {path: s, then: [{truncate: {chars: 3}}]}
+      bytes: {path: s, then: [{truncate: {bytes: 4}}]}
+      short: {path: t, then: [{truncate: {bytes: 4}}]}
+      phone: {path: p, then: [{replace: {regex: "[^0-9+]", with: ""}}]}
+      literal: {path: p, then: [{replace: {regex: "\\\\d+", with: "<\\\\1>"}}]}
+      tags: {path: tags, then: [{split: ","}]}
+    """
+    out = body_of(rule, {"s": "héllo", "t": "hé", "p": "+1 (555) 01", "tags": "a,,b"})
+    assert out == {"chars": "hél", "bytes": "hél", "short": "hé", "phone": "+155501", "literal": "+<\\1> (<\\1>) <\\1>",
+                   "tags": ["a", "", "b"]}
+    assert body_of("object: {v: {path: s, then: [{truncate: {bytes: 2}}]}}", {"s": "€uro"}) == {}  # no half character
+    with pytest.raises(TransformError, match=r"body.v: split needs a string, got a number \(from s\)"):
+        body_of("object: {v: {path: s, then: [{split: ','}]}}", {"s": 5})
+
+
+def test_settings_errors_word_a_failed_setting(make_destination: Any) -> None:
+    worded = BASE.replace("secrets: [key]", "secrets: [key]\nsettings_errors:\n  key: key not found in Configs")
+    destination = make_destination("body: {object: {}}", worded)
+    for settings, message in [({}, "key not found in Configs"), ({"key": 5}, "key not found in Configs"),
+                              ({"mode": "c"}, "key not found in Configs; setting mode must be one of \"a\", \"b\""),
+                              ({"key": "", "flag": "x"}, "setting flag must be of type boolean; key not found in Configs")]:
+        with pytest.raises(TransformError) as caught:
+            destination.transform({"type": "test"}, settings)
+        assert caught.value.message == f"demo: configuration error: {message}"
+        assert caught.value.status_code == 400

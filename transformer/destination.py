@@ -54,7 +54,8 @@ class Destination:
         self._mapping = mapping
         self.name = mapping.name
         self.event_types = tuple(mapping.plans)
-        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets)
+        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
+                                         mapping.settings_errors)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:

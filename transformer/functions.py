@@ -39,7 +39,7 @@ def _article(name: str) -> str:
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
-def _needs_text(value: Any, coercion: str) -> str:
+def needs_text(value: Any, coercion: str) -> str:
     if not isinstance(value, str):
         raise StepError(f"{coercion} needs a string, got {_article(type_name(value))}")
     return value
@@ -50,23 +50,23 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 
 def dasherize(value: Any) -> str:
     """Trim, then turn each run of white space into one dash: ``" Order  Done "`` -> ``Order-Done``."""
-    return _WHITESPACE_RUN.sub("-", _needs_text(value, "dasherize").strip())
+    return _WHITESPACE_RUN.sub("-", needs_text(value, "dasherize").strip())
 
 
 def trim(value: Any) -> str:
-    return _needs_text(value, "trim").strip()
+    return needs_text(value, "trim").strip()
 
 
 def rstrip(value: Any) -> str:
-    return _needs_text(value, "rstrip").rstrip()
+    return needs_text(value, "rstrip").rstrip()
 
 
 def lower(value: Any) -> str:
-    return _needs_text(value, "lower").lower()
+    return needs_text(value, "lower").lower()
 
 
 def upper(value: Any) -> str:
-    return _needs_text(value, "upper").upper()
+    return needs_text(value, "upper").upper()
 
 
 def string(value: Any) -> str:
@@ -106,12 +106,15 @@ def _percent_encode(value: Any, safe: str, coercion: str) -> str:
 
 def base64(value: Any) -> str:
     """UTF-8 bytes of the text, base64-encoded (as HTTP Basic auth wants)."""
-    return _base64.b64encode(_needs_text(value, "base64").encode("utf-8")).decode("ascii")
+    try:
+        return _base64.b64encode(needs_text(value, "base64").encode("utf-8")).decode("ascii")
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 bytes to encode
+        raise StepError("base64 needs text that is valid Unicode") from None
 
 
 def url_parent(value: Any) -> str:
     """A URL without its last path component: ``https://h/v1/items`` -> ``https://h/v1``."""
-    text = _needs_text(value, "url_parent")
+    text = needs_text(value, "url_parent")
     head, slash, _ = text.rstrip("/").rpartition("/")
     if not slash or head.endswith("/"):
         raise StepError("url_parent needs a URL with a path")
@@ -125,7 +128,7 @@ def camel(value: Any) -> str:
     """lowerCamelCase from words split at anything but letters and digits: ``favorite_color``,
     ``Favorite Color`` and ``favorite-color`` -> ``favoriteColor``. A word in capitals alone is
     lowered (``MRR total`` -> ``mrrTotal``); a word's other capitals are kept (``userID``)."""
-    words: list[str] = [w.lower() if w.isupper() else w for w in _WORD.findall(_needs_text(value, "camel"))]
+    words: list[str] = [w.lower() if w.isupper() else w for w in _WORD.findall(needs_text(value, "camel"))]
     if not words:
         raise StepError("camel needs a string with a letter or digit")
     first, rest = words[0], words[1:]

@@ -18,6 +18,7 @@ from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .registry import rule_label
 from .errors import MappingError, Problem
 from .functions import COERCIONS
+from .suggest import did_you_mean
 from .yamlsource import Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
@@ -113,6 +114,7 @@ class Mapping:
     settings_schema: dict[str, Any]
     settings_validator: Any
     secrets: tuple[str, ...]
+    settings_errors: dict[str, str]  # setting name -> the message when it fails validation
     plans: dict[str, EventPlan]
     max_body_bytes: int | None
     max_body_setting: str | None  # the setting that may change max_body_bytes
@@ -161,14 +163,18 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         jsonschema.Draft202012Validator.check_schema(settings_schema)
     except jsonschema.SchemaError as exc:
         problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
-    settings = frozenset(settings_schema.get("properties", {}))
+    properties = settings_schema.get("properties", {})
+    settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
     for index, name in enumerate(spec.get("secrets", ())):
         if name not in settings:
-            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}"))
+            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    for name in spec.get("settings_errors", {}):
+        if name not in settings:
+            problems.append(dest_source.problem(("settings_errors", name), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems)
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
     _compile_lets(dest, spec.get("let", {}), ("let",))
     dest_request = _compile_request(dest, spec["request"], ("request",))
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
@@ -190,7 +196,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
             if source is None:
                 continue
             lets = dict(shared_lets)
-            compiler = Compiler(source, aliases, settings, lets, problems)
+            routed = tuple(name for name, file in spec["events"].items() if file == file_name)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
                     problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
@@ -225,7 +232,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
-        secrets=tuple(spec.get("secrets", ())),
+        secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, texts=dict(files.read),
     )

@@ -7,11 +7,13 @@ that runs a rule's steps.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
+from . import dates
 from .codegen import Gen, Node
-from .functions import COERCIONS, StepError, to_text, type_class
+from .functions import COERCIONS, StepError, needs_text, to_text, type_class
 from .registry import Scope, Step, StepCompiler, registering
 from .values import MISSING, is_present, type_name
 from .yamlsource import YamlPath
@@ -131,3 +133,48 @@ def _max_length(scope: Scope, limit: int, path: YamlPath) -> Step:
         return value
 
     return check
+
+
+@step("date")
+def _date(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
+    to, epoch = spec["to"], spec.get("epoch", "seconds")
+    if "precision" in spec and to != "iso":
+        scope.problem(path + ("precision",), "precision goes with to: iso only (unix times are whole numbers)")
+    precision = spec.get("precision", "millis")
+
+    def convert(value: Any) -> Any:
+        micros = dates.read_instant(value, epoch)
+        return dates.iso(micros, precision) if to == "iso" else dates.unix(micros, to.removeprefix("unix_"))
+
+    return convert
+
+
+@step("truncate")
+def _truncate(scope: Scope, spec: dict[str, int], path: YamlPath) -> Step:
+    if "chars" in spec:
+        chars = spec["chars"]
+        return lambda value: needs_text(value, "truncate")[:chars]
+    limit = spec["bytes"]
+
+    def cut(value: Any) -> str:
+        encoded = needs_text(value, "truncate").encode("utf-8", "surrogatepass")
+        # A cut inside a character leaves only its first bytes, which decoding drops.
+        return encoded[:limit].decode("utf-8", "ignore") if len(encoded) > limit else value
+
+    return cut
+
+
+@step("replace")
+def _replace(scope: Scope, spec: dict[str, str], path: YamlPath) -> Step:
+    try:
+        pattern = re.compile(spec["regex"])
+    except re.error as exc:
+        scope.problem(path + ("regex",), f"regular expression does not compile ({exc})")
+        return lambda value: value
+    replacement = spec["with"]
+    return lambda value: pattern.sub(lambda _: replacement, needs_text(value, "replace"))  # literal text
+
+
+@step("split")
+def _split(scope: Scope, separator: str, path: YamlPath) -> Step:
+    return lambda value: needs_text(value, "split").split(separator)
