@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import transformer
-from transformer import TransformError
+from transformer import TransformError, checks
 
 from .conftest import BASE, SETTINGS
 from .test_mapping_errors import problems_of
@@ -167,3 +169,55 @@ def test_uuid5_is_the_same_for_equal_values_whatever_their_key_order(body_of: Bo
 def test_coercion_refusals(body_of: Body, coercion: str, value: Any, message: str) -> None:
     with pytest.raises(TransformError, match=message):
         body_of(f"object: {{v: {{path: v, then: [{{coerce: {coercion}}}]}}}}", {"v": value})
+
+
+# -- the fast test agrees with jsonschema ------------------------------------------------------------
+
+SCHEMAS: list[Any] = [
+    {"type": "string", "pattern": "^a", "minLength": 2, "maxLength": 3},
+    {"type": ["number", "null"], "minimum": 1, "exclusiveMaximum": 5},
+    {"type": "integer"},
+    {"enum": [1, "1", True, None, [1], {"a": 1}]},
+    {"const": 1.0},
+    {"type": "array", "minItems": 1, "maxItems": 2, "uniqueItems": True, "items": {"type": "string"}},
+    {"type": "object", "required": ["a"], "minProperties": 1, "maxProperties": 2,
+     "properties": {"a": {"type": "number"}}, "patternProperties": {"^x": {"type": "string"}},
+     "additionalProperties": {"type": "boolean"}},
+    {"additionalProperties": False, "properties": {"a": True}},
+    {"anyOf": [{"type": "string"}, {"type": "number"}], "not": {"const": 0}},
+    {"oneOf": [{"type": "number"}, {"minimum": 0}], "allOf": [{}, True]},
+    {"$defs": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/s", "maxLength": 1}}},
+]
+VALUES: list[Any] = [None, True, False, 0, 1, 1.0, 1.5, 4, 5, -1, "", "a", "ab", "abcd", "b", [], [1], ["a"], ["a", "a"],
+                     ["a", "b", "c"], [1, True], {}, {"a": 1}, {"a": "1"}, {"a": 1, "x": "s"}, {"a": 1, "x": 1},
+                     {"a": 1, "b": True}, {"a": 1, "b": 1}, {"b": True}, {"a": 1, "b": True, "c": True}, {"a": "ab"}]
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=[str(i) for i in range(len(SCHEMAS))])
+def test_the_fast_test_says_valid_exactly_when_jsonschema_does(schema: Any) -> None:
+    test = checks.fast_test(schema)
+    assert test is not None
+    validator = checks.validator_for(schema)
+    for value in VALUES:
+        assert test(value) == validator.is_valid(value), value
+
+
+def test_a_schema_with_other_keywords_has_no_fast_test_and_is_still_checked() -> None:
+    assert checks.fast_test({"type": "object", "unevaluatedProperties": False}) is None
+    assert checks.fast_test({"$defs": {"n": {"items": {"$ref": "#/$defs/n"}}}, "$ref": "#/$defs/n"}) is None
+
+
+BUNDLED_CHECKS = [check for name in ("kustomer", "segment") for plan in transformer.load(name)._mapping.plans.values()
+                  for check in plan.checks]
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(max_size=300), lambda inner: st.lists(inner, max_size=12)
+                    | st.dictionaries(st.sampled_from(["name", "gender", "tags", "emails", "type", "custom", "bioStr",
+                                                       "event", "meta", "identity", "externalId", "x"]), inner,
+                                      max_size=8), max_leaves=40))
+@settings(max_examples=300, deadline=None)
+def test_the_fast_tests_of_the_bundled_mappings_agree_with_jsonschema(value: Any) -> None:
+    for check in BUNDLED_CHECKS:
+        assert check.passes is not None
+        assert check.passes(value) == check.validator.is_valid(value)

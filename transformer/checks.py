@@ -5,7 +5,8 @@ once at load time and applied to each body the rules built, so a payload the API
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import jsonschema
 
 from .codegen import Context, Fn
 from .errors import TransformError
+from .functions import canonical_json
 
 # A body breaking many rules (500 over-long tags) gives a readable message, not one per item.
 SHOWN_ERRORS = 3
@@ -25,9 +27,12 @@ class Check:
     label: str  # "tracking.yaml validate[0]"
     when: Fn | None
     validator: Any
+    passes: Callable[[Any], bool] | None  # the fast test (see fast_test); None: jsonschema every time
 
     def apply(self, body: Any, ctx: Context) -> None:
         if self.when is not None and not self.when(ctx):
+            return
+        if self.passes is not None and self.passes(body):
             return
         errors = list(self.validator.iter_errors(body))
         if not errors:
@@ -56,6 +61,166 @@ def schema_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 def validator_for(schema: dict[str, Any]) -> Any:
     return jsonschema.Draft202012Validator(schema)
+
+
+# -- the fast test ---------------------------------------------------------------------------------
+# jsonschema walks a schema anew for every instance: 40-300 µs a body, more than the whole
+# transform. Bodies are valid nearly always, so each schema is also compiled once into nested
+# Python tests that only say "valid": exactly for the keywords below, and jsonschema runs only
+# when they say no (to word the errors, and to have the last word). A schema using any other
+# keyword (or $id, or a recursive $ref) gets no fast test.
+
+Test = Callable[[Any], bool]
+_ANNOTATIONS = frozenset({"$schema", "$defs", "$comment", "title", "description", "default", "examples",
+                          "deprecated", "readOnly", "writeOnly"})
+_TYPES: dict[str, Test] = {
+    "string": lambda v: v.__class__ is str,
+    "object": lambda v: v.__class__ is dict,
+    "array": lambda v: v.__class__ is list,
+    "boolean": lambda v: v.__class__ is bool,
+    "null": lambda v: v is None,
+    "number": lambda v: v.__class__ is int or v.__class__ is float,
+    "integer": lambda v: v.__class__ is int or (v.__class__ is float and v.is_integer()),
+}
+
+
+_CLASSES: dict[str, tuple[type, ...]] = {"string": (str,), "object": (dict,), "array": (list,), "boolean": (bool,),
+                                         "null": (type(None),), "number": (int, float)}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def fast_test(schema: Any) -> Test | None:
+    """A test that is true exactly when ``schema`` holds for the value, or None when the schema
+    uses a keyword it does not know."""
+    try:
+        return _compile(schema, schema, ())
+    except _Unsupported:
+        return None
+
+
+def _key(value: Any) -> Any:
+    """Equal for values equal as JSON (``1`` and ``1.0``), different across types (``true``, ``1``)."""
+    cls = value.__class__
+    if cls is str or cls is bool:
+        return (cls, value)
+    if cls is int or cls is float:
+        return (int, value)  # 1 == 1.0 and hash alike; True was handled above
+    return canonical_json(value) if value is not None else None
+
+
+def _is_number(value: Any) -> bool:
+    return value.__class__ is int or value.__class__ is float
+
+
+def _compile(node: Any, root: Any, refs: tuple[str, ...]) -> Test:
+    if node is True or node == {}:
+        return lambda v: True
+    if node is False:
+        return lambda v: False
+    if not isinstance(node, dict):
+        raise _Unsupported
+    tests: list[Test] = []
+    for key, arg in node.items():
+        if key in _ANNOTATIONS:
+            continue
+        tests.append(_keyword(key, arg, node, root, refs))
+    return _all_of(tests)
+
+
+def _all_of(tests: list[Test]) -> Test:
+    """One test for all of ``tests``, chained with ``and`` (no generator per call: this is hot)."""
+    if not tests:
+        return lambda v: True
+    test = tests[0]
+    for following in tests[1:]:
+        test = (lambda a, b: lambda v: a(v) and b(v))(test, following)
+    return test
+
+
+def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[str, ...]) -> Test:
+    def sub(schema: Any) -> Test:
+        return _compile(schema, root, refs)
+
+    if key == "$ref":
+        if arg in refs:  # recursive: jsonschema handles it
+            raise _Unsupported
+        return _compile(_resolve(root, arg), root, (*refs, arg))
+    if key == "type":
+        names = [arg] if isinstance(arg, str) else arg
+        if "integer" in names:
+            kinds = [_TYPES[name] for name in names]
+            return lambda v: any(kind(v) for kind in kinds)
+        classes = frozenset(cls for name in names for cls in _CLASSES[name])
+        return lambda v: v.__class__ in classes
+    if key in ("enum", "const"):
+        allowed = {_key(item) for item in (arg if key == "enum" else [arg])}
+        return lambda v: _key(v) in allowed
+    if key == "pattern":
+        search = re.compile(arg).search
+        return lambda v: v.__class__ is not str or search(v) is not None
+    if key in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
+        cls = str if key.endswith("Length") else list if key.endswith("Items") else dict
+        if key.startswith("min"):
+            return lambda v: v.__class__ is not cls or len(v) >= arg
+        return lambda v: v.__class__ is not cls or len(v) <= arg
+    if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        compare: dict[str, Callable[[Any], bool]] = {"minimum": lambda v: v >= arg, "maximum": lambda v: v <= arg,
+                                                     "exclusiveMinimum": lambda v: v > arg,
+                                                     "exclusiveMaximum": lambda v: v < arg}
+        holds = compare[key]
+        return lambda v: not _is_number(v) or holds(v)
+    if key == "uniqueItems":
+        if not arg:
+            return lambda v: True
+        return lambda v: v.__class__ is not list or len({_key(item) for item in v}) == len(v)
+    if key == "items":
+        item = sub(arg)
+        return lambda v: v.__class__ is not list or all(item(x) for x in v)
+    if key == "required":
+        names = tuple(arg)
+        return lambda v: v.__class__ is not dict or all(name in v for name in names)
+    if key == "properties":
+        props = tuple((name, sub(schema)) for name, schema in arg.items())
+
+        def properties(v: Any) -> bool:
+            if v.__class__ is dict:
+                for name, test in props:
+                    if name in v and not test(v[name]):
+                        return False
+            return True
+
+        return properties
+    if key == "patternProperties":
+        patterns = [(re.compile(pattern).search, sub(schema)) for pattern, schema in arg.items()]
+        return lambda v: v.__class__ is not dict or all(test(item) for name, item in v.items()
+                                                        for search, test in patterns if search(name))
+    if key == "additionalProperties":
+        extra = sub(arg)
+        declared = frozenset(node.get("properties", ()))
+        searches = [re.compile(pattern).search for pattern in node.get("patternProperties", ())]
+
+        def additional(v: Any) -> bool:
+            if v.__class__ is dict:
+                for name, item in v.items():
+                    if name not in declared and not any(search(name) for search in searches) and not extra(item):
+                        return False
+            return True
+
+        return additional
+    if key in ("allOf", "anyOf", "oneOf"):
+        parts = [sub(schema) for schema in arg]
+        if key == "allOf":
+            return lambda v: all(part(v) for part in parts)
+        if key == "anyOf":
+            return lambda v: any(part(v) for part in parts)
+        return lambda v: sum(1 for part in parts if part(v)) == 1
+    if key == "not":
+        inner = sub(arg)
+        return lambda v: not inner(v)
+    raise _Unsupported
 
 
 def _refs(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from .checks import Check, schema_problems, validator_for
+from .checks import Check, fast_test, schema_problems, validator_for
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .registry import rule_label
@@ -270,7 +270,8 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      {name: part(node) for name, node in request["headers"].items()},
                      {name: part(node) for name, node in request["params"].items()},
                      plan.function(body) if body is not None else None,
-                     tuple(Check(label, plan.function(when) if when is not None else None, validator)
+                     tuple(Check(label, plan.function(when) if when is not None else None, validator,
+                                 fast_test(validator.schema))
                            for label, when, validator in checks))
 
 
