@@ -80,7 +80,16 @@ def test_destination_checks_apply_to_every_event_type_before_the_files(make_dest
 
 @pytest.mark.parametrize("event_yaml, expected", [
     ("body: {object: {}}\nvalidate:\n  - schema: {type: strin}",
-     "test.yaml:3: validate[0].schema.type: not a valid JSON Schema: 'strin' is not valid under any of the given schemas"),
+     "test.yaml:3: validate[0].schema.type: not a valid JSON Schema: type must be one of array, boolean, integer, "
+     "null, number, object, string, or a list of them"),
+    ("body: {object: {}}\nvalidate:\n  - schema: {properties: {a: {maxLength: -1}}}",
+     "test.yaml:3: validate[0].schema.properties.a.maxLength: not a valid JSON Schema: maxLength must be a whole "
+     "number, 0 or more"),
+    ("body: {object: {}}\nvalidate:\n  - schema: {pattern: '(a'}",
+     "test.yaml:3: validate[0].schema.pattern: not a valid JSON Schema: the regular expression '(a' does not compile "
+     "(missing ), unterminated subpattern at position 0)"),
+    ("body: {object: {}}\nvalidate:\n  - schema: {prefixItems: 3}",
+     "test.yaml:3: validate[0].schema.prefixItems: not a valid JSON Schema: 3 is not of type 'array'"),
     ("body: {object: {}}\nvalidate:\n  - schema: {$ref: 'https://example.invalid/s.json'}",
      "test.yaml:3: validate[0].schema.$ref: only local references (#/...) are allowed, got 'https://example.invalid/s.json'"),
     ("body: {object: {}}\nvalidate:\n  - schema: {$ref: '#/$defs/nope'}",
