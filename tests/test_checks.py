@@ -193,6 +193,8 @@ SCHEMAS: list[Any] = [
      "properties": {"a": {"type": "number"}}, "patternProperties": {"^x": {"type": "string"}},
      "additionalProperties": {"type": "boolean"}},
     {"additionalProperties": False, "properties": {"a": True}},
+    {"additionalProperties": {"type": ["number", "string", "null"]}},
+    {"additionalProperties": {"type": "integer"}},
     {"anyOf": [{"type": "string"}, {"type": "number"}], "not": {"const": 0}},
     {"oneOf": [{"type": "number"}, {"minimum": 0}], "allOf": [{}, True]},
     {"$defs": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/s", "maxLength": 1}}},

@@ -167,6 +167,16 @@ def _key(value: Any) -> Any:
     return canonical_json(value) if value is not None else None
 
 
+def _plain_type(schema: Any) -> frozenset[type] | None:
+    """The classes a schema that is only ``{type: ...}`` (not integer) allows, else None."""
+    if not isinstance(schema, dict) or set(schema) - _ANNOTATIONS != {"type"}:
+        return None
+    names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+    if "integer" in names:
+        return None
+    return frozenset(cls for name in names for cls in _CLASSES[name])
+
+
 def _is_number(value: Any) -> bool:
     return value.__class__ is int or value.__class__ is float
 
@@ -262,6 +272,10 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
         extra = sub(arg)
         declared = frozenset(node.get("properties", ()))
         searches = [re.compile(pattern).search for pattern in node.get("patternProperties", ())]
+        allowed_classes = _plain_type(arg)
+        if allowed_classes is not None and not declared and not searches:  # common, inlined: the values' types
+            only = allowed_classes
+            return lambda v: v.__class__ is not dict or all(item.__class__ in only for item in v.values())
 
         def additional(v: Any) -> bool:
             if v.__class__ is dict:
