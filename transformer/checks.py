@@ -266,8 +266,16 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
         return properties
     if key == "patternProperties":
         patterns = [(re.compile(pattern).search, sub(schema, pattern)) for pattern, schema in arg.items()]
-        return lambda v: v.__class__ is not dict or all(test(item) for name, item in v.items()
-                                                        for search, test in patterns if search(name))
+
+        def pattern_properties(v: Any) -> bool:
+            if v.__class__ is dict:
+                for name, item in v.items():
+                    for search, test in patterns:
+                        if search(name) and not test(item):
+                            return False
+            return True
+
+        return pattern_properties
     if key == "additionalProperties":
         extra = sub(arg)
         declared = frozenset(node.get("properties", ()))
