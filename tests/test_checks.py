@@ -138,6 +138,7 @@ def test_a_limit_may_be_a_setting_with_its_default(make_destination: Any) -> Non
 
 @pytest.mark.parametrize("setting, expected", [
     ("nope", "destination.yaml:20: max_body_bytes.setting: unknown setting 'nope'"),
+    ("flags", "destination.yaml:20: max_body_bytes.setting: unknown setting 'flags' (did you mean `flag`?)"),
     ("flag", "destination.yaml:20: max_body_bytes.setting: setting 'flag' must be declared with type integer, a minimum "
              "of at least 1 and a default (the limit when none is given)"),
 ])

@@ -16,6 +16,7 @@ from .checks import Check, fast_test, schema_problems, validator_for
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .registry import rule_label
+from .suggest import did_you_mean
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .suggest import did_you_mean
@@ -247,7 +248,8 @@ def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: Yam
     name = spec["setting"]
     prop = settings_schema.get("properties", {}).get(name)
     if not isinstance(prop, dict):
-        problems.append(source.problem((*path, "setting"), f"unknown setting {name!r}"))
+        known = settings_schema.get("properties", {})
+        problems.append(source.problem((*path, "setting"), f"unknown setting {name!r}{did_you_mean(name, known)}"))
         return 1, None
     default = prop.get("default")
     if prop.get("type") != "integer" or not isinstance(default, int) or not isinstance(prop.get("minimum"), int) \
