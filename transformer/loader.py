@@ -15,8 +15,8 @@ import jsonschema
 from .checks import Check, fast_test, schema_problems, validator_for
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
+from .delivery_rules import DeliveryRules, delivery_rules
 from .registry import rule_label
-from .suggest import did_you_mean
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .suggest import did_you_mean
@@ -120,6 +120,7 @@ class Mapping:
     max_body_bytes: int | None
     max_body_setting: str | None  # the setting that may change max_body_bytes
     batching: Batching | None
+    delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
 
 
@@ -187,6 +188,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
               for limit in LIMITS} if "batch" in spec else {}
     max_body = (_limit(dest_source, settings_schema, spec["max_body_bytes"], ("max_body_bytes",), problems)
                 if "max_body_bytes" in spec else (None, None))
+    delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec]]] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec]] | None] = {}
@@ -235,7 +237,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
-        max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, texts=dict(files.read),
+        max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
+        texts=dict(files.read),
     )
 
 

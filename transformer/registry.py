@@ -27,9 +27,6 @@ class Scope(Protocol):
     """What a compile function may ask of the compiler: sub-rules, names, and problem reports."""
 
     @property
-    def source(self) -> Source: ...
-
-    @property
     def settings(self) -> Mapping[str, Any]:
         """The declared settings: name -> its JSON Schema."""
         ...
