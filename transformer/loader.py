@@ -61,7 +61,8 @@ def _validators() -> tuple[Any, Any]:
 
 @dataclass(frozen=True)
 class Batching:
-    endpoint: Fn  # evaluated with the first packed request description as the event
+    endpoint: Fn  # evaluated with each request description as the event
+    when: Fn | None  # gives a bool: whether that request is batched at all
     key: str
     max_request_bytes: int
     max_events: int
@@ -156,6 +157,9 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    # A condition compiles to code that sets a bool: as a rule, it gives that bool.
+    batch_when = (Node(dest.condition(spec["batch"]["when"], ("batch", "when"))[0], False)
+                  if "when" in spec.get("batch", {}) else None)
 
     rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
@@ -194,8 +198,10 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     batching = None
     if batch_endpoint is not None:
         b = spec["batch"]
-        batching = Batching(Plan(None, shared_lets, {}).function(batch_endpoint), b["key"], b["max_request_bytes"],
-                            b["max_events"], b["max_event_bytes"])
+        batch_plan = Plan(None, shared_lets, {})
+        batching = Batching(batch_plan.function(batch_endpoint),
+                            batch_plan.function(batch_when) if batch_when is not None else None,
+                            b["key"], b["max_request_bytes"], b["max_events"], b["max_event_bytes"])
     generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
