@@ -1,6 +1,6 @@
 """Apache Beam: a PTransform from events (JSON text) to results. ``pip install 'event-transformer[beam]'``.
 
-    results = lines | transformer.beam.Transform("segment", settings, customers=table, batch=True)
+    results = lines | transformer.beam.Transform("my-mapping-folder", settings, customers=table, batch=True)
 
 Each element is an event's JSON text (str or bytes), or a ``(metadata, text)`` pair whose
 metadata the result carries. Each result is a dict in the processor shape, as ``process`` gives

@@ -1,7 +1,7 @@
 """Apache Spark: events (a DataFrame of JSON text) to results. ``pip install 'event-transformer[spark]'``.
 
     events = spark.read.text("events.ndjson")          # one column "value": each line as it is
-    results = transformer.spark.transform(events, "segment", settings, batch=True)
+    results = transformer.spark.transform(events, "my-mapping-folder", settings, batch=True)
     results.write.text("results")                      # NDJSON, one result per line
 
 Read events as text, never with ``spark.read.json``: its schema inference rewrites events (an
