@@ -3,6 +3,10 @@ an engine and in-process, and the checks on what the engine built."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import transformer
@@ -11,6 +15,7 @@ from transformer import wire
 
 KUSTOMER_SETTINGS = {"apiKey": "engine-test-key", "advancedTransform": True}
 SEGMENT_SETTINGS = {"writeKey": "engine-test-write-key"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def event_lines(count: int) -> list[tuple[int, str]]:
@@ -71,3 +76,41 @@ def check_batches(destination: transformer.Destination, results: list[dict[str, 
             assert out == expected[out["metadata"]]
             seen.append(out["metadata"])
     assert sorted(seen) == sorted(expected), "an event lost or duplicated"
+
+
+def readme_examples() -> list[str]:
+    """The README's engine examples (```python engines blocks), in order: Beam, Spark, the two-pass join."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```python engines\n(.*?)```", readme, flags=re.S)
+
+
+def run_readme_example(code: str, folder: Path, monkeypatch: Any) -> None:
+    """Run one README example in ``folder``, where ``examples/`` is the repository's."""
+    (folder / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "argv", ["example"])  # Beam's default options read the command line
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own code
+
+
+def cli_results(*args: str) -> list[dict[str, Any]]:
+    """What ``transformer run ARGS examples/events.ndjson`` writes, from the repository's root."""
+    command = [sys.executable, "-m", "transformer", "run", *args, "examples/events.ndjson"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def read_results(folder: Path, pattern: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for path in sorted(folder.glob(pattern))
+            for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def comparable(results: list[dict[str, Any]]) -> list[str]:
+    """Results without metadata and in no particular order (a batch's events in no order either)."""
+    shown = []
+    for result in results:
+        result = {key: value for key, value in result.items() if key != "metadata"}
+        if "output" in result and isinstance(result["output"]["body"]["JSON"].get("batch"), list):
+            result["output"]["body"]["JSON"]["batch"].sort(key=json.dumps)
+        shown.append(json.dumps(result, sort_keys=True))
+    return sorted(shown)

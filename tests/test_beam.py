@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import transformer
-from tests.engine_cases import (KUSTOMER_SETTINGS, SEGMENT_SETTINGS, by_metadata, check_batches, customers,
-                                event_lines, in_process)
+from tests.engine_cases import (KUSTOMER_SETTINGS, ROOT, SEGMENT_SETTINGS, by_metadata, check_batches, cli_results,
+                                comparable, customers, event_lines, in_process, read_results, readme_examples,
+                                run_readme_example)
 
 pytestmark = pytest.mark.engines
 COUNT = 10_000
@@ -68,7 +69,6 @@ def test_a_folder_destination_and_plain_text_events(tmp_path: Any) -> None:
 
     import apache_beam as beam
     import transformer.beam
-    from tests.test_travel import ROOT
 
     folder = tmp_path / "mine"
     shutil.copytree(ROOT / "mappings" / "segment", folder)
@@ -89,3 +89,20 @@ def test_bad_settings_fail_before_the_pipeline_runs() -> None:
         transformer.beam.Transform("segment", {})
     with pytest.raises(ValueError, match="declares no batching"):
         transformer.beam.Transform("kustomer", KUSTOMER_SETTINGS, batch=True)
+
+
+def test_the_readmes_beam_example_gives_what_transformer_run_gives(tmp_path: Path, monkeypatch: Any) -> None:
+    beam_example = readme_examples()[0]
+    run_readme_example(beam_example, tmp_path, monkeypatch)
+    expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
+                           "--lookups", "examples/kustomer-lookups.json")
+    assert any(r["statusCode"] == 200 and r["output"]["method"] == "PUT" for r in expected)  # the look-up found ada
+    assert comparable(read_results(tmp_path, "kustomer-results*")) == comparable(expected)
+
+
+def test_the_readmes_two_pass_join_gives_what_transformer_run_gives(tmp_path: Path, monkeypatch: Any) -> None:
+    join_example = readme_examples()[2]
+    run_readme_example(join_example, tmp_path, monkeypatch)
+    expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
+                           "--lookups", "examples/kustomer-lookups.json")
+    assert comparable(read_results(tmp_path, "kustomer-joined*")) == comparable(expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 import transformer
-from tests.engine_cases import (KUSTOMER_SETTINGS, SEGMENT_SETTINGS, by_metadata, check_batches, customers,
-                                event_lines, in_process)
+from tests.engine_cases import (KUSTOMER_SETTINGS, ROOT, SEGMENT_SETTINGS, by_metadata, check_batches, cli_results,
+                                comparable, customers, event_lines, in_process, read_results, readme_examples)
 
 pytestmark = pytest.mark.engines
 COUNT = 10_000
@@ -72,3 +73,15 @@ def test_events_read_as_text(spark: Any, tmp_path: Any) -> None:
     for result in expected:
         result["metadata"] = None
     assert sorted(map(repr, results)) == sorted(map(repr, expected))
+
+
+def test_the_readmes_spark_example_gives_what_transformer_run_gives(tmp_path: Any) -> None:
+    """Run as a user would, ``python example.py`` in a folder of their own: Spark resolves relative
+    paths against its JVM's working directory, so the example gets a JVM of its own."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "example.py").write_text(readme_examples()[1], encoding="utf-8")
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = cli_results("-d", "segment", "-s", "examples/segment-settings.yaml", "--batch")
+    assert any(isinstance(r["metadata"], list) for r in expected)
+    assert comparable(read_results(tmp_path / "segment-results", "part-*")) == comparable(expected)
