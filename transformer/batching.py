@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, Union
+from typing import Any
 
 from .codegen import Context
 from .errors import TransformError
@@ -45,7 +45,7 @@ class _Queue:
 
     def __init__(self, wrap: str) -> None:
         self.wrap = wrap
-        self.items: deque[Union[dict[str, Any], _Batch]] = deque()
+        self.items: deque[dict[str, Any] | _Batch] = deque()
         self.open: dict[str, _Batch] = {}
         self.closed = 0  # closed batches in items
         self.passing = 0  # passing results in items
