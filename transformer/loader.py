@@ -45,7 +45,7 @@ def _validators() -> tuple[Any, Any]:
 
     def inline(node: Any) -> Any:
         if isinstance(node, dict):
-            if "$ref" in node and set(node) <= {"$ref", "description"}:  # a description changes no check
+            if "$ref" in node and set(node) <= {"$ref", "description", "examples"}:  # annotations change no check
                 return defs[node["$ref"].removeprefix("#/$defs/")]
             for key, value in node.items():
                 node[key] = inline(value)
