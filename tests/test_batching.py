@@ -203,7 +203,7 @@ def test_batch_key_and_limits_are_public() -> None:
 def test_the_readmes_batch_when_example() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("**Batching only some requests.**", 1)[1]
-    when = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    when = "  " + section.split("`when: ", 1)[1].split("`", 1)[0].join(["when: ", "\n"])
     texts = {path.name: path.read_text(encoding="utf-8") for path in SEGMENT.folder.glob("*.yaml")}
     texts["destination.yaml"] = texts["destination.yaml"].replace("\nbatch:\n", "\nbatch:\n" + when)
     only_track = transformer.Destination(transformer.loader.load_mapping(SEGMENT.folder, texts))

@@ -157,9 +157,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
-    # A condition compiles to code that sets a bool: as a rule, it gives that bool.
-    batch_when = (Node(dest.condition(spec["batch"]["when"], ("batch", "when"))[0], False)
-                  if "when" in spec.get("batch", {}) else None)
+    # A condition compiles to a Node that gives a bool: generated like any rule.
+    batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
 
     rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
