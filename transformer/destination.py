@@ -226,9 +226,10 @@ class Destination:
 
     def batch_key(self, result: dict[str, Any]) -> str | None:
         """What decides which results may share a batch request: results with equal keys may. None
-        for a result that is never packed (an error, or a request the destination does not
-        batch). For engines that group results themselves (Beam's GroupIntoBatches, a Spark
-        partition sorted by key) before calling ``batch`` on each group.
+        for a result that is never packed: an error, a request the destination does not batch,
+        or one the batch rules fail on (``batch`` turns that one into an error). For engines that
+        group results themselves (Beam's GroupByKey, a Spark partition sorted by key) before
+        calling ``batch`` on each group.
 
         The key is a digest of the batch endpoint, method and headers: the same on every worker,
         and safe to log (the headers hold credentials, the digest does not show them)."""
