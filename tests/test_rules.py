@@ -484,3 +484,15 @@ def test_truncate_replace_split(body_of: Body) -> None:
     assert body_of("object: {v: {path: s, then: [{truncate: {bytes: 2}}]}}", {"s": "€uro"}) == {}  # no half character
     with pytest.raises(TransformError, match=r"body.v: split needs a string, got a number \(from s\)"):
         body_of("object: {v: {path: s, then: [{split: ','}]}}", {"s": 5})
+
+
+def test_settings_errors_word_a_failed_setting(make_destination: Any) -> None:
+    worded = BASE.replace("secrets: [key]", "secrets: [key]\nsettings_errors:\n  key: key not found in Configs")
+    destination = make_destination("body: {object: {}}", worded)
+    for settings, message in [({}, "key not found in Configs"), ({"key": 5}, "key not found in Configs"),
+                              ({"mode": "c"}, "key not found in Configs; setting mode must be one of \"a\", \"b\""),
+                              ({"key": "", "flag": "x"}, "setting flag must be of type boolean; key not found in Configs")]:
+        with pytest.raises(TransformError) as caught:
+            destination.transform({"type": "test"}, settings)
+        assert caught.value.message == f"demo: configuration error: {message}"
+        assert caught.value.status_code == 400

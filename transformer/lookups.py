@@ -50,7 +50,8 @@ def table_lookup(table: Mapping[tuple[str, Any], Any]) -> Lookup:
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
         asked = request.get("lookup") or {}
-        found = table.get((str(asked.get("kind")), asked.get("value")), MISSING)
+        kind = asked.get("kind")
+        found = table.get((kind, asked.get("value")), MISSING) if isinstance(kind, str) else MISSING
         return (404, None) if found is MISSING else (200, Found(found))
 
     return lookup
