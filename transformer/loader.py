@@ -73,7 +73,8 @@ def _validators() -> tuple[Any, Any]:
 
 @dataclass(frozen=True)
 class Batching:
-    endpoint: Fn  # evaluated with the first packed request description as the event
+    endpoint: Fn  # evaluated with each request description as the event
+    when: Fn | None  # gives a bool: whether that request is batched at all
     key: str
     max_request_bytes: int
     max_events: int
@@ -188,6 +189,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    # A condition compiles to a Node that gives a bool: generated like any rule.
+    batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, Rules] = {}
@@ -231,8 +234,10 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     batching = None
     if batch_endpoint is not None:
         b = spec["batch"]
-        batching = Batching(Plan(None, shared_lets, {}).function(batch_endpoint), b["key"], b["max_request_bytes"],
-                            b["max_events"], b["max_event_bytes"])
+        batch_plan = Plan(None, shared_lets, {})
+        batching = Batching(batch_plan.function(batch_endpoint),
+                            batch_plan.function(batch_when) if batch_when is not None else None,
+                            b["key"], b["max_request_bytes"], b["max_events"], b["max_event_bytes"])
     generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
