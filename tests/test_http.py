@@ -59,7 +59,7 @@ def fast(tmp_path: Path, name: str) -> transformer.Destination:
     text = path.read_text(encoding="utf-8")
     assert text.count("    tries: 5\n") == 1
     text = text.replace("    tries: 5\n", "    tries: 3\n    backoff_seconds: 0.01\n    max_wait_seconds: 2\n")
-    path.write_text(text.replace("delivery:\n", "delivery:\n  timeout_seconds: 0.3\n"), encoding="utf-8")
+    path.write_text(text.replace("delivery:\n", "delivery:\n  timeout_seconds: 1\n"), encoding="utf-8")
     return transformer.load(folder)
 
 
@@ -276,7 +276,7 @@ def test_400_is_never_retried_and_the_excerpt_never_shows_credentials(api: Any, 
 @pytest.mark.parametrize(("answers", "outcome"), [
     (["hang"], {"outcome": "delivered", "status": 200, "tries": 2, "metadata": 0}),
     (["close"], {"outcome": "delivered", "status": 200, "tries": 2, "metadata": 0}),
-    (["hang"] * 3, {"outcome": "gave_up", "status": None, "tries": 3, "error": "no answer within 0.3 s", "metadata": 0}),
+    (["hang"] * 3, {"outcome": "gave_up", "status": None, "tries": 3, "error": "no answer within 1.0 s", "metadata": 0}),
     (["close"] * 3, {"outcome": "gave_up", "status": None, "tries": 3, "error": "the connection closed without an answer",
                      "metadata": 0}),
     ([(503, {}, {"busy": True})] * 3, {"outcome": "gave_up", "status": 503, "tries": 3, "body": '{"busy": true}', "metadata": 0}),
@@ -288,7 +288,7 @@ def test_timeouts_and_closed_connections_are_retried_then_given_up(api: Any, tmp
     start = time.monotonic()
     with Sender(kustomer) as sender:
         assert list(sender.run(inputs([TRACK], kustomer_settings(api)))) == [outcome]
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 10  # bounded: three tries of a 1 s timeout, never a hang
 
 
 def test_nothing_listening_gives_up(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
 
 @dataclass(frozen=True)
 class Batching:
-    endpoint: Fn  # evaluated with the first packed request description as the event
+    endpoint: Fn  # evaluated with each request description as the event
+    when: Fn | None  # gives a bool: whether that request is batched at all
     key: str
     max_request_bytes: int
     max_events: int
@@ -212,6 +213,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
               for limit in LIMITS} if "batch" in spec else {}
     max_body = (_limit(dest_source, settings_schema, spec["max_body_bytes"], ("max_body_bytes",), problems)
                 if "max_body_bytes" in spec else (None, None))
+    # A condition compiles to a Node that gives a bool: generated like any rule.
+    batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, Rules] = {}
@@ -255,7 +258,10 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         raise MappingError(problems)
     batching = None
     if batch_endpoint is not None:
-        batching = Batching(Plan(None, shared_lets, {}).function(batch_endpoint), spec["batch"]["key"],
+        batch_plan = Plan(None, shared_lets, {})
+        batching = Batching(batch_plan.function(batch_endpoint),
+                            batch_plan.function(batch_when) if batch_when is not None else None,
+                            spec["batch"]["key"],
                             limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
                             tuple((limit, name) for limit, (_, name) in limits.items() if name is not None))
     generated: dict[tuple[int, str | None], Fn] = {}
