@@ -185,3 +185,154 @@ def test_secrets_are_redacted_even_from_unexpected_messages() -> None:
                               lookup=lambda request: (_ for _ in ()).throw(RuntimeError(request["headers"]["Authorization"])))
     assert result[0]["statusCode"] == 502
     assert token not in result[0]["error"]
+
+
+# -- one test per hole the hostile review found (issue 9) -------------------------------------
+
+TRACK = {"type": "track", "userId": "u", "event": "e"}
+
+
+@pytest.mark.parametrize("destination", [KUSTOMER, SEGMENT], ids=lambda d: d.name)
+def test_a_lone_surrogate_is_a_400_naming_the_field(destination: transformer.Destination) -> None:
+    """Item 1: output that cannot be encoded as UTF-8 is never returned (Segment's body limit included)."""
+    config = {SECRET_SETTING[destination.name]: "tok-abcdef123456"}
+    for message, field in [(dict(TRACK, userId="\ud83d"), "userId"),
+                           (dict(TRACK, properties={"a": ["ok", "x\udce9"]}), "properties.a.1"),
+                           (dict(TRACK, properties={"k\ud800": 1}), "properties.k\\ud800")]:
+        [result] = destination.process([{"message": message, "destination": {"Config": config}}])
+        assert result["statusCode"] == 400
+        assert result["error"] == (f"{destination.name}: the event's {field} is not valid Unicode "
+                                   "(it holds a lone surrogate, e.g. half of an emoji)")
+        result["error"].encode("utf-8")
+    with pytest.raises(TransformError, match="configuration error: setting endpoint is not valid Unicode") as bad:
+        SEGMENT.transform(TRACK, {"writeKey": "wk-123456", "endpoint": "https://h.example/\udce9"})
+    assert bad.value.status_code == 400
+    assert "\ud83d" not in KUSTOMER.process([{"message": {"type": "tr\ud83d"}, "destination": {"Config": config}}])[0]["error"]
+
+
+class Hostile(dict):  # type: ignore[type-arg]
+    """A dict whose every reading method raises: only its plain storage can be trusted."""
+
+    def _boom(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile")
+
+    get = __getitem__ = keys = values = items = __iter__ = __contains__ = __len__ = _boom  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: Any) -> Hostile:
+        return self
+
+
+class RaisesOnEq:
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("hostile")
+
+    __hash__ = object.__hash__
+
+
+def test_dict_subclasses_that_raise_never_escape() -> None:
+    """Item 12: as an input, a destination, settings (at the top or deeper) and the message."""
+    config = {"apiKey": "k-123456"}
+    inputs = [Hostile(message=TRACK, destination={"Config": config}, metadata=0),
+              {"message": TRACK, "destination": Hostile(Config=config), "metadata": 1},
+              {"message": TRACK, "destination": {"Config": Hostile(config)}, "metadata": 2},
+              {"message": TRACK, "destination": {"Config": dict(config, extra=Hostile())}, "metadata": 3},
+              {"message": Hostile(TRACK), "destination": {"Config": config}, "metadata": 4},
+              {"message": dict(TRACK, properties=Hostile(a=1)), "destination": {"Config": config}, "metadata": 5}]
+    results = KUSTOMER.process(inputs)
+    assert [r["statusCode"] for r in results] == [200, 200, 200, 400, 400, 400]
+    assert results[3]["error"] == "kustomer: configuration error: the settings object holds a Hostile at extra, which is not a JSON value"
+    assert results[4]["error"] == "kustomer: the event is a Hostile, not a plain JSON object"
+    assert results[5]["error"] == "kustomer: the event holds a Hostile at properties, which is not a JSON value"
+
+
+@pytest.mark.parametrize("raised", [SystemExit, GeneratorExit, RuntimeError])
+def test_whatever_a_lookup_function_raises_is_a_502_naming_the_lookup(raised: type[BaseException]) -> None:
+    """Item 12: SystemExit and GeneratorExit too; only KeyboardInterrupt (the user stopping) passes."""
+    def lookup(request: dict[str, Any]) -> Any:
+        raise raised()
+
+    [result] = KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},
+                                  "destination": {"Config": {"apiKey": "k-123456"}}}], lookup=lookup)
+    assert result["statusCode"] == 502
+    assert f"the lookup function raised {raised.__name__} for look-up externalId" in result["error"]
+
+
+def test_keyboard_interrupt_in_a_lookup_function_stops_the_run() -> None:
+    def lookup(request: dict[str, Any]) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},
+                           "destination": {"Config": {"apiKey": "k-123456"}}}], lookup=lookup)
+
+
+def test_validation_never_depends_on_history() -> None:
+    """Item 13: settings that passed, changed in place to a value equal under == (True == 1), are
+    validated again; so is a new dict (which may reuse the freed one's id)."""
+    settings: dict[str, Any] = {"apiKey": "k-123456", "genericPage": True}
+    KUSTOMER.transform({"type": "page", "userId": "u"}, settings)
+    for value in (1, 1.0, 0):
+        settings["genericPage"] = value
+        with pytest.raises(TransformError, match="setting genericPage must be of type boolean"):
+            KUSTOMER.transform({"type": "page", "userId": "u"}, settings)
+        with pytest.raises(TransformError, match="setting genericPage must be of type boolean"):
+            KUSTOMER.transform({"type": "page", "userId": "u"}, {"apiKey": "k-123456", "genericPage": value})
+
+
+LOOKUP_WITH_KEY = """\
+let:
+  found:
+    lookup:
+      requests:
+        - kind: user
+          value: {path: userId}
+          endpoint: {template: "https://example.invalid/c/{u}?key={k}", vars: {u: {path: userId}, k: {setting: key, then: [{coerce: url_escape}]}}}
+      found: data.id
+body: {object: {id: {var: found}}}
+"""
+
+
+@pytest.mark.parametrize("key, shown", [("abc", "https://example.invalid/c/u1?key=[redacted]"),
+                                         ("a/b c+d", "https://example.invalid/c/u1?key=[redacted]"),
+                                         ("track", "https://example.invalid/c/u1?key=[redacted]")])
+def test_secrets_are_redacted_from_lookup_urls_whatever_their_length(make_destination: Any, key: str, shown: str) -> None:
+    """Item 14: a secret in a look-up URL (as it is or percent-encoded) is redacted, however short;
+    the engine's own words around it are never touched."""
+    destination = make_destination(LOOKUP_WITH_KEY)
+    with pytest.raises(TransformError) as caught:
+        destination.transform({"type": "test", "userId": "u1"}, {"key": key}, lookup=lambda r: (500, None))
+    assert str(caught.value) == f"demo test: test.yaml let.found: look-up user (GET {shown}) failed with status 500"
+
+
+def test_a_common_word_as_secret_leaves_messages_intact() -> None:
+    """Item 14: apiKey "track" once turned "tracking.yaml" into "[redacted]ing.yaml"."""
+    with pytest.raises(TransformError) as caught:
+        KUSTOMER.transform({"type": "track", "userId": "u"}, {"apiKey": "track"})
+    assert str(caught.value) == ("kustomer track: tracking.yaml body.event.name.values.track: "
+                                 "track needs the event name in event (tried event)")
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"data": {"id": {}}}, "data.id that is not a string or a number (got object)"),
+    ({"data": {"id": math.nan}}, "a body that is not JSON at data.id"),
+    ({"data": {"id": "\ud83d"}}, "data.id that is not valid Unicode (it holds a lone surrogate)"),
+    ({"data": Hostile(id="c1")}, "a body that is not JSON at data.id"),
+    ({"data": {"id": RaisesOnEq()}}, "a body that is not JSON at data.id"),
+    (transformer.lookups.Found({"id": 1}), "data.id that is not a string or a number (got object)"),
+])
+def test_an_unusable_lookup_answer_is_a_502_naming_the_lookup(body: Any, reason: str) -> None:
+    """Item 15: never blamed on the event (a 400) and never a 500."""
+    [result] = KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},
+                                  "destination": {"Config": {"apiKey": "k-123456"}}}], lookup=lambda r: (200, body))
+    assert result["statusCode"] == 502
+    assert result["error"] == ("kustomer identify: identify.yaml let.customerId.first[1]: look-up externalId "
+                               f"(GET https://api.kustomerapp.com/v1/customers/externalId=u) answered 200 with {reason}")
+
+
+@pytest.mark.parametrize("field", ["userId", "event", "properties"])
+def test_a_value_whose_eq_raises_is_a_400_naming_the_field(field: str) -> None:
+    """Item 16."""
+    [result] = KUSTOMER.process([{"message": dict(TRACK, **{field: RaisesOnEq()}),
+                                  "destination": {"Config": {"apiKey": "k-123456"}}}])
+    assert result == {"error": f"kustomer: the event holds a RaisesOnEq at {field}, which is not a JSON value",
+                      "statusCode": 400, "metadata": None}
