@@ -9,6 +9,10 @@ from .loader import Batching
 from .values import MISSING
 from .wire import compact_json, request_description
 
+# Results that may wait behind the open batch: past this, the batch closes early (it still stands
+# where its first event stood), so a long run of errors never piles up in memory.
+MAX_WAITING = 1000
+
 
 class Packer:
     """Greedy, order-keeping packing: each batch is filled until the next event would not fit."""
@@ -41,6 +45,8 @@ class Packer:
             if passing is not None:
                 if bodies:
                     waiting.append(passing)
+                    if len(waiting) >= MAX_WAITING:
+                        yield from close()
                 else:
                     yield passing
                 continue
