@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import transformer
 from transformer import TransformError
+from transformer.wire import json_bytes
 from transformer.yamlsource import parse_yaml
 
 KUSTOMER = transformer.load("kustomer")
@@ -34,6 +35,28 @@ RUN = settings(max_examples=500, deadline=None, derandomize=False,
 HUGE = "h" * 200_000
 
 
+class Hostile(dict):  # type: ignore[type-arg]
+    """A dict whose every reading method raises: only its plain storage can be trusted."""
+
+    def _boom(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile")
+
+    get = __getitem__ = keys = values = items = __iter__ = __contains__ = __len__ = _boom  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: Any) -> Hostile:
+        return self
+
+
+class RaisesOnEq:
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("hostile")
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "RaisesOnEq()"
+
+
 def nested(depth: int) -> Any:
     value: Any = "bottom"
     for _ in range(depth):
@@ -41,11 +64,23 @@ def nested(depth: int) -> Any:
     return value
 
 
+# Text a JS client can send that is not Unicode: lone surrogates (an emoji cut in half).
+broken_text = st.text(st.characters(categories=["Cs"]) | st.sampled_from("aé🙂"), min_size=1, max_size=4)
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30)
+           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30) | broken_text
            | st.sampled_from(["", " ", "2024-01-02T03:04:05Z", "2024", "Tom & Jerry", "\u0000\ud7ff", "ü🙂", HUGE]))
-json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=4),
-                           max_leaves=12) | st.integers(min_value=1, max_value=400).map(nested)
+plain_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4)
+                            | st.dictionaries(st.text(max_size=12) | broken_text, kids, max_size=4), max_leaves=12)
+
+
+def hostile(value: Any) -> Any:
+    """What no JSON parser gives: a dict subclass whose methods raise, bytes that are not UTF-8,
+    an object whose == raises, one object twice (as YAML aliases give)."""
+    return Hostile(value) if isinstance(value, dict) else [value, value] if isinstance(value, list) else value
+
+
+json_values = (plain_values | st.integers(min_value=1, max_value=400).map(nested)
+               | plain_values.map(hostile) | st.binary(min_size=1, max_size=4) | st.builds(RaisesOnEq))
 event_types = st.sampled_from(["identify", "track", "page", "screen", "group", "alias", "IDENTIFY", "Track", "", "merge"]) | json_values
 known_keys = ["email", "phone", "name", "firstName", "lastName", "first_name", "address", "company", "userId", "id",
               "createdAt", "website", "kustomerSessionId", "kustomer_session_id", "kustomerTrackingId",
@@ -126,7 +161,7 @@ def assert_holds(destination: transformer.Destination, inputs: list[Any], tokens
     assert repr(inputs) == before, "process modified its input"
     assert len(results) == len(inputs)
     for item, result in zip(inputs, results, strict=True):
-        expected_metadata = item.get("metadata") if isinstance(item, dict) else None
+        expected_metadata = dict.get(item, "metadata") if isinstance(item, dict) else None
         assert result["metadata"] is expected_metadata or result["metadata"] == expected_metadata
         if "output" in result:
             assert result["statusCode"] == 200
@@ -138,10 +173,11 @@ def assert_holds(destination: transformer.Destination, inputs: list[Any], tokens
             assert 400 <= result["statusCode"] <= 599
             for token in tokens:
                 assert token not in result["error"]
+        json_bytes(result)  # every result, error messages included, encodes as UTF-8
     for item in inputs:  # transform on its own raises only TransformError
-        if isinstance(item, dict) and isinstance(item.get("destination"), dict):
+        if isinstance(item, dict) and isinstance(dict.get(item, "destination"), dict):
             with contextlib.suppress(TransformError):
-                destination.transform(item.get("message"), item["destination"].get("Config"), lookup=lookup)
+                destination.transform(dict.get(item, "message"), dict.get(item["destination"], "Config"), lookup=lookup)
     if destination.supports_batching:
         packed = destination.batch(results)
         seen = []
@@ -213,25 +249,6 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(destination: transformer.Des
         SEGMENT.transform(TRACK, {"writeKey": "wk-123456", "endpoint": "https://h.example/\udce9"})
     assert bad.value.status_code == 400
     assert "\ud83d" not in KUSTOMER.process([{"message": {"type": "tr\ud83d"}, "destination": {"Config": config}}])[0]["error"]
-
-
-class Hostile(dict):  # type: ignore[type-arg]
-    """A dict whose every reading method raises: only its plain storage can be trusted."""
-
-    def _boom(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("hostile")
-
-    get = __getitem__ = keys = values = items = __iter__ = __contains__ = __len__ = _boom  # type: ignore[assignment]
-
-    def __deepcopy__(self, memo: Any) -> Hostile:
-        return self
-
-
-class RaisesOnEq:
-    def __eq__(self, other: object) -> bool:
-        raise RuntimeError("hostile")
-
-    __hash__ = object.__hash__
 
 
 def test_dict_subclasses_that_raise_never_escape() -> None:
