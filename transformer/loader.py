@@ -285,12 +285,9 @@ def _non_string_keys(source: Source, data: Any, path: YamlPath, seen: set[int] |
     return found
 
 
-def _refuse_retrieval(uri: str) -> Any:
-    raise referencing.exceptions.NoSuchResource(ref=uri)
-
-
-# Settings schemas are validated with this registry: a reference outside the schema is never fetched.
-_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry(retrieve=_refuse_retrieval)
+# Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
+# default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
+_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
 
 
 def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:

@@ -125,10 +125,10 @@ def _beyond_bounds(text: str, display_name: str, limits: Limits | None) -> Probl
                 if event.anchor is not None:
                     heights[event.anchor] = (1, 0)
                 if limits is not None and len(event.value) > limits.chars:
-                    return Problem(display_name, event.start_mark.line + 1, "", f"a value is longer than {limits.chars:,} characters")
+                    return Problem(display_name, _line(event), "", f"a value is longer than {limits.chars:,} characters")
                 level = len(open_nodes)
             elif isinstance(event, yaml.AliasEvent):
-                size, height = heights.get(event.anchor, (1, 0))
+                size, height = heights.get(event.anchor or "", (1, 0))
                 nodes += size
                 added += size
                 level = len(open_nodes) + height
@@ -136,7 +136,7 @@ def _beyond_bounds(text: str, display_name: str, limits: Limits | None) -> Probl
                 continue
             if open_nodes:
                 open_nodes[-1][2] = max(open_nodes[-1][2], level)
-            line = event.start_mark.line + 1
+            line = _line(event)
             if level > MAX_NESTING:
                 return Problem(display_name, line, "", f"nested deeper than {MAX_NESTING} levels")
             if added > MAX_ALIAS_NODES:
@@ -147,6 +147,10 @@ def _beyond_bounds(text: str, display_name: str, limits: Limits | None) -> Probl
     except yaml.YAMLError:
         return None  # a syntax error: composing reports it with its line
     return None
+
+
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark is not None else None
 
 
 def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int]) -> None:
