@@ -29,10 +29,31 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body: {object: {v: {path: [a, 3]}}}", "test.yaml:1: body.object.v.path[1]: 3 is not of type 'string'"),
     ("body:\n  object:\n    v: {path: a, then: [{coerce: shout}]}",
      "test.yaml:3: body.object.v.then[0].coerce: 'shout' is not one of ['base64', 'dasherize', 'json', 'json_items', "
-     "'lower', 'rstrip', 'string', 'trim', 'url_escape', 'url_parent']"),
+     "'lower', 'rstrip', 'string', 'trim', 'upper', 'url_component', 'url_escape', 'url_parent']"),
     ("body: {object: {v: {path: a, const: 1}}}",
      "test.yaml:1: body.object.v: a rule needs exactly one of path, jmespath, const, setting, var, template, first, "
-     "object, list, case, lookup (found path, const)"),
+     "object, list, case, lookup, each, merge, entry (found path, const)"),
+    ("body:\n  object:\n    v: {const: 1, from: {path: a}}", "test.yaml:3: body.object.v.from: from goes with path or jmespath, not with const"),
+    ("body:\n  object:\n    v: {path: a, map: {path: b}}", "test.yaml:3: body.object.v: 'each' is a dependency of 'map'"),
+    ("body:\n  object:\n    v: {each: {path: a}}", "test.yaml:3: body.object.v: 'map' is a dependency of 'each'"),
+    ("let:\n  x: {const: 1}\nbody:\n  each: {path: a}\n  as: x\n  map: {var: x}",
+     "test.yaml:5: body.as: 'x' is already a variable here (a let, event_type or an enclosing each's as): choose another name"),
+    ("body:\n  each: {path: a}\n  map: {lookup: {requests: [{kind: k, value: {var: item}, endpoint: {const: u}}], found: id}}",
+     "test.yaml:3: body.map.lookup.requests[0].value.var: unknown variable 'item': a rule may use only the let bindings "
+     "declared before it (event_type)"),
+    ("body:\n  entry: {key: {path: k}}", "test.yaml:2: body.entry: 'value' is a required property"),
+    ("body:\n  const: 1\n  when: {matches: [{path: a}, '(']}",
+     "test.yaml:3: body.when.matches[1]: regular expression does not compile (missing ), unterminated subpattern at position 0)"),
+    ("body:\n  const: 1\n  when: {in: [{path: a}, {const: a}]}", "test.yaml:3: body.when.in[1].const: in needs a list to look in"),
+    ("body:\n  const: 1\n  when: {equals: [{path: a}]}", "test.yaml:3: body.when.equals: [{'path': 'a'}] is too short"),
+    ("body:\n  path: a\n  then: [{date: {to: unix_seconds, precision: millis}}]",
+     "test.yaml:3: body.then[0].date.precision: precision goes with to: iso only (unix times are whole numbers)"),
+    ("body:\n  path: a\n  then: [{replace: {regex: '[', with: x}}]",
+     "test.yaml:3: body.then[0].replace.regex: regular expression does not compile (unterminated character set at position 0)"),
+    ("body:\n  path: a\n  then: [{truncate: {chars: 1, bytes: 1}}]",
+     "test.yaml:3: body.then[0].truncate: {'chars': 1, 'bytes': 1} has too many properties"),
+    ("body:\n  path: a\n  then: [{split: ',', coerce: lower}]",
+     "test.yaml:3: body.then[0]: a step needs exactly one of omit, coerce, entries, join, max_length, date, truncate, replace, split"),
     ("body: {object: {v: {vars: {a: {path: a}}, path: b}}}", "test.yaml:1: body.object.v: 'template' is a dependency of 'vars'"),
     ("body:\n  object:\n    v: {jmespath: 'a[?'}",
      "test.yaml:3: body.object.v.jmespath: JMESPath does not parse (Invalid jmespath expression: Incomplete expression at column 3)"),
@@ -91,6 +112,63 @@ def test_destination_file_mistakes(tmp_path: Path) -> None:
     ]
 
 
+def test_dead_branches_are_load_errors(tmp_path: Path) -> None:
+    routed = BASE.replace("events:\n  test: test.yaml", "events:\n  test: test.yaml\n  page: test.yaml\n  track: other.yaml")
+    (tmp_path / "other.yaml").write_text("body: {object: {}}\n")
+    found = problems_of(tmp_path, """\
+    body:
+      object:
+        name:
+          case: {var: event_type}
+          values:
+            page: {const: P}
+            pgae: {const: typo}
+            track: {const: routed elsewhere}
+        by_mode:
+          case: {setting: mode}
+          values: {a: {const: A}, c: {const: C}}
+        is_page: {const: 1, when: {equals: [{var: event_type}, {const: pagee}]}}
+        is_mode: {const: 1, when: {equals: [{const: b}, {setting: mode}]}}
+        either: {const: 1, when: {in: [{var: event_type}, {const: [test, tset]}]}}
+    """, routed)
+    assert found == [
+        "test.yaml:7: body.object.name.values.pgae: this branch never runs: 'pgae' is not an event type this file is for "
+        "(test, page) (did you mean `page`?)",
+        "test.yaml:8: body.object.name.values.track: this branch never runs: 'track' is not an event type this file is for "
+        "(test, page)",
+        "test.yaml:11: body.object.by_mode.values.c: this branch never runs: 'c' is not a value setting mode may have (a, b)",
+        "test.yaml:12: body.object.is_page.when.equals[1].const: never true: 'pagee' is not an event type this file is for "
+        "(test, page) (did you mean `page`?)",
+        "test.yaml:14: body.object.either.when.in[1].const[1]: never true: 'tset' is not an event type this file is for "
+        "(test, page) (did you mean `test`?)",
+    ]
+
+
+@pytest.mark.parametrize("event_yaml, expected", [
+    ("body:\n  object:\n    v: {setting: flg}", "test.yaml:3: body.object.v.setting: unknown setting 'flg' "
+                                                "(the settings schema declares: flag, key, mode, other) (did you mean `flag`?)"),
+    ("body:\n  object:\n    v: {const: 1, when: {setting: moed}}",
+     "test.yaml:3: body.object.v.when.setting: unknown setting 'moed' (did you mean `mode`?)"),
+    ("body:\n  object:\n    v: {path: $iud}", "test.yaml:3: body.object.v.path: unknown path alias $iud (declared: uid) "
+                                                "(did you mean `uid`?)"),
+    ("let:\n  base: {const: 1}\nbody: {var: bsae}", "test.yaml:3: body.var: unknown variable 'bsae': a rule may use only the let "
+                                                     "bindings declared before it (base, event_type) (did you mean `base`?)"),
+    ('body: {template: "{evnt_type}/{a}", vars: {a: {path: a}}}',
+     "test.yaml:1: body.template: template names {evnt_type}, which is neither under vars nor a let binding declared "
+     "before it (did you mean `event_type`?)"),
+])
+def test_unknown_names_suggest_the_closest(tmp_path: Path, event_yaml: str, expected: str) -> None:
+    assert problems_of(tmp_path, event_yaml) == [expected]
+
+
+def test_settings_errors_name_declared_settings(tmp_path: Path) -> None:
+    worded = BASE.replace("secrets: [key]", "secrets: [kye]\nsettings_errors:\n  kye: no key\n  other: 'no other'")
+    assert problems_of(tmp_path, "body: {object: {}}", worded) == [
+        "destination.yaml:10: secrets[0]: unknown setting 'kye' (did you mean `key`?)",
+        "destination.yaml:12: settings_errors.kye: unknown setting 'kye' (did you mean `key`?)",
+    ]
+
+
 def test_an_event_type_without_a_file_or_request(tmp_path: Path) -> None:
     no_request = BASE.replace("  method: POST\n", "").replace("events:\n  test: test.yaml", "events:\n  test: test.yaml\n  other: other.yaml")
     found = problems_of(tmp_path, "body: {object: {}}", no_request)
@@ -143,3 +221,20 @@ def test_validators_resolve_every_reference() -> None:
         return 0
 
     assert sum(refs(v.schema) for v in _validators()) == 0
+
+
+def test_schema_and_registries_name_the_same_directives_conditions_and_steps() -> None:
+    """Each directive, condition and step lives in its family's registry and in the schema."""
+    from transformer.conditions import CONDITIONS
+    from transformer.directives import COMPANIONS, DIRECTIVES
+    from transformer.steps import STEPS
+
+    defs = transformer.mapping_schema()["$defs"]
+    expr = defs["expr"]
+    modifiers = {"when", "then", "default", "required"}
+    companions = {key for keys in COMPANIONS.values() for key in keys}  # keys that go with a directive (vars...)
+    assert set(expr["properties"]) - modifiers - companions == set(DIRECTIVES)
+    assert companions <= set(expr["properties"])
+    assert f"({', '.join(DIRECTIVES)})" in expr["description"]
+    assert set(defs["condition"]["properties"]) == set(CONDITIONS)
+    assert set(defs["step"]["properties"]) - {"when"} == set(STEPS)

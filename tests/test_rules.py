@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import string
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +11,11 @@ import pytest
 
 import transformer
 from transformer import MISSING, TransformError
+from transformer.conditions import same
+from transformer.functions import COERCIONS, StepError
 from transformer.values import fresh, is_present
+
+from .conftest import BASE
 
 Body = Callable[..., Any]
 
@@ -153,11 +159,24 @@ def test_step_when(body_of: Body) -> None:
     ("string", False, "false"),
     ("string", 2.0, "2"),
     ("trim", "  x ", "x"),
+    ("upper", "AbC", "ABC"),
+    ("url_component", "a b/c@d+e!*'()~é", "a%20b%2Fc%40d%2Be!*'()~%C3%A9"),
     ("url_escape", "a b/c@d+e", "a%20b%2Fc@d%2Be"),
     ("url_parent", "https://h.example/v1/track", "https://h.example/v1"),
 ])
 def test_coercions(body_of: Body, coercion: str, value: Any, expected: Any) -> None:
     assert body_of(f"object: {{v: {{path: v, then: [{{coerce: {coercion}}}]}}}}", {"v": value}) == {"v": expected}
+
+
+@pytest.mark.parametrize("coercion, kept", [
+    ("url_escape", string.ascii_letters + string.digits + "-_.~@"),
+    ("url_component", string.ascii_letters + string.digits + "-_.!~*'()"),  # encodeURIComponent's set
+])
+def test_url_coercions_leave_exactly_their_documented_characters_alone(coercion: str, kept: str) -> None:
+    for char in map(chr, range(128)):
+        assert (COERCIONS[coercion](char) == char) is (char in kept), repr(char)
+    with pytest.raises(StepError, match=f"{coercion} needs text that is valid Unicode"):
+        COERCIONS[coercion]("\ud800")
 
 
 def test_coercion_on_the_wrong_type_is_a_clear_error(body_of: Body) -> None:
@@ -288,3 +307,192 @@ def test_request_parts_may_read_the_event(make_destination: Any) -> None:
         destination.transform({"type": "test"}, settings)
     with pytest.raises(TransformError, match=r"request.method: must be a string, got number"):
         destination.transform({"type": "test", "id": "c", "verb": 5}, settings)
+
+
+def test_a_numeric_path_segment_indexes_a_list_and_is_a_key_of_an_object(body_of: Body) -> None:
+    rule = "object: {v: {path: context.externalId.1.id}, w: {path: a.0}}"
+    event = {"context": {"externalId": [{"id": "x"}, {"id": "y"}]}, "a": {"0": "key zero"}}
+    assert body_of(rule, event) == {"v": "y", "w": "key zero"}
+    assert body_of(rule, {"context": {"externalId": [{"id": "x"}]}, "a": []}) == {}
+    assert body_of("object: {v: {path: a.01}}", {"a": ["x", "y"]}) == {}  # not an index: a key
+
+
+def test_from_reads_a_rule_value_instead_of_the_event(body_of: Body) -> None:
+    rule = """\
+    object:
+      p: {path: [x.y, z], from: {path: nested}}
+      s: {path: a, from: {const: {a: 1}}}
+      j: {jmespath: "a || b", from: {object: {a: {path: nope}, b: {setting: mode}}}}
+      all: {jmespath: "@"}
+      none: {path: a, from: {path: absent}}
+    """
+    out = body_of(rule, {"nested": {"z": 3}}, {"key": "k-123", "mode": "b"})
+    assert out == {"p": 3, "s": 1, "j": "b", "all": {"type": "test", "nested": {"z": 3}}}
+
+
+def test_each_maps_a_list_with_the_event_and_settings_still_visible(body_of: Body) -> None:
+    rule = """\
+    each: {path: properties.products}
+    map:
+      object:
+        id: {path: sku, from: {var: item}}
+        order: {path: properties.order}
+        mode: {setting: mode}
+        label: {template: "{item}", when: {present: {path: x, from: {var: item}}}, then: [{coerce: json}]}
+      needs: [id]
+    """
+    event = {"properties": {"order": "o-1", "products": [{"sku": "a"}, {"name": "no sku"}, {"sku": "b"}]}}
+    wrapped = body_of(f"object:\n  v:\n{textwrap.indent(textwrap.dedent(rule), '    ')}", event, {"key": "k-123", "mode": "a"})
+    assert wrapped == {"v": [{"id": "a", "order": "o-1", "mode": "a"}, {"id": "b", "order": "o-1", "mode": "a"}]}
+    assert body_of(f"object:\n  v:\n{textwrap.indent(textwrap.dedent(rule), '    ')}", {"properties": {"products": []}}) == {}
+    assert body_of(f"object:\n  v:\n{textwrap.indent(textwrap.dedent(rule), '    ')}", {}) == {}
+
+
+def test_each_with_as_nests_and_copies_what_it_hands_out(make_destination: Any) -> None:
+    destination = make_destination("""\
+    body:
+      object:
+        v:
+          each: {path: rows}
+          as: row
+          map:
+            each: {var: row}
+            as: cell
+            map: {list: [{var: cell}, {var: cell}]}
+    """)
+    event = {"type": "test", "rows": [[{"k": 1}], [2, 3]]}
+    out = destination.transform(event, {"key": "k-123"})["body"]["JSON"]
+    assert out == {"v": [[[{"k": 1}, {"k": 1}]], [[2, 2], [3, 3]]]}
+    out["v"][0][0][0]["k"] = 9
+    assert out["v"][0][0][1] == {"k": 1} and event["rows"][0][0] == {"k": 1}
+
+
+def test_each_over_a_setting_is_computed_from_settings_alone(make_destination: Any) -> None:
+    destination = make_destination("""\
+    request:
+      headers:
+        X-Modes: {each: {setting: modes}, map: {var: item, then: [{coerce: upper}]}, then: [{coerce: json}]}
+    """, BASE_WITH_LIST)
+    out = destination.transform({"type": "test"}, {"key": "k-123", "modes": ["a", "b"]})
+    assert out["headers"]["X-Modes"] == '["A","B"]'
+
+
+BASE_WITH_LIST = BASE.replace("    mode: {enum: [a, b]}", "    mode: {enum: [a, b]}\n    modes: {type: array, items: {type: string}}")
+
+
+def test_each_needs_a_list(body_of: Body) -> None:
+    with pytest.raises(TransformError, match=r"^demo test: test.yaml body.v: each needs a list, got object \(from products\)$"):
+        body_of("object: {v: {each: {path: products}, map: {var: item}}}", {"products": {"sku": "a"}})
+
+
+def test_merge_later_keys_win_missing_items_are_skipped(body_of: Body) -> None:
+    rule = """\
+    object:
+      device:
+        merge:
+          - {path: properties, then: [{omit: [secret, kind]}]}
+          - {path: nothing}
+          - object: {id: {path: deviceId}, model: {path: properties.kind}}
+      none: {merge: [{path: a}, {path: b}]}
+    """
+    event = {"properties": {"model": "m1", "kind": "phone", "secret": "s", "x": 1}, "deviceId": "d-1"}
+    assert body_of(rule, event) == {"device": {"model": "phone", "x": 1, "id": "d-1"}}
+    with pytest.raises(TransformError, match=r"test.yaml body.none: merge item 1 must give an object, got string"):
+        body_of(rule, {"b": "text"})
+
+
+def test_entry_builds_a_one_key_object_with_a_computed_key(body_of: Body) -> None:
+    rule = "object: {traits: {entry: {key: {path: kind}, value: {path: id}}}}"
+    assert body_of(rule, {"kind": "email", "id": "a@x"}) == {"traits": {"email": "a@x"}}
+    assert body_of(rule, {"kind": "email"}) == {}
+    assert body_of(rule, {"id": "a@x"}) == {}
+    with pytest.raises(TransformError, match=r"test.yaml body.traits: entry key must be a string, got number \(from kind\)"):
+        body_of(rule, {"kind": 5, "id": "a@x"})
+
+
+def test_equals_in_and_matches(body_of: Body) -> None:
+    rule = """\
+    object:
+      eq: {const: EQ, when: {equals: [{path: a}, {setting: mode}]}}
+      strict: {const: STRICT, when: {equals: [{path: t}, {const: 1}]}}
+      deep: {const: DEEP, when: {equals: [{path: o}, {const: {k: [1, "x"]}}]}}
+      in: {const: IN, when: {in: [{path: a}, {const: [x, a]}]}}
+      email: {const: EMAIL, when: {matches: [{path: e}, "^[^@\\\\s]+@[^@\\\\s]+$"]}}
+      not_missing: {const: NM, when: {not: {equals: [{path: nope}, {path: nope2}]}}}
+    """
+    settings = {"key": "k-123", "mode": "a"}
+    assert body_of(rule, {"a": "a", "t": 1.0, "o": {"k": [1, "x"]}, "e": "a@b.c"}, settings) == {
+        "eq": "EQ", "strict": "STRICT", "deep": "DEEP", "in": "IN", "email": "EMAIL", "not_missing": "NM"}
+    assert body_of(rule, {"a": "b", "t": True, "o": {"k": [True, "x"]}, "e": "a b@c"}, settings) == {"not_missing": "NM"}
+    assert body_of(rule, {"t": "1", "e": 5}, settings) == {"not_missing": "NM"}
+
+
+@pytest.mark.parametrize("a, b, equal", [
+    (1, 1.0, True), (True, 1, False), (False, 0, False), ("1", 1, False), (None, None, True), ([], {}, False),
+    ({"a": 1}, {"a": 1.0}, True), ({"a": 1}, {"a": 1, "b": 2}, False), ([1, [True]], [1, [True]], True),
+])
+def test_same_is_json_equality_with_types(a: Any, b: Any, equal: bool) -> None:
+    assert same(a, b) is equal and same(b, a) is equal
+
+
+@pytest.mark.parametrize("value, to, expected", [
+    ("2024-01-02", {"to": "unix_seconds"}, 1704153600),
+    ("2024-01-02T03:04:05Z", {"to": "unix_seconds"}, 1704164645),
+    ("2024-01-02T03:04:05.678Z", {"to": "unix_millis"}, 1704164645678),
+    ("2024-01-02T03:04:05.6789+01:00", {"to": "unix_millis"}, 1704161045678),
+    ("2024-01-02T03:04:05-0530", {"to": "iso"}, "2024-01-02T08:34:05.000Z"),
+    ("2024-01-02 03:04", {"to": "iso", "precision": "seconds"}, "2024-01-02T03:04:00Z"),
+    ("2024-01-02T03:04:05.123456789Z", {"to": "iso", "precision": "micros"}, "2024-01-02T03:04:05.123456Z"),
+    (1704164645, {"to": "iso"}, "2024-01-02T03:04:05.000Z"),
+    (1704164645.5, {"to": "unix_millis"}, 1704164645500),
+    (1704164645678, {"to": "unix_seconds", "epoch": "millis"}, 1704164645),
+    (-1, {"to": "iso", "epoch": "millis"}, "1969-12-31T23:59:59.999Z"),
+    (-1, {"to": "unix_seconds", "epoch": "millis"}, -1),
+])
+def test_date_step(body_of: Body, value: Any, to: dict[str, str], expected: Any) -> None:
+    options = ", ".join(f"{k}: {v}" for k, v in to.items())
+    assert body_of(f"object: {{v: {{path: v, then: [{{date: {{{options}}}}}]}}}}", {"v": value}) == {"v": expected}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("yesterday", "date cannot read the string as an ISO 8601 date"),
+    ("2024-02-30", "date found no such day or time in the string"),
+    ("2024-01-02T24:00:00Z", "date found no such day or time in the string"),
+    ("1704164645", "date cannot read the string as an ISO 8601 date"),
+    (True, "date needs an ISO 8601 string or an epoch number, got boolean"),
+    (10**20, "date is outside the years 1 to 9999"),
+])
+def test_a_date_it_cannot_read_is_a_400_naming_the_rule_and_field(body_of: Body, value: Any, message: str) -> None:
+    with pytest.raises(TransformError, match=rf"^demo test: test.yaml body.when: {message} \(from properties.when\)$") as caught:
+        body_of("object: {when: {path: properties.when, then: [{date: {to: iso}}]}}", {"properties": {"when": value}})
+    assert caught.value.status_code == 400
+
+
+def test_truncate_replace_split(body_of: Body) -> None:
+    rule = """\
+    object:
+      chars: {path: s, then: [{truncate: {chars: 3}}]}
+      bytes: {path: s, then: [{truncate: {bytes: 4}}]}
+      short: {path: t, then: [{truncate: {bytes: 4}}]}
+      phone: {path: p, then: [{replace: {regex: "[^0-9+]", with: ""}}]}
+      literal: {path: p, then: [{replace: {regex: "\\\\d+", with: "<\\\\1>"}}]}
+      tags: {path: tags, then: [{split: ","}]}
+    """
+    out = body_of(rule, {"s": "héllo", "t": "hé", "p": "+1 (555) 01", "tags": "a,,b"})
+    assert out == {"chars": "hél", "bytes": "hél", "short": "hé", "phone": "+155501", "literal": "+<\\1> (<\\1>) <\\1>",
+                   "tags": ["a", "", "b"]}
+    assert body_of("object: {v: {path: s, then: [{truncate: {bytes: 2}}]}}", {"s": "€uro"}) == {}  # no half character
+    with pytest.raises(TransformError, match=r"body.v: split needs a string, got a number \(from s\)"):
+        body_of("object: {v: {path: s, then: [{split: ','}]}}", {"s": 5})
+
+
+def test_settings_errors_word_a_failed_setting(make_destination: Any) -> None:
+    worded = BASE.replace("secrets: [key]", "secrets: [key]\nsettings_errors:\n  key: key not found in Configs")
+    destination = make_destination("body: {object: {}}", worded)
+    for settings, message in [({}, "key not found in Configs"), ({"key": 5}, "key not found in Configs"),
+                              ({"mode": "c"}, "key not found in Configs; setting mode must be one of \"a\", \"b\""),
+                              ({"key": "", "flag": "x"}, "setting flag must be of type boolean; key not found in Configs")]:
+        with pytest.raises(TransformError) as caught:
+            destination.transform({"type": "test"}, settings)
+        assert caught.value.message == f"demo: configuration error: {message}"
+        assert caught.value.status_code == 400

@@ -17,9 +17,10 @@ from typing import IO, Any
 
 import orjson
 
-from . import builtin_destinations, fixtures, load
+from . import builtin_destinations, fixtures, load, send_cli
 from .destination import Destination
 from .errors import MappingError, TransformError
+from .lookups import Lookup
 from .values import has_surrogate, printable
 from .wire import json_bytes
 from .yamlsource import parse_yaml
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
     where.add_argument("--mappings", type=Path, help="run the fixtures against this mapping folder instead")
     test.set_defaults(handler=_test)
+    send_cli.add_command(commands)  # transformer send: in its own module (it needs the [http] extra)
     return parser
 
 
@@ -109,13 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         destination.check_settings(settings)
     except TransformError as exc:
         raise UsageError(str(exc)) from None
-    lookup = None
-    if args.lookups is not None:
-        answers = _read_config(args.lookups, "lookups")
-        problem = fixtures.answers_problem(answers)
-        if problem is not None:
-            raise UsageError(f"{args.lookups}: {problem}")
-        lookup = fixtures.canned_lookup(answers)
+    lookup = None if args.lookups is None else _canned_lookup(args.lookups)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     names = args.files or ["-"]
@@ -176,6 +172,15 @@ def _check_streams(names: list[str]) -> None:
             open(name, "rb").close()  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
+
+
+def _canned_lookup(path: Path) -> Lookup:
+    """A lookup function answering from a --lookups file."""
+    answers = _read_config(path, "lookups")
+    problem = fixtures.answers_problem(answers)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
+    return fixtures.canned_lookup(answers)
 
 
 def _read_config(path: Path, what: str) -> Any:

@@ -1,25 +1,39 @@
 """Turn compiled rules into Python functions: one generated function per rule root, per event type.
 
-Rules compile to emitters (see compiler.py) that write straight-line Python: dict access inlined,
-every path prefix an event function reads fetched once at its top, the event type folded in as a
-constant. The generated source keeps the semantics in one place, the emitters; the runtime
-helpers here are what generated code calls for the rarer, larger operations.
+Rules compile to Nodes (see compiler.py and the directive, condition and step modules) whose
+emitters write straight-line Python: dict access inlined, every path prefix an event function reads
+fetched once at its top, the event type folded in as a constant. The generated source keeps the
+semantics in one place, the emitters; the runtime helpers here are what generated code calls for
+the rarer, larger operations. This module knows nothing of the mapping language itself.
 """
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import TransformError
 from .functions import StepError, to_text
 from .values import MISSING, fresh
 
-if TYPE_CHECKING:
-    from .compiler import Node
-
 Fn = Callable[["Context"], Any]
+Emit = Callable[["Gen", str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A compiled rule (or condition). ``emit`` writes the Python statements that set the named
+    local to the rule's value, a fresh JSON value or MISSING (a condition's: a bool).
+    ``settings_only`` says whether it reads nothing but settings, so the destination may compute
+    it once per settings instead of once per event."""
+
+    emit: Emit
+    settings_only: bool
+    sources: tuple[str, ...] = ()  # the event paths a rule reads, for "tried ..." in messages
+    is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
+    local: str | None = None  # an each element's local: `from` reads it in place, without a copy
 
 UNSET: Any = object()
 SCALARS = frozenset({str, int, bool})
@@ -44,6 +58,15 @@ def as_text(value: Any, label: str) -> str:
         return to_text(value)
     except StepError as exc:
         raise TransformError(f"{label}: {exc}") from None
+
+
+def read_key(parent: str, key: str) -> str:
+    """An expression for ``key`` of the value in local ``parent``, or MISSING: a key of an object;
+    and, for a key that is a non-negative integer (``0``, ``12``), also an index into a list."""
+    of_object = f"{parent}.get({key!r}, MISSING) if isinstance({parent}, dict) else MISSING"
+    if not (key.isascii() and key.isdigit() and str(int(key)) == key):
+        return of_object
+    return f"{parent}[{key}] if isinstance({parent}, list) and len({parent}) > {key} else {of_object}"
 
 
 class Plan:
@@ -145,7 +168,7 @@ class Gen:
         head = ["    ev = ctx.event", "    st = ctx.settings"]
         for keys, local in self.prefixes.items():  # parents come first: they were added first
             parent = self.prefixes.get(keys[:-1], "ev")
-            head.append(f"    {local} = {parent}.get({keys[-1]!r}, MISSING) if isinstance({parent}, dict) else MISSING")
+            head.append(f"    {local} = {read_key(parent, keys[-1])}")
         name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
         namespace = dict(self.globals)

@@ -9,6 +9,7 @@ from typing import Any
 from .batching import Packer
 from .codegen import Context
 from .compiler import EVENT_TYPE_VAR
+from .delivery_rules import DeliveryRules
 from .errors import TransformError
 from .loader import EventPlan, Part, load_mapping
 from .lookups import Asker, Lookup
@@ -54,7 +55,8 @@ class Destination:
         self._mapping = mapping
         self.name = mapping.name
         self.event_types = tuple(mapping.plans)
-        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets)
+        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
+                                         mapping.settings_errors)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
@@ -70,6 +72,12 @@ class Destination:
     @property
     def supports_batching(self) -> bool:
         return self._mapping.batching is not None
+
+    @property
+    def delivery(self) -> DeliveryRules:
+        """How its requests are to be sent (the ``delivery:`` section; read-only). The engine sends
+        nothing: ``transformer.delivery`` (the ``[http]`` extra) follows these rules."""
+        return self._mapping.delivery
 
     def __repr__(self) -> str:
         return f"<Destination {self.name} from {self._mapping.folder}>"

@@ -38,7 +38,7 @@ def _article(name: str) -> str:
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
-def _needs_text(value: Any, coercion: str) -> str:
+def needs_text(value: Any, coercion: str) -> str:
     if not isinstance(value, str):
         raise StepError(f"{coercion} needs a string, got {_article(type_name(value))}")
     return value
@@ -49,19 +49,23 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 
 def dasherize(value: Any) -> str:
     """Trim, then turn each run of white space into one dash: ``" Order  Done "`` -> ``Order-Done``."""
-    return _WHITESPACE_RUN.sub("-", _needs_text(value, "dasherize").strip())
+    return _WHITESPACE_RUN.sub("-", needs_text(value, "dasherize").strip())
 
 
 def trim(value: Any) -> str:
-    return _needs_text(value, "trim").strip()
+    return needs_text(value, "trim").strip()
 
 
 def rstrip(value: Any) -> str:
-    return _needs_text(value, "rstrip").rstrip()
+    return needs_text(value, "rstrip").rstrip()
 
 
 def lower(value: Any) -> str:
-    return _needs_text(value, "lower").lower()
+    return needs_text(value, "lower").lower()
+
+
+def upper(value: Any) -> str:
+    return needs_text(value, "upper").upper()
 
 
 def string(value: Any) -> str:
@@ -81,18 +85,35 @@ def json_items(value: Any) -> str:
 
 
 def url_escape(value: Any) -> str:
-    """Percent-encode a value for one URL path component (``/`` too; ``@`` kept readable)."""
-    return quote(to_text(value), safe="@")
+    """Percent-encode a value for one URL path component (``/`` too; ``@`` kept readable): all but
+    ``A-Z a-z 0-9 - _ . ~ @``."""
+    return _percent_encode(value, "@", "url_escape")
+
+
+def url_component(value: Any) -> str:
+    """Percent-encode all but ``A-Z a-z 0-9 - _ . ! ~ * ' ( )``, as JavaScript's encodeURIComponent."""
+    return _percent_encode(value, "!*'()", "url_component")
+
+
+def _percent_encode(value: Any, safe: str, coercion: str) -> str:
+    # quote() always leaves letters, digits and "-_.~" alone; ``safe`` adds to them.
+    try:
+        return quote(to_text(value), safe=safe)
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 bytes to encode
+        raise StepError(f"{coercion} needs text that is valid Unicode") from None
 
 
 def base64(value: Any) -> str:
     """UTF-8 bytes of the text, base64-encoded (as HTTP Basic auth wants)."""
-    return _base64.b64encode(_needs_text(value, "base64").encode("utf-8")).decode("ascii")
+    try:
+        return _base64.b64encode(needs_text(value, "base64").encode("utf-8")).decode("ascii")
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 bytes to encode
+        raise StepError("base64 needs text that is valid Unicode") from None
 
 
 def url_parent(value: Any) -> str:
     """A URL without its last path component: ``https://h/v1/items`` -> ``https://h/v1``."""
-    text = _needs_text(value, "url_parent")
+    text = needs_text(value, "url_parent")
     head, slash, _ = text.rstrip("/").rpartition("/")
     if not slash or head.endswith("/"):
         raise StepError("url_parent needs a URL with a path")
@@ -108,6 +129,8 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
     "rstrip": rstrip,
     "string": string,
     "trim": trim,
+    "upper": upper,
+    "url_component": url_component,
     "url_escape": url_escape,
     "url_parent": url_parent,
 }

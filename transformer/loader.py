@@ -16,8 +16,10 @@ import referencing.jsonschema
 
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
+from .delivery_rules import DeliveryRules, delivery_rules
 from .errors import MappingError, Problem
 from .functions import COERCIONS
+from .suggest import did_you_mean
 from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
@@ -51,7 +53,7 @@ def _validators() -> tuple[Any, Any]:
 
     def inline(node: Any) -> Any:
         if isinstance(node, dict):
-            if "$ref" in node and set(node) <= {"$ref", "description"}:  # a description changes no check
+            if "$ref" in node and set(node) <= {"$ref", "description", "examples"}:  # annotations change no check
                 return defs[node["$ref"].removeprefix("#/$defs/")]
             for key, value in node.items():
                 node[key] = inline(value)
@@ -101,9 +103,11 @@ class Mapping:
     settings_schema: dict[str, Any]
     settings_validator: Any
     secrets: tuple[str, ...]
+    settings_errors: dict[str, str]  # setting name -> the message when it fails validation
     plans: dict[str, EventPlan]
     max_body_bytes: int | None
     batching: Batching | None
+    delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
 
 
@@ -158,20 +162,25 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
         problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
     else:
         _check_refs(dest_source, settings_schema, problems)
-    settings = frozenset(settings_schema.get("properties", {}))
+    properties = settings_schema.get("properties", {})
+    settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
     for index, name in enumerate(spec.get("secrets", ())):
         if name not in settings:
-            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}"))
+            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    for name in spec.get("settings_errors", {}):
+        if name not in settings:
+            problems.append(dest_source.problem(("settings_errors", name), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems)
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
     _compile_lets(dest, spec.get("let", {}), ("let",))
     dest_request = _compile_request(dest, spec["request"], ("request",))
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
@@ -182,7 +191,8 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             if source is None:
                 continue
             lets = dict(shared_lets)
-            compiler = Compiler(source, aliases, settings, lets, problems)
+            routed = tuple(name for name, file in spec["events"].items() if file == file_name)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
                     problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
@@ -216,9 +226,9 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
         settings_validator=jsonschema.Draft202012Validator(settings_schema, registry=_NO_RETRIEVAL),
-        secrets=tuple(spec.get("secrets", ())),
+        secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
-        max_body_bytes=spec.get("max_body_bytes"), batching=batching, texts=dict(files.read),
+        max_body_bytes=spec.get("max_body_bytes"), batching=batching, delivery=delivery, texts=dict(files.read),
     )
 
 

@@ -36,9 +36,11 @@ class SettingsState:
 class SettingsChecker:
     """Validates settings against a destination's settings schema, caching by strict value."""
 
-    def __init__(self, schema: Mapping[str, Any], validator: Any, secrets: tuple[str, ...]) -> None:
+    def __init__(self, schema: Mapping[str, Any], validator: Any, secrets: tuple[str, ...],
+                 messages: Mapping[str, str] | None = None) -> None:
         self._validator = validator
         self._secret_names = secrets
+        self._messages = dict(messages or {})  # the mapping's own words for a setting that fails
         self._defaults = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
                           if isinstance(prop, dict) and "default" in prop}
         self._cache: dict[Hashable, SettingsState | TransformError] = {}
@@ -67,7 +69,8 @@ class SettingsChecker:
         except Exception as exc:  # a value jsonschema cannot even inspect (a hostile object)
             return TransformError(f"configuration error: the settings could not be checked ({exc.__class__.__name__})")
         if errors:
-            return TransformError("configuration error: " + "; ".join(describe_error(e) for e in errors))
+            described = dict.fromkeys(describe_error(e, self._messages) for e in errors)  # one message once
+            return TransformError("configuration error: " + "; ".join(described))
         try:
             copied = fresh(settings, "settings")
         except TransformError as exc:
@@ -127,16 +130,21 @@ def value_key(value: Any, depth: int = 0) -> Hashable | None:
     return None
 
 
-def describe_error(error: Any) -> str:
-    """A settings problem in words that name the setting and never repeat its value."""
+def describe_error(error: Any, messages: Mapping[str, str] | None = None) -> str:
+    """A settings problem in words that name the setting and never repeat its value: the
+    destination's own message for that (top-level) setting when ``messages`` has one."""
+    messages = messages or {}
     path = ".".join(str(p) for p in error.absolute_path)
+    if error.absolute_path and str(error.absolute_path[0]) in messages:
+        return messages[str(error.absolute_path[0])]
     name = f"setting {path}" if path else "settings"
     kind, expected = error.validator, error.validator_value
     if kind == "required":
         instance = error.instance if isinstance(error.instance, Mapping) else {}
         missing = [key for key in expected if key not in instance]
         prefix = f"{path}." if path else ""
-        return "; ".join(f"setting {prefix}{key} is required" for key in missing)
+        return "; ".join(messages.get(key, f"setting {key} is required") if not path else f"setting {prefix}{key} is required"
+                         for key in missing)
     if kind == "type":
         return f"{name} must be of type {expected if isinstance(expected, str) else ' or '.join(expected)}"
     if kind == "enum":
