@@ -257,10 +257,11 @@ def test_text_after_a_json_array_is_an_error_per_line(tmp_path: Path, settings_f
 
 def test_a_large_array_element_is_read_in_linear_time(tmp_path: Path, settings_file: Path, capsys: Any,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Item 4: each read once decoded again the whole element so far (quadratic). Counted here in
-    decode attempts, not seconds: a 2 MB pretty-printed element over 64-byte chunks."""
+    """Item 4: each read once decoded again (and copied) the whole element so far: quadratic.
+    Counted here in decode attempts and reads, not seconds: a 2 MB pretty-printed element over
+    64-byte chunks."""
     monkeypatch.setattr(cli, "_CHUNK", 64)
-    attempts = 0
+    attempts = reads = 0
     raw_decode = json.JSONDecoder.raw_decode
 
     def counting(self: json.JSONDecoder, s: str, idx: int = 0) -> Any:
@@ -268,13 +269,21 @@ def test_a_large_array_element_is_read_in_linear_time(tmp_path: Path, settings_f
         attempts += 1
         return raw_decode(self, s, idx)
 
+    class CountingReader(io.BufferedReader):
+        def read(self, size: int | None = -1) -> bytes:
+            nonlocal reads
+            reads += 1
+            return super().read(size)
+
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", counting)
+    monkeypatch.setattr(cli, "open", lambda name, mode: CountingReader(io.FileIO(name)), raising=False)
     big = dict(TRACK, properties={f"k{i}": "v" * 20 for i in range(50_000)})
     path = tmp_path / "events.json"
     path.write_text("[\n" + json.dumps(big, indent=2) + ",\n" + json.dumps(TRACK) + "\n]\n")
     code, out, _ = run_cli(["run", "-d", "kustomer", "-s", str(settings_file), str(path)], capsys)
     assert code == 0 and len(out.splitlines()) == 2
     assert attempts <= 4
+    assert reads <= 30  # 2 MB / 64 B would be 30,000 reads of one chunk each
 
 
 def test_batch_memory_stays_flat_behind_a_long_run_of_errors(tmp_path: Path) -> None:
@@ -403,3 +412,14 @@ def test_fuzz_one_result_line_per_input_line(tmp_path: Path, settings_file: Path
     assert all(set(r) in ({"output", "statusCode", "metadata"}, {"error", "statusCode", "metadata"}) for r in results)
     assert code == 1
     assert f"kustomer: {len(expected)} events," in err
+
+
+def test_stdin_that_is_not_utf8_is_an_error_in_its_place(settings_file: Path) -> None:
+    """Item 2: from stdin a Latin-1 byte became \\udce9 and crashed the writer after earlier output."""
+    done = subprocess.run([sys.executable, "-m", "transformer", "run", "-d", "kustomer", "-s", str(settings_file)],
+                          input=GOOD + b"\n" + b'{"type":"track","userId":"Caf\xe9","event":"e"}\n' + GOOD + b"\n",
+                          capture_output=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False, timeout=60)
+    results = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert [r["statusCode"] for r in results] == [200, 400, 200]
+    assert results[1]["error"] == "<stdin>:2: not valid UTF-8 (byte 30 is 0xe9)"

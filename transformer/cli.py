@@ -327,9 +327,11 @@ def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) ->
     index = 0
 
     def more() -> int:
-        """Append a chunk, dropping what is before pos; how far positions moved (-1 at the end)."""
+        """Append a chunk, dropping what is before pos; how far positions moved (-1 at the end).
+        A chunk is at least as large as the element read so far, so a large element is copied a
+        few times, not once per chunk."""
         nonlocal buffer, pos, lines_before, eof
-        chunk = handle.read(_CHUNK)
+        chunk = handle.read(max(_CHUNK, len(buffer) - pos))
         if not chunk:
             eof = True
             buffer += decode(b"", True)
