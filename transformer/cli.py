@@ -295,17 +295,14 @@ def _events_in(handle: IO[bytes], label: str) -> Events:
         return
 
 
-def _ndjson_events(lines: Iterable[bytes], first: int, label: str) -> Events:
+def _ndjson_events(lines: Iterable[bytes], first: int, label: str, after_array: bool = False) -> Events:
+    """One input per line that is not blank; after a JSON array, each is an error in its place."""
     for number, line in enumerate(lines, start=first):
         if line.strip(_JSON_SPACE):
-            yield {"file": label, "line": number}, _event(line, f"{label}:{number}")
-
-
-def _after_array(lines: Iterable[bytes], first: int, label: str) -> Events:
-    for number, line in enumerate(lines, start=first):
-        if line.strip(_JSON_SPACE):
-            yield {"file": label, "line": number}, _Unreadable(
-                f"{label}:{number}: text after the end of the JSON array (a file holds NDJSON or one JSON array)")
+            where = f"{label}:{number}"
+            yield {"file": label, "line": number}, (
+                _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)")
+                if after_array else _event(line, where))
 
 
 _NOT_SPACE = re.compile(r"[^ \t\r\n]")
@@ -417,7 +414,7 @@ def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) ->
     rest = (buffer[pos:].encode("utf-8", "surrogateescape") + utf8.getstate()[0]).split(b"\n")
     following = next(handle, b"") if rest[-1] else b""
     lines = itertools.chain(rest[:-1], [rest[-1] + following] if rest[-1] or following else [], handle)
-    yield from _after_array(lines, line, label)
+    yield from _ndjson_events(lines, line, label, after_array=True)
 
 
 class _Progress:
