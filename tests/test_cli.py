@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import transformer
 from transformer import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,18 +132,90 @@ def test_run_usage_problems_exit_2(tmp_path: Path, settings_file: Path, capsys: 
     assert message in err
 
 
-def test_check_builtin_and_broken_folders(tmp_path: Path, capsys: Any) -> None:
+# A small destination of the test's own: the tests below never depend on the built-in files' text.
+DEMO_DESTINATION = """\
+name: demo
+settings:
+  type: object
+  required: [key]
+  properties:
+    key: {type: string}
+    loud: {type: boolean, default: false}
+secrets: [key]
+request:
+  method: POST
+  endpoint: {const: "https://demo.example/events"}
+events:
+  track: track.yaml
+"""
+DEMO_TRACK = """\
+body:
+  object:
+    user: {path: userId}
+    name:
+      path: event
+      then:
+        - {coerce: trim, when: {setting: loud}}
+"""
+DEMO_FIXTURE = {"name": "track: a named event", "destination": "demo", "settings": {"key": "demo-key-1"},
+                "event": {"type": "track", "userId": "u1", "event": "Signed Up"}}
+
+
+def make_checkout(root: Path) -> Path:
+    """A folder laid out like a checkout: mappings/demo and fixtures/demo, the fixture's expected filled in."""
+    folder = root / "mappings" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "destination.yaml").write_text(DEMO_DESTINATION)
+    (folder / "track.yaml").write_text(DEMO_TRACK)
+    (root / "fixtures" / "demo").mkdir(parents=True)
+    expected = {"statusCode": 200, "output": transformer.load(folder).transform(DEMO_FIXTURE["event"], DEMO_FIXTURE["settings"])}
+    (root / "fixtures" / "demo" / "track.json").write_text(json.dumps({**DEMO_FIXTURE, "expected": expected}, indent=2))
+    return folder
+
+
+def test_check_reports_a_mistake_at_its_line(tmp_path: Path, capsys: Any) -> None:
+    folder = make_checkout(tmp_path)
+    broken = DEMO_TRACK.replace("{setting: loud}", "{setting: lowd}")
+    (folder / "track.yaml").write_text(broken)
+    line = broken.splitlines().index("        - {coerce: trim, when: {setting: lowd}}") + 1
+    code, out, _ = run_cli(["check", str(folder)], capsys)
+    assert code == 1
+    assert out.startswith(f"{folder}/track.yaml:{line}: body.object.name.then[0].when.setting: unknown setting 'lowd'")
+
+
+def test_check_and_test_use_the_checkout_they_run_in(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_checkout(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["check"], capsys)
+    assert (code, out) == (0, f"ok: {folder} (demo: track)\n")
+    code, out, _ = run_cli(["test"], capsys)
+    assert code == 0
+    assert out.splitlines() == [f"transformer: demo from {folder}", "1 passed, 0 failed"]
+    # The edit shows at once, in every command.
+    (folder / "track.yaml").write_text(DEMO_TRACK.replace("path: event", "path: userId"))
+    code, out, _ = run_cli(["test"], capsys)
+    assert code == 1
+    assert [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and '"name"' in line] == \
+           ['-"name":"SignedUp",', '+"name":"u1",']
+    (tmp_path / "settings.yaml").write_text("key: demo-key-1\n")
+    code, out, err = run_cli(["run", "-d", "demo", "-s", "settings.yaml"], capsys, stdin=json.dumps(DEMO_FIXTURE["event"]),
+                             monkeypatch=monkeypatch)
+    assert json.loads(out)["output"]["body"]["JSON"] == {"user": "u1", "name": "u1"}
+    assert f"transformer: demo from {folder}" in err
+
+
+def test_outside_a_checkout_check_and_test_use_the_installed_mappings(tmp_path: Path, capsys: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no mappings/ here: what a user of the installed package sees
     code, out, _ = run_cli(["check"], capsys)
     assert code == 0
-    assert "(kustomer: identify, track, page, screen)" in out and "(segment:" in out
-    broken = tmp_path / "broken"
-    shutil.copytree(ROOT / "mappings" / "kustomer", broken)
-    text = (broken / "tracking.yaml").read_text().replace("{setting: genericScreen}", "{setting: genericScren}")
-    (broken / "tracking.yaml").write_text(text)
-    code, out, _ = run_cli(["check", str(broken)], capsys)
-    assert code == 1
-    assert out == (f"{broken}/tracking.yaml:37: body.object.event.object.name.values.screen.first[0].when.setting: "
-                   "unknown setting 'genericScren' (did you mean `genericScreen`?)\n")
+    assert f"ok: {transformer.load('kustomer').folder} (kustomer: identify, track, page, screen)" in out
+    code, out, _ = run_cli(["test", str(ROOT / "fixtures" / "segment")], capsys)
+    assert code == 0
+    assert out.startswith(f"transformer: segment from {transformer.load('segment').folder}\n")
+    assert out.strip().endswith("passed, 0 failed")
+    code, _, err = run_cli(["test"], capsys)
+    assert (code, err) == (2, "transformer: fixtures: no such file or folder\n")
 
 
 def test_test_command_passes_on_the_bundled_fixtures(capsys: Any) -> None:
@@ -151,22 +224,68 @@ def test_test_command_passes_on_the_bundled_fixtures(capsys: Any) -> None:
     assert out.strip().endswith("passed, 0 failed")
 
 
-def test_test_command_shows_a_diff_after_a_yaml_edit(tmp_path: Path, capsys: Any) -> None:
-    edited = tmp_path / "kustomer"
-    shutil.copytree(ROOT / "mappings" / "kustomer", edited)
-    text = (edited / "tracking.yaml").read_text().replace('"Web-Page-Viewed-{name}"', '"Page-{name}"')
-    (edited / "tracking.yaml").write_text(text)
-    code, out, _ = run_cli(["test", str(ROOT / "fixtures" / "kustomer" / "page-named.json"), "--mappings", str(edited)], capsys)
+def test_test_command_shows_a_diff_against_another_mapping_folder(tmp_path: Path, capsys: Any) -> None:
+    make_checkout(tmp_path)
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "destination.yaml").write_text(DEMO_DESTINATION)
+    (edited / "track.yaml").write_text(DEMO_TRACK.replace("name:", "title:"))
+    code, out, _ = run_cli(["test", str(tmp_path / "fixtures"), "--mappings", str(edited)], capsys)
     assert code == 1
-    assert "FAIL" in out and "page: a named page" in out
-    changed = [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and '"name"' in line]
-    assert changed == ['-"name":"Web-Page-Viewed-Pricing",', '+"name":"Page-Pricing",']
+    assert out.startswith(f"transformer: demo from {edited}\nFAIL ")
+    assert "track: a named event" in out
+    changed = [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and "Signed Up" in line]
+    assert changed == ['-"name":"SignedUp",', '+"title":"SignedUp",']
     assert out.strip().endswith("0 passed, 1 failed")
+
+
+def test_new_scaffolds_a_destination_that_passes_check_and_test(tmp_path: Path, capsys: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["new", "acme"], capsys)
+    assert code == 0
+    assert out.splitlines() == ["created mappings/acme/destination.yaml", "created mappings/acme/track.yaml",
+                                "created fixtures/acme/track.json",
+                                "next: transformer check mappings/acme && transformer test fixtures/acme"]
+    assert run_cli(["check", "mappings/acme"], capsys)[:2] == (0, "ok: mappings/acme (acme: track)\n")
+    code, out, _ = run_cli(["test", "fixtures/acme"], capsys)
+    assert (code, out.splitlines()[-1]) == (0, "1 passed, 0 failed")
+    fixture = json.loads((tmp_path / "fixtures" / "acme" / "track.json").read_text())
+    assert fixture["expected"]["output"]["body"]["JSON"]["event"] == "Signed Up"
+    # Its files name an editor schema that exists, and the schema accepts them.
+    for name in ("destination.yaml", "track.yaml"):
+        first = (tmp_path / "mappings" / "acme" / name).read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=file://")
+        assert Path(first.split("$schema=file://", 1)[1]).is_file()
+    code, _, err = run_cli(["new", "acme"], capsys)
+    assert (code, err) == (2, f"transformer: {Path('mappings/acme')} already exists\n")
+    assert run_cli(["new", "9lives"], capsys)[0] == 2
+
+
+def test_new_in_a_checkout_links_the_checkout_schemas(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "schema").mkdir()
+    for name in ("destination", "event"):
+        shutil.copy(ROOT / "schema" / f"{name}.schema.json", tmp_path / "schema")
+    code, out, _ = run_cli(["new", "acme", "--root", str(tmp_path)], capsys)
+    assert code == 0
+    assert out.splitlines()[-1] == (f"next: transformer check {tmp_path}/mappings/acme && transformer test "
+                                    f"{tmp_path}/fixtures/acme --mappings {tmp_path}/mappings/acme")
+    head = (tmp_path / "mappings" / "acme" / "track.yaml").read_text().splitlines()[0]
+    assert head == "# yaml-language-server: $schema=../../schema/event.schema.json"
+    code, out, _ = run_cli(["test", str(tmp_path / "fixtures" / "acme"), "--mappings", str(tmp_path / "mappings" / "acme")], capsys)
+    assert (code, out.splitlines()[-1]) == (0, "1 passed, 0 failed")
+
+
+def test_version(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"transformer {transformer.__version__}\n"
 
 
 def test_python_dash_m_and_help_on_every_command() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for command in ([], ["run"], ["check"], ["test"]):
+    for command in ([], ["run"], ["check"], ["test"], ["explain"], ["new"]):
         done = subprocess.run([sys.executable, "-m", "transformer", *command, "--help"], capture_output=True,
                               text=True, env=env, check=False)
         assert done.returncode == 0, done.stderr
@@ -327,7 +446,7 @@ def test_usage_problems_are_found_before_any_output(tmp_path: Path, settings_fil
     monkeypatch.setattr(cli, "open", guarded_open, raising=False)
     code, out, err = run_cli(["run", "-d", "kustomer", "-s", str(settings_file), str(good), str(locked)], capsys)
     assert (code, out) == (2, "")
-    assert err == f"transformer: {locked}: cannot read (Permission denied)\n"
+    assert err.endswith(f"\ntransformer: {locked}: cannot read (Permission denied)\n")
     for stream, message in (("stdout", "standard output is closed"), ("stdin", "standard input is closed")):
         with monkeypatch.context() as patch:
             patch.setattr(sys, stream, None)
@@ -364,7 +483,8 @@ def test_ctrl_c_ends_with_the_summary_so_far_and_exit_130(settings_file: Path) -
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
-    assert re.fullmatch(r"kustomer: [1-3] events, [1-3] transformed, 0 errors; interrupted\n", err.decode())
+    assert re.fullmatch(r"transformer: kustomer from .*\nkustomer: [1-3] events, [1-3] transformed, 0 errors; interrupted\n",
+                        err.decode())
 
 
 def test_test_command_reports_malformed_fixtures(tmp_path: Path, capsys: Any) -> None:

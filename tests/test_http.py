@@ -127,9 +127,9 @@ def test_the_schema_lists_the_stamps_there_are() -> None:
 @pytest.mark.parametrize(("delivery", "message"), [
     ("delivery:\n  retry: {statuses: [429, 400]}\n", "delivery.retry.statuses[1]: 400 is never retried: the same request would be refused again"),
     ("delivery:\n  retry: {tries: 0}\n", "delivery.retry.tries: 0 is less than the minimum of 1"),
-    ("delivery:\n  stamp: {sentAt: now}\n", "delivery.stamp.sentAt: 'now' is not one of ['now_iso']"),
+    ("delivery:\n  stamp: {sentAt: now}\n", "delivery.stamp.sentAt: 'now' is not one of ['now_iso'] (did you mean `now_iso`?)"),
     ("delivery:\n  rate_limit: {requests: 10}\n", "delivery.rate_limit: 'per_seconds' is a required property"),
-    ("delivery:\n  retries: 3\n", "delivery: Additional properties are not allowed ('retries' was unexpected)"),
+    ("delivery:\n  retries: 3\n", "delivery.retries: unknown key 'retries' (did you mean `retry`?)"),
 ])
 def test_bad_delivery_rules_are_load_errors(tmp_path: Path, delivery: str, message: str) -> None:
     folder = tmp_path / "segment"

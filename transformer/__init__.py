@@ -14,6 +14,8 @@ from .errors import MappingError, Problem, TransformError
 from .loader import mapping_schema
 from .values import MISSING
 
+__version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
+
 __all__ = ["Destination", "MISSING", "MappingError", "Problem", "TransformError", "builtin_destinations",
            "load", "mapping_schema"]
 

@@ -17,10 +17,12 @@ from typing import IO, Any
 
 import orjson
 
-from . import builtin_destinations, fixtures, load, send_cli
+from . import __version__, builtin_destinations, fixtures, load, send_cli
 from .destination import Destination
 from .errors import MappingError, TransformError
+from .explain import render as render_explanation
 from .lookups import Lookup
+from .scaffold import ScaffoldError, scaffold
 from .values import has_surrogate, printable
 from .wire import json_bytes
 from .yamlsource import parse_yaml
@@ -67,6 +69,7 @@ def _say(text: str, end: str = "\n") -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="transformer", description=(
         "Turn analytics events into API request descriptions using YAML mapping folders."))
+    parser.add_argument("--version", action="version", version=f"transformer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="transform events (NDJSON or a JSON array) into request descriptions",
@@ -74,8 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                                           "result per line (NDJSON) to stdout, in order. Exit 0 when every event "
                                           "transformed, 1 when some were errors, 2 on usage or configuration problems.")
     run.add_argument("files", nargs="*", metavar="FILE", help="event files; none or '-' reads stdin")
-    run.add_argument("--destination", "-d", required=True,
-                     help=f"built-in destination ({', '.join(builtin_destinations())}) or a mapping folder")
+    run.add_argument("--destination", "-d", required=True, help=_DESTINATION_HELP)
     run.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
     run.add_argument("--lookups", type=Path, help="canned look-up answers: JSON/YAML object URL -> {status, body}; "
                                                   "URLs not listed answer 404")
@@ -86,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate mapping folders",
                                 description="Validate mapping folders against the mapping schema and compile them. "
                                             "Prints each problem as file:line: yaml.path: message; exit 1 on any.")
-    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR", help="mapping folders (default: the built-in ones)")
+    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR",
+                       help="mapping folders (default: those in ./mappings when there is one, else the built-in ones)")
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="run fixture files and show a diff for each mismatch",
@@ -96,8 +99,28 @@ def _parser() -> argparse.ArgumentParser:
                       help="a fixture file or a folder of them (default: fixtures)")
     where = test.add_mutually_exclusive_group()
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
-    where.add_argument("--mappings", type=Path, help="run the fixtures against this mapping folder instead")
+    where.add_argument("--mappings", type=Path, help="run the fixtures of this mapping folder's destination against it")
     test.set_defaults(handler=_test)
+
+    explain = commands.add_parser("explain", help="show which rule gave each field of one event's request, and why",
+                                  description="Transform one event and show, for every output field (and every rule "
+                                              "that left one out), the file:line and rule that decided it, where the "
+                                              "value came from, and each candidate tried (missing, null, empty, "
+                                              "condition false). Exit 0 when the event transformed, 1 when it is an error.")
+    explain.add_argument("event", type=Path, metavar="EVENT_FILE", help="one event as a JSON object ('-' reads stdin)")
+    explain.add_argument("--destination", "-d", required=True, help=_DESTINATION_HELP)
+    explain.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
+    explain.add_argument("--lookups", type=Path, help="canned look-up answers, as for run")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON (Destination.explain's data)")
+    explain.set_defaults(handler=_explain)
+
+    new = commands.add_parser("new", help="start a new destination: a mapping folder and a fixture that pass check and test",
+                              description="Create mappings/NAME (destination.yaml with settings, track.yaml) and "
+                                          "fixtures/NAME/track.json under --root, ready to edit; check and test pass at once.")
+    new.add_argument("name", metavar="NAME", help="the destination's name (letters, digits, _)")
+    new.add_argument("--root", type=Path, default=Path("."), help="where mappings/ and fixtures/ are (default: here)")
+    new.set_defaults(handler=_new)
+
     send_cli.add_command(commands)  # transformer send: in its own module (it needs the [http] extra)
     return parser
 
@@ -105,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 # -- run --------------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    destination = load(args.destination)
+    destination = _load(args.destination, sys.stderr)
     settings = _read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)
@@ -439,14 +462,38 @@ class _Progress:
             _say("\r\033[K", end="")
 
 
+# -- where mappings come from ------------------------------------------------------------
+
+WORKING_COPY = Path("mappings")
+_DESTINATION_HELP = ("a destination's name or a mapping folder. A name means ./mappings/NAME when the current "
+                     "folder has one (a checkout you edit), else the installed built-in "
+                     f"({', '.join(builtin_destinations())})")
+
+
+def _resolve(name: str) -> str | Path:
+    """What a destination name means on the command line: inside a checkout (a folder with
+    mappings/NAME/destination.yaml) the files you edit, else the built-in of that name. Paths stay paths."""
+    local = WORKING_COPY / name
+    if "/" not in name and "\\" not in name and (local / "destination.yaml").is_file():
+        return local.resolve()
+    return name
+
+
+def _load(name: str, report: IO[str]) -> Destination:
+    """Load a destination by name or folder and say which folder it came from."""
+    destination = load(_resolve(name))
+    print(f"transformer: {destination.name} from {destination.folder}", file=report)
+    return destination
+
+
 # -- check ------------------------------------------------------------------------------------
 
 def _check(args: argparse.Namespace) -> int:
-    folders = args.folders or builtin_destinations()
+    folders = args.folders or _default_folders()
     failed = False
     for folder in folders:
         try:
-            destination = load(folder)
+            destination = load(_resolve(str(folder)))
         except MappingError as exc:
             failed = True
             for problem in exc.problems:
@@ -456,12 +503,18 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_EVENT_ERRORS if failed else EXIT_OK
 
 
+def _default_folders() -> list[str]:
+    """The working copy's mapping folders when there is one, else the built-in destinations."""
+    local = sorted(p.parent.resolve() for p in WORKING_COPY.glob("*/destination.yaml"))
+    return [str(p) for p in local] or builtin_destinations()
+
+
 # -- test -------------------------------------------------------------------------------------
 
 def _test(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
-    custom = Destination.from_folder(args.mappings) if args.mappings else None
+    custom = _load(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
     passed = failed = 0
     for path in fixtures.find(args.path):
@@ -478,7 +531,7 @@ def _test(args: argparse.Namespace) -> int:
         destination = custom or loaded.get(data["destination"])
         if destination is None:
             try:
-                destination = loaded[data["destination"]] = load(data["destination"])
+                destination = loaded[data["destination"]] = _load(data["destination"], sys.stdout)
             except MappingError as exc:
                 print(f"ERROR {path}: destination {data['destination']!r}: {exc.problems[0].message}")
                 failed += 1
@@ -502,3 +555,40 @@ def _test(args: argparse.Namespace) -> int:
 
 def _pretty(value: Any) -> list[str]:
     return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n").splitlines(keepends=True)
+
+
+# -- explain ----------------------------------------------------------------------------------
+
+def _explain(args: argparse.Namespace) -> int:
+    destination = _load(args.destination, sys.stderr)
+    settings = _read_config(args.settings, "settings")
+    try:
+        destination.check_settings(settings)
+    except TransformError as exc:
+        raise UsageError(str(exc)) from None
+    lookup = None if args.lookups is None else _canned_lookup(args.lookups)
+    try:
+        text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text(encoding="utf-8")
+        event = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{args.event}: cannot read the event: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{args.event}: not one JSON event ({exc.__class__.__name__}: {exc})") from None
+    data = destination.explain(event, settings, lookup=lookup)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json else render_explanation(data))
+    return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS
+
+
+# -- new --------------------------------------------------------------------------------------
+
+def _new(args: argparse.Namespace) -> int:
+    try:
+        written = scaffold(args.name, args.root)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        print(f"created {path}")
+    folder, fixture = written[0].parent, written[2].parent
+    here = args.root.resolve() == Path.cwd().resolve()
+    print(f"next: transformer check {folder} && transformer test {fixture}" + ("" if here else f" --mappings {folder}"))
+    return EXIT_OK

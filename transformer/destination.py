@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from .batching import Packer
-from .codegen import Context
+from .codegen import TRACE, Context
 from .compiler import EVENT_TYPE_VAR
 from .delivery_rules import DeliveryRules
 from .errors import TransformError
-from .loader import EventPlan, Part, load_mapping
+from .explain import TOO_DEEP, explanation
+from .loader import EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
@@ -57,6 +58,7 @@ class Destination:
         self.event_types = tuple(mapping.plans)
         self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
                                          mapping.settings_errors)
+        self._tracing: dict[str, EventPlan] | None = None  # explain's variant, generated on its first call
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
@@ -104,23 +106,87 @@ class Destination:
             raise TransformError(f"{self.name}: {field} is not valid Unicode (it holds a lone surrogate, "
                                  "e.g. half of an emoji)") from None
         except Exception as exc:
-            # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
-            # whose get raises, an object whose == raises) is the input's fault, and named as such.
-            where = find_not_json(message)
-            if where is not None:
-                raise TransformError(f"{self.name}: the event {where}") from None
-            # Otherwise an engine bug: still one event's error, never the batch's.
-            raise TransformError(f"{self.name}: internal error ({exc.__class__.__name__}); please report it", 500) from None
+            raise self._unexpected(exc, message) from None
 
-    def _transform(self, message: Any, settings: Any, lookup: Lookup | None) -> dict[str, Any]:
+    def _unexpected(self, exc: Exception, message: Any) -> TransformError:
+        # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
+        # whose get raises, an object whose == raises) is the input's fault, and named as such.
+        where = find_not_json(message)
+        if where is not None:
+            return TransformError(f"{self.name}: the event {where}")
+        # Otherwise an engine bug: still one event's error, never the batch's.
+        return TransformError(f"{self.name}: internal error ({exc.__class__.__name__}); please report it", 500)
+
+    def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
+                   tracing: dict[str, EventPlan] | None = None) -> dict[str, Any]:
         try:
             key, plan, state = self._dispatch(message, settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
         try:
-            return self._build(message, state, key, plan, lookup)
+            if tracing is None:
+                return self._build(message, state, key, plan, lookup)
+            # explain: the tracing variant, with every part run for this event (so each is traced)
+            plan = tracing[key]
+            static = _TypeState(key)
+            static.method, static.endpoint = plan.method, plan.endpoint
+            static.header_rules, static.param_rules = tuple(plan.headers.items()), tuple(plan.params.items())
+            return self._build(message, state, key, plan, lookup, static)
         except TransformError as exc:
             raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
+
+    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        """Why ``transform`` gives what it gives for this event: the result and, for each output
+        field (and each rule that left one out), the file, line and rule that decided it, where the
+        value came from (event paths, settings, let bindings, look-ups), and what was tried on the
+        way: each candidate path (missing, null, empty, found) and each rule of a ``first``
+        (skipped on a false condition, gave nothing, gave a value). Returns data::
+
+            {"destination", "event_type", "file", "request" | "error": {"message", "status_code"},
+             "lookups": [{"kind", "value", "request", "status"}],
+             "fields": [{"field", "file", "line", "rule", "spec", "result": "sent" | "left out" | "error",
+                         "value", "source": [...] (when sent), "why" (when left out),
+                         "tried": [{"depth", "rule" | "condition" | "path", "result", ...}]}]}
+
+        Secret settings' values are replaced by ``[redacted]`` throughout. The tracing functions are
+        generated on the first call; ``transform`` never runs them."""
+        if self._tracing is None:
+            self._tracing = tracing_plans(self._mapping)
+        asked: list[dict[str, Any]] = []
+
+        def recording(request: dict[str, Any]) -> tuple[int, Any]:
+            entry = {**request.get("lookup", {}), "request": f"{request['method']} {request['endpoint']}", "status": None}
+            asked.append(entry)
+            answer: tuple[int, Any] = lookup(request)  # type: ignore[misc]  # only given when there is one
+            entry["status"] = answer[0] if isinstance(answer, tuple) and answer else None
+            return answer
+
+        records: list[tuple[Any, ...]] = []
+        token = TRACE.set(records)
+        outcome: dict[str, Any]
+        try:
+            outcome = {"request": self._transform(message, settings, recording if lookup is not None else None,
+                                                  self._tracing)}
+        except TransformError as exc:
+            outcome = {"error": {"message": exc.message, "status_code": exc.status_code}}
+        except RecursionError:
+            outcome = {"error": {"message": f"{self.name}: the event is nested too deeply to read", "status_code": 400}}
+        except Exception as exc:
+            error = self._unexpected(exc, message)
+            outcome = {"error": {"message": error.message, "status_code": error.status_code}}
+        finally:
+            TRACE.reset(token)
+        event_type = message.get("type") if isinstance(message, dict) else None
+        key = event_type.lower() if isinstance(event_type, str) else None
+        plan = self._mapping.plans.get(key) if key is not None else None
+        data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
+                "lookups": asked, "fields": explanation(records, lookups=asked)}
+        try:
+            secrets = self._settings.state(settings).secrets
+        except TransformError:
+            secrets = ()
+        shown: dict[str, Any] = _redacted(data, secrets)
+        return shown
 
     def _dispatch(self, message: Any, settings: Any) -> tuple[str, EventPlan, SettingsState]:
         if not isinstance(message, dict):
@@ -139,10 +205,9 @@ class Destination:
         return key, plan, state
 
     def _build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
-               lookup: Lookup | None) -> dict[str, Any]:
-        static = state.types.get(event_type)
+               lookup: Lookup | None, static: _TypeState | None = None) -> dict[str, Any]:
         if static is None:
-            static = self._type_state(state, event_type, plan)
+            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
         ctx = Context(message, state.settings, static.static_vars, Asker(lookup, static.headers, state.secrets))
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
@@ -276,6 +341,25 @@ class Destination:
             self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+
+
+def _redacted(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    """A copy of ``value`` with each secret's text replaced, in every string and key, and what is
+    nested deeper than any request may be (an event's value read as it came) cut short."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, (dict, list)) and depth > _SHOWN_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {_redacted(k, secrets, depth): _redacted(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, secrets, depth + 1) for item in value]
+    return value
+
+
+_SHOWN_DEPTH = 200  # twice what a request may nest; the explanation nests values a few levels down
 
 
 def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:

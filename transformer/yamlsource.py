@@ -85,10 +85,7 @@ def parse_yaml(text: str, display_name: str, limits: Limits | None = None) -> tu
             return None, [Problem(display_name, None, "", "file is empty")]
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        return None, [Problem(display_name, line, "", f"YAML syntax error: {reason}")]
+        return None, [_syntax_problem(exc, display_name)]
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return None, [Problem(display_name, None, "", f"YAML error: {exc.__class__.__name__}")]
     finally:
@@ -153,8 +150,27 @@ def _line(event: yaml.Event) -> int | None:
     return event.start_mark.line + 1 if event.start_mark is not None else None
 
 
-def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int]) -> None:
-    source.lines.setdefault(path, node.start_mark.line + 1)
+# An unclosed bracket or quote is noticed only where the text stops making sense, often lines
+# later; the mistake is where the unclosed thing opens, which the error's context marks.
+_UNCLOSED = ("flow mapping", "flow sequence", "quoted scalar")
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, display_name: str) -> Problem:
+    mark = exc.problem_mark
+    noticed = ""
+    if exc.context_mark is not None and (mark is None or any(kind in (exc.context or "") for kind in _UNCLOSED)):
+        if mark is not None and mark.line != exc.context_mark.line:
+            noticed = f" (noticed at line {mark.line + 1})"
+        mark = exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    reason = ": ".join(part for part in (exc.context, exc.problem) if part)
+    return Problem(display_name, line, "", f"YAML syntax error: {reason}{noticed}")
+
+
+def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int],
+                  line: int | None = None) -> None:
+    # A mapping's value stands at its key's line (a block value starts on the line after the key).
+    source.lines.setdefault(path, line if line is not None else node.start_mark.line + 1)
     if id(node) in seen:  # an alias: its lines were recorded where the anchor stands
         return
     seen.add(id(node))
@@ -166,7 +182,7 @@ def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Prob
                 problems.append(Problem(source.file, key_node.start_mark.line + 1, format_path(path + (key,)),
                                         "duplicate key (YAML keeps only the last one)"))
             keys.add(key)
-            _record_lines(value_node, path + (key,), source, problems, seen)
+            _record_lines(value_node, path + (key,), source, problems, seen, key_node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, path + (index,), source, problems, seen)
