@@ -15,8 +15,8 @@ from .loader import Batching, EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
-from .values import MISSING, find_not_json, is_present, type_name
-from .wire import compact_json, request_description
+from .values import MISSING, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
+from .wire import compact_json, json_bytes, request_description
 
 
 class _TypeState:
@@ -88,11 +88,22 @@ class Destination:
     def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """Turn one event into one request description; raise TransformError when it cannot."""
         try:
-            return self._transform(message, settings, lookup)
-        except TransformError:
+            output = self._transform(message, settings, lookup)
+            json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
+            return output
+        except TransformError as exc:
+            if has_surrogate(exc.message):  # a message quoting the event: still valid UTF-8
+                raise TransformError(printable(exc.message), exc.status_code) from None
             raise
         except RecursionError:
             raise TransformError(f"{self.name}: the event is nested too deeply to read") from None
+        except UnicodeEncodeError:
+            # Settings and look-up answers are checked on their own, so the event holds it (e.g. an
+            # emoji cut in half by a client): a 400 naming the field, never an output that cannot be sent.
+            where = find_not_unicode(message)
+            field = f"the event's {where}" if where else "the event"
+            raise TransformError(f"{self.name}: {field} is not valid Unicode (it holds a lone surrogate, "
+                                 "e.g. half of an emoji)") from None
         except Exception as exc:
             raise self._unexpected(exc, message) from None
 

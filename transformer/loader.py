@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 
 from .checks import Check, fast_test, schema_problems, validator_for
 from .codegen import Fn, Plan
@@ -20,9 +23,12 @@ from .registry import rule_label
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .suggest import closest, did_you_mean
-from .yamlsource import Source, YamlPath, parse_yaml, read_text
+from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
+# What one mapping file may hold: the largest bundled file has about 400 values, none longer than
+# 200 characters. The bounds keep load, schema check and compile of any file well under seconds.
+LIMITS = Limits(nodes=10_000, chars=10_000)
 REQUEST_PARTS = ("method", "endpoint", "headers", "params")
 
 
@@ -74,7 +80,7 @@ def _validators() -> tuple[Any, Any]:
     return cls(defs["destination"]), cls(defs["eventFile"])
 
 
-LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
+BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,14 @@ class MappingTexts:
 def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     """Load and compile ``folder`` (or ``texts``, its files' contents); raise MappingError listing
     every problem found."""
+    try:
+        return _load_mapping(folder, texts)
+    except (RecursionError, SyntaxError) as exc:  # generated code nested beyond what Python compiles
+        raise MappingError([Problem(str(folder), None, "", "a rule is nested or chained too deeply to compile "
+                                                           f"({exc.__class__.__name__}); split it up")]) from None
+
+
+def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     problems: list[Problem] = []
     files = MappingTexts(folder, texts)
     dest_source = _read(files, DESTINATION_FILE, 0, problems)
@@ -190,6 +204,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         jsonschema.Draft202012Validator.check_schema(settings_schema)
     except jsonschema.SchemaError as exc:
         problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
+    else:
+        _check_refs(dest_source, settings_schema, problems)
     properties = settings_schema.get("properties", {})
     settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
     for index, name in enumerate(spec.get("secrets", ())):
@@ -210,7 +226,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
     dest_checks = _compile_checks(dest, spec.get("validate", ()))
     limits = {limit: _limit(dest_source, settings_schema, spec["batch"][limit], ("batch", limit), problems)
-              for limit in LIMITS} if "batch" in spec else {}
+              for limit in BATCH_LIMITS} if "batch" in spec else {}
     max_body = (_limit(dest_source, settings_schema, spec["max_body_bytes"], ("max_body_bytes",), problems)
                 if "max_body_bytes" in spec else (None, None))
     # A condition compiles to a Node that gives a bool: generated like any rule.
@@ -267,7 +283,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
-        settings_validator=jsonschema.Draft202012Validator(settings_schema),
+        settings_validator=jsonschema.Draft202012Validator(settings_schema, registry=_NO_RETRIEVAL),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
@@ -358,7 +374,7 @@ def _read(files: MappingTexts, file_name: str, which: int, problems: list[Proble
 
 
 def _read_checked(text: str, display: str, which: int, problems: list[Problem]) -> Source | None:
-    source, parse_problems = parse_yaml(text, display)
+    source, parse_problems = parse_yaml(text, display, LIMITS)
     problems.extend(parse_problems)  # duplicate keys are reported, and the file is checked on
     if source is None:
         return None
@@ -373,18 +389,55 @@ def _read_checked(text: str, display: str, which: int, problems: list[Problem]) 
     return None if schema_problems or parse_problems else source
 
 
-def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]:
+def _non_string_keys(source: Source, data: Any, path: YamlPath, seen: set[int] | None = None) -> list[Problem]:
+    """Keys that are not strings; a node an alias repeats is walked once (where its anchor stands)."""
+    seen = set() if seen is None else seen
+    if id(data) in seen:
+        return []
     found: list[Problem] = []
     if isinstance(data, dict):
+        seen.add(id(data))
         for key, value in data.items():
             if not isinstance(key, str):
                 found.append(source.problem(path, f"key {key!r} must be a string (quote it: YAML reads yes/no/on/off and numbers as other types)"))
             else:
-                found.extend(_non_string_keys(source, value, path + (key,)))
+                found.extend(_non_string_keys(source, value, path + (key,), seen))
     elif isinstance(data, list):
+        seen.add(id(data))
         for index, item in enumerate(data):
-            found.extend(_non_string_keys(source, item, path + (index,)))
+            found.extend(_non_string_keys(source, item, path + (index,), seen))
     return found
+
+
+# Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
+# default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
+_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
+
+
+def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:
+    """Resolve each $ref of a settings schema now, so none fails at event time: it must point
+    inside the schema (``#/$defs/NAME``); the engine does no I/O, so a remote one is refused."""
+    resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
+    resolver = _NO_RETRIEVAL.with_resource("", resource).resolver("")
+    stack: list[tuple[Any, YamlPath]] = [(schema, ("settings",))]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, path + (index,)) for index, item in enumerate(node))
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                if not value.startswith("#"):
+                    problems.append(source.problem(path + (key,), f"{key} {value!r} is outside the settings schema: the engine "
+                                                                  "fetches nothing, so refer to #/$defs/NAME within it"))
+                    continue
+                try:
+                    resolver.lookup(value)
+                except referencing.exceptions.Unresolvable:
+                    problems.append(source.problem(path + (key,), f"{key} {value!r} points to nothing in the settings schema"))
+            else:
+                stack.append((value, path + (key,)))
 
 
 def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[Problem]:
