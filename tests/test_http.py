@@ -288,7 +288,7 @@ def test_timeouts_and_closed_connections_are_retried_then_given_up(api: Any, tmp
     start = time.monotonic()
     with Sender(kustomer) as sender:
         assert list(sender.run(inputs([TRACK], kustomer_settings(api)))) == [outcome]
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 10  # bounded: three tries of a 1 s timeout, never a hang
 
 
 def test_nothing_listening_gives_up(tmp_path: Path) -> None:

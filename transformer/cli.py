@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import difflib
+import io
+import itertools
 import json
+import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import yaml
 
 from . import __version__, builtin_destinations, fixtures, load, parallel, send_cli
 from .destination import Destination
@@ -21,10 +24,11 @@ from .errors import MappingError, TransformError
 from .explain import render as render_explanation
 from .lookups import Lookup
 from .scaffold import ScaffoldError, scaffold
-from .wire import compact_json
+from .values import has_surrogate, printable
+from .wire import json_bytes
+from .yamlsource import parse_yaml
 
-EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _CHUNK = 1 << 16
 
 
@@ -38,16 +42,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UsageError as exc:
-        print(f"transformer: {exc}", file=sys.stderr)
+        _say(f"transformer: {exc}")
         return EXIT_USAGE
     except MappingError as exc:
-        print("transformer: the mappings have problems:", file=sys.stderr)
+        _say("transformer: the mappings have problems:")
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            _say(f"  {problem}")
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
-        sys.stderr.close()
+        if sys.stderr is not None:
+            sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # a file or stream failed after the run began (a disk error, a closed stream)
+        _say(f"transformer: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C outside the event loop (which reports its own summary)
+        _say("transformer: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _say(text: str, end: str = "\n") -> None:
+    """Write to stderr, if there is one: with stderr closed, print would write to stdout instead."""
+    if sys.stderr is not None:
+        print(text, end=end, file=sys.stderr, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,11 +145,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     names = args.files or ["-"]
-    for name in names:
-        if name != "-" and not Path(name).is_file():
-            raise UsageError(f"{name}: no such file")
+    _check_streams(names)
 
-    progress = _Progress(enabled=sys.stderr.isatty() and not args.no_progress)
+    progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty() and not args.no_progress)
     counts: Counter[int] = Counter()
 
     def results() -> Iterator[Any]:
@@ -148,11 +163,16 @@ def _run(args: argparse.Namespace) -> int:
 
     write = _line_writer()
     written = 0
-    stream = destination.iter_batches(results()) if args.batch else results()
-    for result in stream:
-        write(result)
-        written += 1
-    sys.stdout.flush()
+    stream = destination.iter_batches(results(), settings) if args.batch else results()
+    interrupted = False
+    try:
+        for result in stream:
+            write(result)
+            written += 1
+        sys.stdout.flush()
+    except KeyboardInterrupt:  # Ctrl-C: what was written stands, and the summary says how far it got
+        interrupted = True
+        sys.stdout.flush()
     progress.done()
     total = sum(counts.values())
     errors = total - counts[200]
@@ -160,8 +180,27 @@ def _run(args: argparse.Namespace) -> int:
     summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
     summary += f" ({by_status})" if errors else ""
     summary += f"; {written} lines written" if args.batch else ""
-    print(summary, file=sys.stderr)
-    return EXIT_EVENT_ERRORS if errors else EXIT_OK
+    summary += "; interrupted" if interrupted else ""
+    _say(summary)
+    return EXIT_INTERRUPTED if interrupted else EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _check_streams(names: list[str]) -> None:
+    """Every input readable and stdout open, before any output (a problem found later would come
+    after some results)."""
+    if sys.stdout is None:
+        raise UsageError("standard output is closed")
+    for name in names:
+        if name == "-":
+            if sys.stdin is None:
+                raise UsageError("standard input is closed (give event FILEs instead)")
+            continue
+        if not Path(name).is_file():
+            raise UsageError(f"{name}: no such file")
+        try:
+            open(name, "rb").close()  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
 
 
 def _result(destination: Destination, settings: Any, lookup: Any, metadata: dict[str, Any], message: Any) -> dict[str, Any]:
@@ -175,11 +214,13 @@ def _transform_chunk(destination: Destination, settings: Any, lookup: Any, encod
                      records: list[tuple[dict[str, Any], Any, bool]]) -> tuple[list[int], Any]:
     """A worker's task: the results of a chunk of read events, as one block of output lines when
     ``encode`` (each result encoded as soon as it is made: holding 500 of them costs the garbage
-    collector more than the encoding), with their status codes for the summary."""
+    collector more than the encoding), with their status codes for the summary. An NDJSON line
+    comes unparsed (``parsed`` false) and is parsed here."""
     statuses: list[int] = []
     out: list[Any] = []
     for metadata, message, parsed in records:
-        result = _result(destination, settings, lookup, metadata, message if parsed else _parse_line(message, metadata))
+        event = message if parsed else _event(message, f"{metadata['file']}:{metadata['line']}")
+        result = _result(destination, settings, lookup, metadata, event)
         statuses.append(result["statusCode"])
         out.append(_line_bytes(result) if encode else result)
     return statuses, b"".join(out) if encode else out
@@ -187,8 +228,8 @@ def _transform_chunk(destination: Destination, settings: Any, lookup: Any, encod
 
 def _results_of_jobs(work: Any, names: list[str], jobs: int, counts: Counter[int], progress: _Progress) -> Iterator[Any]:
     try:
-        # A line's text travels as a plain str, with a flag: pickling one costs a tenth of an object's.
-        records = ((m, x.text, False) if x.__class__ is _Line else (m, x, True) for m, x in _read_events(names, parse=False))
+        # A line travels as plain bytes, with a flag: pickling an object per line cost more than parsing it.
+        records = ((m, x.data, False) if x.__class__ is _Line else (m, x, True) for m, x in _read_events(names, parse=False))
         for statuses, results in parallel.ordered_chunks(work, records, jobs):
             counts.update(statuses)
             for _ in statuses:
@@ -201,12 +242,9 @@ def _results_of_jobs(work: Any, names: list[str], jobs: int, counts: Counter[int
 def _canned_lookup(path: Path) -> Lookup:
     """A lookup function answering from a --lookups file."""
     answers = _read_config(path, "lookups")
-    shape = "an object of URL -> {status: <int>, body: <any JSON>}"
-    if not isinstance(answers, dict):
-        raise UsageError(f"{path}: look-up answers must be {shape}")
-    for url, answer in answers.items():
-        if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
-            raise UsageError(f"{path}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
+    problem = fixtures.answers_problem(answers)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
     return fixtures.canned_lookup(answers)
 
 
@@ -221,42 +259,59 @@ def _read_config(path: Path, what: str) -> Any:
             return json.loads(text)
         except ValueError as exc:
             raise UsageError(f"{path}: {what} is not valid JSON ({exc})") from None
-    try:
-        return yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: {what} is not valid YAML") from None
+        except RecursionError:
+            raise UsageError(f"{path}: {what} is nested too deeply to read") from None
+    source, problems = parse_yaml(text, str(path))
+    if problems or source is None:
+        raise UsageError(f"{what} is not usable YAML: {problems[0]}")
+    return source.data
 
 
-# 20 digits in a row may be an integer past 64 bits, which orjson would read as a float (losing digits).
-# Found by mapping each ASCII digit byte to "0" and every other byte to " ": ten times faster than a
-# regular expression, which cost more than orjson's parse itself. (JSON numbers are ASCII digits only.)
-_DIGIT_BYTES = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
-_LONG_DIGITS = b"0" * 20
+# An integer of 20 digits, or of 19 below zero, may lie outside 64 bits, which orjson would read as a
+# float (losing digits): the standard library reads such text. Found by mapping each digit byte to
+# "0", "-" to itself and any other byte to " ": ten times faster than a regular expression, which
+# cost more than orjson's parse itself.
+_DIGIT_BYTES = bytes(48 if 48 <= byte <= 57 else 45 if byte == 45 else 32 for byte in range(256))
+_LONG_DIGITS = (b"0" * 20, b"-" + b"0" * 19)
+_JSON_SPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
 
 
-def _parse(text: str) -> Any:
+def _parse(data: bytes) -> Any:
     """orjson for speed; the standard library for what orjson refuses or reads differently (NaN,
-    integers past 64 bits) and for its error message, so the result never depends on the parser."""
-    if _LONG_DIGITS in text.encode("utf-8", "surrogatepass").translate(_DIGIT_BYTES):
-        return json.loads(text)
+    lone surrogate escapes, integers past 64 bits) and for its error message, so the result never
+    depends on the parser. Raises UnicodeDecodeError, another ValueError, or RecursionError."""
+    digits = data.translate(_DIGIT_BYTES)
+    if _LONG_DIGITS[0] not in digits and _LONG_DIGITS[1] not in digits:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode("utf-8"))
+
+
+def _event(data: bytes, where: str) -> Any:
+    """One input's event, or _Unreadable saying why it is not one (``where`` names the input)."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+        return _parse(data)
+    except UnicodeDecodeError as exc:
+        return _Unreadable(f"{where}: not valid UTF-8 (byte {exc.start + 1} is 0x{data[exc.start]:02x})")
+    except ValueError as exc:
+        return _Unreadable(f"{where}: not valid JSON ({exc})")
+    except RecursionError:
+        return _Unreadable(f"{where}: nested too deeply to read")
 
 
 def _line_bytes(result: dict[str, Any]) -> bytes:
     try:
-        return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:  # an integer past 64 bits: the standard library writes it
-        return (compact_json(result) + "\n").encode("utf-8")
+        return json_bytes(result) + b"\n"
+    except UnicodeEncodeError:  # never from the library; escaped rather than lose the line
+        return (json.dumps(result, separators=(",", ":")) + "\n").encode("ascii")
 
 
 def _line_writer() -> Any:
     """Write one result as a line of compact JSON (bytes straight to stdout's buffer when it has one);
-    bytes are lines already encoded (by a worker)."""
+    bytes are lines already encoded (by a --jobs worker)."""
     buffer = getattr(sys.stdout, "buffer", None)
 
     def write(result: dict[str, Any] | bytes) -> None:
@@ -269,20 +324,13 @@ def _line_writer() -> Any:
     return write
 
 
-def _parse_line(text: str, metadata: dict[str, Any]) -> Any:
-    try:
-        return _parse(text)
-    except ValueError as exc:
-        return _Unreadable(f"{metadata['file']}:{metadata['line']}: not valid JSON ({exc})")
-
-
 class _Line:
     """An NDJSON line read but not parsed yet (a --jobs worker parses it)."""
 
-    __slots__ = ("text",)
+    __slots__ = ("data",)
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 class _Unreadable:
@@ -292,98 +340,166 @@ class _Unreadable:
         self.reason = reason
 
 
-def _read_events(names: list[str], parse: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
+Events = Iterator[tuple[dict[str, Any], Any]]
+
+
+def _read_events(names: list[str], parse: bool = True) -> Events:
     for name in names:
-        label = "<stdin>" if name == "-" else name
-        handle: IO[str] = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+        label = printable(name) if name != "-" else "<stdin>"
+        handle = _stdin_bytes() if name == "-" else open(name, "rb")  # noqa: SIM115
         try:
             yield from _events_in(handle, label, parse)
         finally:
-            if handle is not sys.stdin:
+            if name != "-":
                 handle.close()
 
 
-def _events_in(handle: IO[str], label: str, parse: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
-    """NDJSON line by line, or a JSON array element by element: memory stays flat either way."""
-    line_no = 0
-    for line in handle:
-        line_no += 1
-        text = line.strip()
+def _stdin_bytes() -> IO[bytes]:
+    buffer: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer
+    return io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))  # a text stream put in its place
+
+
+def _events_in(handle: IO[bytes], label: str, parse: bool = True) -> Events:
+    """NDJSON line by line, or a JSON array element by element (the first byte that is not white
+    space says which): memory stays flat either way. Bytes are read, so a line that is not UTF-8
+    is one error in its place."""
+    for number, line in enumerate(handle, start=1):
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM):]
+        text = line.strip(_JSON_SPACE)  # only JSON's white space: a line of "\xa0" is an input
         if not text:
             continue
-        if text.startswith("["):
-            yield from _array_events(line.lstrip(), handle, label)
-            return
-        yield from _ndjson_events(line, line_no, handle, label, parse)
+        if text.startswith(b"["):
+            yield from _array_events(line, number, handle, label)
+        else:
+            yield from _ndjson_events(itertools.chain([line], handle), number, label, parse=parse)
         return
 
 
-def _ndjson_events(first: str, first_no: int, handle: IO[str], label: str,
-                   parse: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
-    """Without ``parse``, each line comes as a _Line, parsed later (by a --jobs worker)."""
-    def parsed(text: str, number: int) -> tuple[dict[str, Any], Any]:
-        metadata = {"file": label, "line": number}
-        return metadata, _parse_line(text, metadata) if parse else _Line(text)
+def _ndjson_events(lines: Iterable[bytes], first: int, label: str, after_array: bool = False,
+                   parse: bool = True) -> Events:
+    """One input per line that is not blank; after a JSON array, each is an error in its place.
+    Without ``parse``, a line comes as a _Line, parsed later (by a --jobs worker)."""
+    for number, line in enumerate(lines, start=first):
+        if line.strip(_JSON_SPACE):
+            where = f"{label}:{number}"
+            yield {"file": label, "line": number}, (
+                _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)")
+                if after_array else _event(line, where) if parse else _Line(line))
 
-    yield parsed(first, first_no)
-    for number, line in enumerate(handle, start=first_no + 1):
-        if line.strip():
-            yield parsed(line, number)
+
+_NOT_SPACE = re.compile(r"[^ \t\r\n]")
+_IN_STRING = re.compile(r'["\\\n]')
+_OUTSIDE_STRING = re.compile(r'["\[\]{},]')
 
 
-def _array_events(start: str, handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) -> Events:
+    """The elements of a JSON array, each decoded once from a buffer of a few chunks. An element
+    that does not decode is found by scanning to the ',' or ']' that ends it (outside strings and
+    brackets), reported in its place, and the elements after it are read on."""
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    decode = utf8.decode
     decoder = json.JSONDecoder()
-    buffer, pos, eof, index = start, 1, False, 0
+    buffer = decode(first)
+    pos = buffer.index("[") + 1
+    lines_before = first_no - 1  # newlines before buffer[0]
+    eof = False
+    index = 0
 
-    def more() -> bool:
-        nonlocal buffer, pos, eof
-        chunk = handle.read(_CHUNK)
+    def more() -> int:
+        """Append a chunk, dropping what is before pos; how far positions moved (-1 at the end).
+        A chunk is at least as large as the element read so far, so a large element is copied a
+        few times, not once per chunk."""
+        nonlocal buffer, pos, lines_before, eof
+        chunk = handle.read(max(_CHUNK, len(buffer) - pos))
         if not chunk:
             eof = True
-            return False
-        buffer = buffer[pos:] + chunk
+            buffer += decode(b"", True)
+            return -1
+        shift = pos
+        lines_before += buffer.count("\n", 0, pos)
+        buffer = buffer[pos:] + decode(chunk)
         pos = 0
-        return True
+        return shift
 
-    def skip_space() -> str:
+    def next_char() -> str:
         nonlocal pos
-        while True:
-            while pos < len(buffer) and buffer[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buffer) or not more():
-                return buffer[pos] if pos < len(buffer) else ""
+        while (match := _NOT_SPACE.search(buffer, pos)) is None:
+            pos = len(buffer)
+            if more() < 0:
+                return ""
+        pos = match.start()
+        return buffer[pos]
 
-    expect_item = True
-    if skip_space() == "]":
-        return
-    while True:
-        if expect_item:
+    def extent() -> int:
+        """Where the element at pos ends: the index of its closing ',' or ']' (len(buffer) at the end)."""
+        at, depth, in_string = pos, 0, False
+        while True:
+            match = (_IN_STRING if in_string else _OUTSIDE_STRING).search(buffer, at)
+            if match is None or match.group() == "\\" and match.end() == len(buffer):
+                at = match.start() if match is not None else len(buffer)
+                shift = more()
+                if shift < 0:
+                    return len(buffer)
+                at -= shift
+                continue
+            char, at = match.group(), match.end()
+            if in_string:
+                # An escape skips a character; a raw newline cannot be in a JSON string, so a string
+                # left open ends there and the scan finds its way back to the elements.
+                at += char == "\\"
+                in_string = char == "\\"
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif depth and char in "]}":
+                depth -= 1
+            elif not depth and char in ",]":
+                return match.start()
+
+    def element(expected_value: bool) -> Any:
+        nonlocal pos
+        if expected_value:
             try:
                 value, end = decoder.raw_decode(buffer, pos)
-            except ValueError as exc:
-                if not eof and more():
-                    continue
-                yield {"file": label, "index": index}, _Unreadable(
-                    f"{label}: element {index} of the JSON array is not valid JSON ({exc}); the rest of the file is unreadable")
-                return
-            if end == len(buffer) and not eof and more():
-                continue  # the value may go on in the next chunk (a number, say): decode it again
-            pos = end
-            yield {"file": label, "index": index}, value
-            index += 1
-            expect_item = False
-            continue
-        separator = skip_space()
-        if separator == ",":
+                if end < len(buffer) or eof:
+                    if not has_surrogate(buffer[pos:end]):  # decoded with surrogateescape: a byte not UTF-8
+                        pos = end
+                        return value
+            except (ValueError, RecursionError):
+                pass
+        end = extent()  # may read on: pos then moves, still at the element's start
+        text, start_line = buffer[pos:end], lines_before + buffer.count("\n", 0, pos) + 1
+        pos = end
+        where = f"{label}: element {index} of the JSON array (line {start_line})"
+        if not expected_value:
+            return _Unreadable(f"{where}: expected ',' or ']' before it")
+        return _event(text.encode("utf-8", "surrogateescape"), where)
+
+    expect_value = True
+    while True:
+        char = next_char()
+        if char == "":
+            return  # a truncated array: every element read so far has had its result
+        if char == "]":
             pos += 1
-            skip_space()
-            expect_item = True
-        elif separator == "]":
-            return
-        else:
-            yield {"file": label, "index": index}, _Unreadable(
-                f"{label}: expected ',' or ']' after element {index - 1} of the JSON array; the rest of the file is unreadable")
-            return
+            break
+        if char == "," and not expect_value:
+            pos += 1
+            expect_value = True
+            continue
+        yield {"file": label, "index": index}, element(expect_value)
+        index += 1
+        expect_value = False
+    # What follows the array must be white space: any other line is an error in its place.
+    line = lines_before + buffer.count("\n", 0, pos) + 1
+    rest = (buffer[pos:].encode("utf-8", "surrogateescape") + utf8.getstate()[0]).split(b"\n")
+    following = next(handle, b"") if rest[-1] else b""
+    lines = itertools.chain(rest[:-1], [rest[-1] + following] if rest[-1] or following else [], handle)
+    yield from _ndjson_events(lines, line, label, after_array=True)
 
 
 class _Progress:
@@ -401,11 +517,11 @@ class _Progress:
             if now - self.last >= 0.25:
                 self.last = now
                 rate = self.count / max(now - self.start, 1e-9)
-                print(f"\r{self.count:,} events ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+                _say(f"\r{self.count:,} events ({rate:,.0f}/s)", end="")
 
     def done(self) -> None:
         if self.enabled and self.count >= 256:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            _say("\r\033[K", end="")
 
 
 # -- where mappings come from ------------------------------------------------------------
@@ -476,7 +592,12 @@ def _test(args: argparse.Namespace) -> int:
             continue
         destination = custom or loaded.get(data["destination"])
         if destination is None:
-            destination = loaded[data["destination"]] = _load(data["destination"], sys.stdout)
+            try:
+                destination = loaded[data["destination"]] = _load(data["destination"], sys.stdout)
+            except MappingError as exc:
+                print(f"ERROR {path}: destination {data['destination']!r}: {exc.problems[0].message}")
+                failed += 1
+                continue
         try:
             actual = fixtures.run(data, destination)
         except fixtures.FixtureError as exc:

@@ -37,6 +37,7 @@ class Node:
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
 
 UNSET: Any = object()
+CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
 _function_ids = itertools.count()
 # Where tracing functions (a Plan with tracing=True, built only for explain) append their records.
@@ -131,11 +132,15 @@ class Gen:
 
     def chain(self, steps: list[Callable[[], None]], go_on: str) -> None:
         """Emit each step under the test ``go_on`` (an ``if ...:`` line) of the one before it:
-        later steps run only while the earlier ones leave ``go_on`` true."""
+        later steps run only while the earlier ones leave ``go_on`` true. ``go_on`` only reads a
+        local, so every CHAIN_DEPTH steps the chain steps back out and tests it again: a list of
+        hundreds of paths stays within Python's limit of 100 indentation levels."""
         depth = self.depth
         for index, step in enumerate(steps):
             step()
             if index < len(steps) - 1:
+                if self.depth - depth >= CHAIN_DEPTH:
+                    self.depth = depth
                 self.line(go_on)
                 self.depth += 1
         self.depth = depth

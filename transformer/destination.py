@@ -1,7 +1,6 @@
 """A loaded destination: turns events into request descriptions, one or a batch at a time."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,12 @@ from .compiler import EVENT_TYPE_VAR
 from .delivery_rules import DeliveryRules
 from .errors import TransformError
 from .explain import TOO_DEEP, explanation
-from .loader import EventPlan, Part, load_mapping, tracing_plans
+from .loader import Batching, EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
-from .values import MISSING, find_not_json, is_present, type_name
-from .wire import compact_json, request_description
+from .values import MISSING, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
+from .wire import compact_json, json_bytes, request_description
 
 
 class _TypeState:
@@ -91,11 +90,22 @@ class Destination:
     def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """Turn one event into one request description; raise TransformError when it cannot."""
         try:
-            return self._transform(message, settings, lookup)
-        except TransformError:
+            output = self._transform(message, settings, lookup)
+            json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
+            return output
+        except TransformError as exc:
+            if has_surrogate(exc.message):  # a message quoting the event: still valid UTF-8
+                raise TransformError(printable(exc.message), exc.status_code) from None
             raise
         except RecursionError:
             raise TransformError(f"{self.name}: the event is nested too deeply to read") from None
+        except UnicodeEncodeError:
+            # Settings and look-up answers are checked on their own, so the event holds it (e.g. an
+            # emoji cut in half by a client): a 400 naming the field, never an output that cannot be sent.
+            where = find_not_unicode(message)
+            field = f"the event's {where}" if where else "the event"
+            raise TransformError(f"{self.name}: {field} is not valid Unicode (it holds a lone surrogate, "
+                                 "e.g. half of an emoji)") from None
         except Exception as exc:
             raise self._unexpected(exc, message) from None
 
@@ -206,6 +216,8 @@ class Destination:
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
+        for check in plan.checks:
+            check.apply(body, ctx)
         method = static.method
         if method.__class__ is not str:
             method = _request_string(method.fn(ctx), plan.file, "method")
@@ -215,6 +227,8 @@ class Destination:
         headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
         params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
         limit = self._mapping.max_body_bytes
+        if self._mapping.max_body_setting is not None:
+            limit = state.settings.get(self._mapping.max_body_setting, limit)
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
             if size > limit:
@@ -289,44 +303,50 @@ class Destination:
             return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
         return {"output": output, "statusCode": 200, "metadata": metadata}
 
-    def batch(self, results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def batch(self, results: Iterable[dict[str, Any]], settings: Any = None) -> list[dict[str, Any]]:
         """Pack successful results into as few batch requests as the destination's limits allow.
 
-        Order is kept: a batch stands where its first event stood, error results pass through
-        untouched, and no event is split or dropped (one too large for any batch becomes an error).
-        """
-        return list(self.iter_batches(results))
+        Results with the same ``batch_key`` share batches even when other results come between
+        them. Everything stands where its first event stood: a batch where its first event
+        stood, and what passes through (error results, and requests the destination does not
+        batch) where it stood. No event is split or dropped (one too large for any batch
+        becomes an error in its place). Limits that the destination lets settings change are
+        read from ``settings`` (validated; a TransformError when they are invalid), else their
+        defaults are used."""
+        return list(self.iter_batches(results, settings))
 
-    def iter_batches(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Streaming form of ``batch``: holds at most one open batch and the errors behind it."""
-        spec = self._mapping.batching
-        if spec is None:
-            raise ValueError(f"destination {self.name} declares no batching")
+    def iter_batches(self, results: Iterable[dict[str, Any]], settings: Any = None) -> Iterator[dict[str, Any]]:
+        """Streaming form of ``batch``, in bounded memory: at most 16 batches are open (one per
+        key), and at most 16 full batches and 10,000 passing results wait behind the oldest open
+        batch; past any bound, the oldest open batch is sent as it is."""
+        spec = self._batching()
+        if settings is not None:
+            spec = spec.for_settings(self._settings.state(settings).settings)
         yield from Packer(spec, self.name).pack(results)
 
     def batch_key(self, result: dict[str, Any]) -> str | None:
         """What decides which results may share a batch request: results with equal keys may. None
-        for a result that is never packed (an error). For engines that group results themselves
-        (Beam's GroupIntoBatches, a Spark partition sorted by key) before calling ``batch``.
+        for a result that is never packed: an error, a request the destination does not batch,
+        or one the batch rules fail on (``batch`` turns that one into an error). For engines that
+        group results themselves (Beam's GroupByKey, a Spark partition sorted by key) before
+        calling ``batch`` on each group.
 
         The key is a digest of the batch endpoint, method and headers: the same on every worker,
         and safe to log (the headers hold credentials, the digest does not show them)."""
+        return Packer(self._batching(), self.name).key(result)
+
+    def _batching(self) -> Batching:
         spec = self._mapping.batching
         if spec is None:
             raise ValueError(f"destination {self.name} declares no batching")
-        if not isinstance(result, dict) or "output" not in result or result.get("statusCode") != 200:
-            return None
-        group = Packer(spec, self.name).group(result["output"])
-        return hashlib.sha256(compact_json(group).encode("utf-8")).hexdigest()
+        return spec
 
     @property
     def batch_limits(self) -> dict[str, int]:
         """The batch limits the destination declares (``max_events``, ``max_request_bytes``,
-        ``max_event_bytes``) and ``envelope_bytes``, what a batch adds around its events' bodies
+        ``max_event_bytes``; for limits settings may change, their defaults) and ``envelope_bytes``, what a batch adds around its events' bodies
         besides one comma between two of them."""
-        spec = self._mapping.batching
-        if spec is None:
-            raise ValueError(f"destination {self.name} declares no batching")
+        spec = self._batching()
         return {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
                 "max_event_bytes": spec.max_event_bytes, "envelope_bytes": Packer(spec, self.name).overhead}
 
