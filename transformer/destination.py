@@ -194,8 +194,8 @@ class Destination:
             raise TransformError(f"the message must be an object, got {type_name(message)}")
         state = self._settings.state(settings)
         event_type = message.get("type", MISSING)
-        key = event_type.lower() if isinstance(event_type, str) else None
-        plan = self._mapping.plans.get(key) if key is not None else None
+        key = event_type.lower() if isinstance(event_type, str) else ""
+        plan = self._mapping.plans.get(key)
         if plan is not None:  # the common case first: every test below is for an error's wording
             return key, plan, state
         if not is_present(event_type):
