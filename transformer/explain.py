@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -32,14 +33,20 @@ class RuleInfo:
     line: int | None
     yaml_path: YamlPath
     directive: str
-    spec: str
+    written: dict[str, Any] = field(repr=False, compare=False)  # the rule as the YAML holds it
     arg: str | None  # the argument when it is one name or path: {setting: token} -> token
 
     @classmethod
     def of(cls, source: Source, path: YamlPath, directive: str, spec: dict[str, Any]) -> RuleInfo:
         argument = spec[directive]
-        return cls(os.path.basename(source.file), source.line(path), path, directive, _flow(spec),
+        return cls(os.path.basename(source.file), source.line(path), path, directive, spec,
                    argument if isinstance(argument, str) else None)
+
+    @cached_property
+    def spec(self) -> str:
+        """The rule in YAML flow style, abbreviated; written out only when an explanation shows it
+        (every rule has a RuleInfo, and dumping them all would double the load time)."""
+        return _flow(self.written)
 
     @property
     def rule(self) -> str:
