@@ -122,7 +122,7 @@ batch:
 
 def test_a_limit_may_be_a_setting_with_its_default(make_destination: Any) -> None:
     destination = make_destination("body: {object: {v: {path: v}}}", LIMITED)
-    assert destination.batch_limits["max_request_bytes"] == 60
+    assert destination.batch_limits()["max_request_bytes"] == 60
     with pytest.raises(TransformError, match="the request body is 32 bytes, over the limit of 30 bytes"):
         destination.transform({"type": "test", "v": "x" * 24}, SETTINGS)
     assert destination.transform({"type": "test", "v": "x" * 24}, {**SETTINGS, "maxBody": 32})
@@ -132,6 +132,7 @@ def test_a_limit_may_be_a_setting_with_its_default(make_destination: Any) -> Non
     results = destination.process(inputs)  # each body is 24 bytes; {"items":[]} is 12
     assert [len(b["metadata"]) for b in destination.batch(results)] == [1, 1, 1]  # 12 + 24 + 1 + 24 > 60
     assert [len(b["metadata"]) for b in destination.batch(results, {**SETTINGS, "maxBatch": 61})] == [2, 1]
+    assert destination.batch_limits({**SETTINGS, "maxBatch": 61})["max_request_bytes"] == 61
     with pytest.raises(TransformError, match="setting maxBatch must be of type integer"):
         destination.batch(results, {**SETTINGS, "maxBatch": "61"})
 

@@ -319,10 +319,7 @@ class Destination:
         """Streaming form of ``batch``, in bounded memory: at most 16 batches are open (one per
         key), and at most 16 full batches and 10,000 passing results wait behind the oldest open
         batch; past any bound, the oldest open batch is sent as it is."""
-        spec = self._batching()
-        if settings is not None:
-            spec = spec.for_settings(self._settings.state(settings).settings)
-        yield from Packer(spec, self.name).pack(results)
+        yield from Packer(self._batching(settings), self.name).pack(results)
 
     def batch_key(self, result: dict[str, Any]) -> str | None:
         """What decides which results may share a batch request: results with equal keys may. None
@@ -335,18 +332,19 @@ class Destination:
         and safe to log (the headers hold credentials, the digest does not show them)."""
         return Packer(self._batching(), self.name).key(result)
 
-    def _batching(self) -> Batching:
+    def _batching(self, settings: Any = None) -> Batching:
+        """The batch rules, with the limits ``settings`` give (validated) when there are any."""
         spec = self._mapping.batching
         if spec is None:
             raise ValueError(f"destination {self.name} declares no batching")
-        return spec
+        return spec if settings is None else spec.for_settings(self._settings.state(settings).settings)
 
-    @property
-    def batch_limits(self) -> dict[str, int]:
-        """The batch limits the destination declares (``max_events``, ``max_request_bytes``,
-        ``max_event_bytes``; for limits settings may change, their defaults) and ``envelope_bytes``, what a batch adds around its events' bodies
-        besides one comma between two of them."""
-        spec = self._batching()
+    def batch_limits(self, settings: Any = None) -> dict[str, int]:
+        """The batch limits (``max_events``, ``max_request_bytes``, ``max_event_bytes``) that
+        ``batch(results, settings)`` packs by: limits the destination lets settings change are read
+        from ``settings``, else their defaults. And ``envelope_bytes``, what a batch adds around its
+        events' bodies besides one comma between two of them."""
+        spec = self._batching(settings)
         return {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
                 "max_event_bytes": spec.max_event_bytes, "envelope_bytes": Packer(spec, self.name).overhead}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -32,8 +33,8 @@ class RuleInfo:
     line: int | None
     yaml_path: YamlPath
     directive: str
-    written: dict[str, Any] = field(compare=False, repr=False)  # the rule as loaded; text only when shown
-    arg: str | None = None  # the argument when it is one name or path: {setting: token} -> token
+    written: dict[str, Any] = field(repr=False, compare=False)  # the rule as the YAML holds it
+    arg: str | None  # the argument when it is one name or path: {setting: token} -> token
 
     @classmethod
     def of(cls, source: Source, path: YamlPath, directive: str, spec: dict[str, Any]) -> RuleInfo:
@@ -41,10 +42,10 @@ class RuleInfo:
         return cls(os.path.basename(source.file), source.line(path), path, directive, spec,
                    argument if isinstance(argument, str) else None)
 
-    @property
+    @cached_property
     def spec(self) -> str:
-        """The rule as written, in YAML flow style, abbreviated. Made when asked: dumping every
-        rule's YAML at load took longer than compiling them."""
+        """The rule in YAML flow style, abbreviated; written out only when an explanation shows it
+        (every rule has a RuleInfo, and dumping them all would double the load time)."""
         return _flow(self.written)
 
     @property
