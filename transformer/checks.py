@@ -28,6 +28,7 @@ class Check:
     when: Fn | None
     validator: Any
     passes: Callable[[Any], bool] | None  # the fast test (see fast_test); None: jsonschema every time
+    settings_only: bool = False  # ``when`` reads only settings: decided once per settings (see destination.py)
 
     def apply(self, body: Any, ctx: Context) -> None:
         if self.when is not None and not self.when(ctx):

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .batching import Packer
+from .checks import Check
 from .codegen import TRACE, Context
 from .compiler import EVENT_TYPE_VAR
 from .delivery_rules import DeliveryRules
@@ -24,10 +26,13 @@ class _TypeState:
 
     ``method`` and ``endpoint`` hold a checked string, or the Part to run (and check) per event;
     ``headers`` and ``params`` hold the values computed once, ``*_rules`` the Parts to run per
-    event. ``asker`` is the last Asker made, reused while callers pass the same lookup function.
+    event. ``checks`` are the body checks that may apply: one whose condition reads only settings
+    is left out when false, and kept without its condition when true. ``asker`` is the last Asker
+    made, reused while callers pass the same lookup function.
     """
 
-    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "asker")
+    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "checks",
+                 "asker")
 
     def __init__(self, event_type: str) -> None:
         self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
@@ -37,6 +42,7 @@ class _TypeState:
         self.params: dict[str, Any] = {}
         self.header_rules: tuple[tuple[str, Part], ...] = ()
         self.param_rules: tuple[tuple[str, Part], ...] = ()
+        self.checks: tuple[Check, ...] = ()
         self.asker: Asker | None = None
 
 
@@ -132,6 +138,7 @@ class Destination:
             static = _TypeState(key)
             static.method, static.endpoint = plan.method, plan.endpoint
             static.header_rules, static.param_rules = tuple(plan.headers.items()), tuple(plan.params.items())
+            static.checks = plan.checks
             return self._build(message, state, key, plan, lookup, static)
         except TransformError as exc:
             raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
@@ -216,7 +223,7 @@ class Destination:
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
-        for check in plan.checks:
+        for check in static.checks:
             check.apply(body, ctx)
         method = static.method
         if method.__class__ is not str:
@@ -252,6 +259,8 @@ class Destination:
                 static.params[name] = value
         static.header_rules = tuple((n, p) for n, p in plan.headers.items() if not p.settings_only)
         static.param_rules = tuple((n, p) for n, p in plan.params.items() if not p.settings_only)
+        static.checks = tuple(check if not check.settings_only else replace(check, when=None) for check in plan.checks
+                              if not check.settings_only or check.when is None or check.when(ctx))
         state.types[event_type] = static
         return static
 

@@ -333,7 +333,7 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      {name: part(node) for name, node in request["params"].items()},
                      plan.function(body) if body is not None else None,
                      tuple(Check(label, plan.function(when) if when is not None else None, validator,
-                                 fast_test(validator.schema))
+                                 fast_test(validator.schema), when is None or when.settings_only)
                            for label, when, validator in checks))
 
 
