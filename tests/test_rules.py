@@ -143,6 +143,26 @@ def test_steps_omit_join_max_length(body_of: Body) -> None:
         body_of(rule, {"o": "text"})
 
 
+def test_omit_never_changes_the_event_or_a_value_used_twice(make_destination: Any) -> None:
+    # A path's value is a copy of its own, which omit may change in place; a let's value is shared
+    # by every use, so omit copies it: each use sees the object as the let gave it.
+    destination = make_destination("""\
+    let:
+      props: {path: properties}
+    body:
+      object:
+        direct: {path: properties, then: [{omit: [a]}]}
+        first: {var: props, then: [{omit: [b]}]}
+        second: {var: props, then: [{omit: [c]}]}
+        raw: {var: props}
+    """)
+    event = {"type": "test", "properties": {"a": 1, "b": 2, "c": 3}}
+    out = destination.transform(event, {"key": "k-123"})["body"]["JSON"]
+    assert out == {"direct": {"b": 2, "c": 3}, "first": {"a": 1, "c": 3}, "second": {"a": 1, "b": 2},
+                   "raw": {"a": 1, "b": 2, "c": 3}}
+    assert event == {"type": "test", "properties": {"a": 1, "b": 2, "c": 3}}
+
+
 def test_step_when(body_of: Body) -> None:
     rule = "object: {v: {path: v, then: [{coerce: lower, when: {setting: flag}}]}}"
     assert body_of(rule, {"v": "AB"}) == {"v": "AB"}

@@ -35,6 +35,7 @@ class Node:
     sources: tuple[str, ...] = ()  # the event paths a rule reads, for "tried ..." in messages
     is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
+    owned: bool = False  # its value is a copy made for this evaluation alone: a step may change it in place
 
 UNSET: Any = object()
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)

@@ -348,7 +348,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
 
         gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")
 
-    return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths))
+    return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True)
 
 
 def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:

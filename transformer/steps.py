@@ -41,6 +41,8 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
             settings_only = settings_only and test.settings_only
         steps.append((STEPS[actions[0]](scope, spec[actions[0]], here + (actions[0],)), test))
     tried = f" (from {', '.join(node.sources)})" if node.sources else ""
+    if node.owned and steps and isinstance(steps[0][0], _Omit):  # no one else holds the value: no second copy
+        steps[0] = (steps[0][0].in_place, steps[0][1])
 
     def emit(gen: Gen, target: str) -> None:
         node.emit(gen, target)
@@ -69,18 +71,30 @@ def _needs_object(value: Any, step: str) -> dict[str, Any]:
     return value
 
 
-@step("omit")
-def _omit(scope: Scope, keys: list[str], path: YamlPath) -> Step:
-    dropped = frozenset(keys)
+class _Omit:
+    """The omit step: the object without the keys. A value a rule shares (a let's, used twice) is
+    copied when a key goes; a value ``then`` knows to be its own (see Node.owned) loses them in place."""
 
-    def omit(value: Any) -> Any:
+    def __init__(self, keys: list[str]) -> None:
+        self.dropped = frozenset(keys)
+
+    def __call__(self, value: Any) -> Any:
         kept = _needs_object(value, "omit")
-        for key in dropped:
+        for key in self.dropped:
             if key in kept:
-                return {k: v for k, v in kept.items() if k not in dropped}
+                return {k: v for k, v in kept.items() if k not in self.dropped}
         return kept  # nothing to drop: the value is the rule's own already, no copy needed
 
-    return omit
+    def in_place(self, value: Any) -> Any:
+        kept = _needs_object(value, "omit")
+        for key in self.dropped:
+            kept.pop(key, None)
+        return kept
+
+
+@step("omit")
+def _omit(scope: Scope, keys: list[str], path: YamlPath) -> Step:
+    return _Omit(keys)
 
 
 @step("coerce")
