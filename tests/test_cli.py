@@ -139,7 +139,7 @@ def test_check_builtin_and_broken_folders(tmp_path: Path, capsys: Any) -> None:
     code, out, _ = run_cli(["check", str(broken)], capsys)
     assert code == 1
     assert out == (f"{broken}/tracking.yaml:37: body.object.event.object.name.values.screen.first[0].when.setting: "
-                   "unknown setting 'genericScren'\n")
+                   "unknown setting 'genericScren' (did you mean `genericScreen`?)\n")
 
 
 def test_test_command_passes_on_the_bundled_fixtures(capsys: Any) -> None:

@@ -112,6 +112,55 @@ def test_destination_file_mistakes(tmp_path: Path) -> None:
     ]
 
 
+def test_dead_branches_are_load_errors(tmp_path: Path) -> None:
+    routed = BASE.replace("events:\n  test: test.yaml", "events:\n  test: test.yaml\n  page: test.yaml\n  track: other.yaml")
+    (tmp_path / "other.yaml").write_text("body: {object: {}}\n")
+    found = problems_of(tmp_path, """\
+    body:
+      object:
+        name:
+          case: {var: event_type}
+          values:
+            page: {const: P}
+            pgae: {const: typo}
+            track: {const: routed elsewhere}
+        by_mode:
+          case: {setting: mode}
+          values: {a: {const: A}, c: {const: C}}
+        is_page: {const: 1, when: {equals: [{var: event_type}, {const: pagee}]}}
+        is_mode: {const: 1, when: {equals: [{const: b}, {setting: mode}]}}
+        either: {const: 1, when: {in: [{var: event_type}, {const: [test, tset]}]}}
+    """, routed)
+    assert found == [
+        "test.yaml:7: body.object.name.values.pgae: this branch never runs: 'pgae' is not an event type this file is for "
+        "(test, page) (did you mean `page`?)",
+        "test.yaml:8: body.object.name.values.track: this branch never runs: 'track' is not an event type this file is for "
+        "(test, page)",
+        "test.yaml:11: body.object.by_mode.values.c: this branch never runs: 'c' is not a value setting mode may have (a, b)",
+        "test.yaml:12: body.object.is_page.when.equals[1].const: never true: 'pagee' is not an event type this file is for "
+        "(test, page) (did you mean `page`?)",
+        "test.yaml:14: body.object.either.when.in[1].const[1]: never true: 'tset' is not an event type this file is for "
+        "(test, page) (did you mean `test`?)",
+    ]
+
+
+@pytest.mark.parametrize("event_yaml, expected", [
+    ("body:\n  object:\n    v: {setting: flg}", "test.yaml:3: body.object.v.setting: unknown setting 'flg' "
+                                                "(the settings schema declares: flag, key, mode, other) (did you mean `flag`?)"),
+    ("body:\n  object:\n    v: {const: 1, when: {setting: moed}}",
+     "test.yaml:3: body.object.v.when.setting: unknown setting 'moed' (did you mean `mode`?)"),
+    ("body:\n  object:\n    v: {path: $iud}", "test.yaml:3: body.object.v.path: unknown path alias $iud (declared: uid) "
+                                                "(did you mean `uid`?)"),
+    ("let:\n  base: {const: 1}\nbody: {var: bsae}", "test.yaml:3: body.var: unknown variable 'bsae': a rule may use only the let "
+                                                     "bindings declared before it (base, event_type) (did you mean `base`?)"),
+    ('body: {template: "{evnt_type}/{a}", vars: {a: {path: a}}}',
+     "test.yaml:1: body.template: template names {evnt_type}, which is neither under vars nor a let binding declared "
+     "before it (did you mean `event_type`?)"),
+])
+def test_unknown_names_suggest_the_closest(tmp_path: Path, event_yaml: str, expected: str) -> None:
+    assert problems_of(tmp_path, event_yaml) == [expected]
+
+
 def test_settings_errors_name_declared_settings(tmp_path: Path) -> None:
     worded = BASE.replace("secrets: [key]", "secrets: [kye]\nsettings_errors:\n  kye: no key\n  other: 'no other'")
     assert problems_of(tmp_path, "body: {object: {}}", worded) == [

@@ -24,7 +24,7 @@ EXAMPLES = re.findall(r"```yaml\n(.*?)```", REFERENCE, flags=re.S)
 
 
 def test_the_reference_has_examples() -> None:
-    assert len(EXAMPLES) >= 3
+    assert len(EXAMPLES) >= 6
 
 
 @pytest.mark.parametrize("text", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
@@ -51,3 +51,23 @@ def test_example(tmp_path: Path, text: str) -> None:
         return
     body = loaded.transform(event, settings)["body"]["JSON"]
     assert body == ({} if example["gives"] == "nothing" else example["gives"])
+
+
+def test_the_inline_examples_of_the_rule_tables_are_valid_rules() -> None:
+    """The one-line examples in the directive and modifier tables (those not elided with ...)."""
+    import jsonschema
+
+    schema = transformer.mapping_schema()
+    validator = jsonschema.Draft202012Validator({**schema, "$ref": "#/$defs/expr"})
+    tables = REFERENCE.split("### Rules", 1)[1].split("Conditions:", 1)[0]
+    checked = 0
+    for row in re.findall(r"^\|.*\| `([^`]*(?:\\\|[^`]*)*)` \|$", tables, flags=re.M):
+        code = row.replace("\\|", "|")
+        if "..." in code:
+            continue
+        rule = yaml.safe_load(code)
+        if not any(key in rule for key in schema["$defs"]["expr"]["properties"] if key not in ("when", "then", "default", "required")):
+            rule = {"const": 1, **rule}  # a modifier's example
+        assert not list(validator.iter_errors(rule)), code
+        checked += 1
+    assert checked >= 10

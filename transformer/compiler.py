@@ -18,17 +18,19 @@ from .directives import COMPANIONS, DIRECTIVES, NOTHING, merged_object, object_n
 from .errors import Problem
 from .registry import EVENT_TYPE_VAR, rule_label
 from .steps import then
+from .suggest import did_you_mean
 from .yamlsource import Source, YamlPath
 
 
 class Compiler:
     """Compiles the rules of one mapping file; problems accumulate in ``problems``."""
 
-    def __init__(self, source: Source, aliases: Mapping[str, tuple[str, ...]], settings: frozenset[str],
-                 lets: dict[str, Node], problems: list[Problem]) -> None:
+    def __init__(self, source: Source, aliases: Mapping[str, tuple[str, ...]], settings: Mapping[str, Any],
+                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...]) -> None:
         self.source = source
         self.aliases = aliases
-        self.settings = settings
+        self.settings = settings  # name -> its JSON Schema
+        self.event_types = event_types  # the event types this file's rules run for
         self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
         self.problems = problems
         self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
@@ -77,12 +79,20 @@ class Compiler:
                 if item[1:] not in self.aliases:
                     known = ", ".join(sorted(self.aliases)) or "none"
                     self.problem(path if isinstance(value, str) else path + (index,),
-                                 f"unknown path alias {item} (declared: {known})")
+                                 f"unknown path alias {item} (declared: {known}){did_you_mean(item[1:], self.aliases)}")
                     continue
                 expanded.extend(self.aliases[item[1:]])
             else:
                 expanded.append(item)
         return expanded
+
+    def known_values(self, spec: dict[str, Any]) -> tuple[list[Any], str] | None:
+        if spec == {"var": EVENT_TYPE_VAR}:
+            return list(self.event_types), "an event type this file is for"
+        schema = self.settings.get(spec["setting"]) if set(spec) == {"setting"} else None
+        if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+            return list(schema["enum"]), f"a value setting {spec['setting']} may have"
+        return None
 
     def has_var(self, name: str) -> bool:
         return name in self.locals or name in self.lets or name == EVENT_TYPE_VAR
@@ -126,8 +136,9 @@ class Compiler:
             return Node(emit_type, True, is_event_type=True)
         let = self.lets.get(name)
         if let is None:
-            known = ", ".join(sorted([*self.lets, *self.locals, EVENT_TYPE_VAR]))
-            return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it ({known})")
+            names = [*self.lets, *self.locals, EVENT_TYPE_VAR]
+            return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it "
+                                      f"({', '.join(sorted(names))}){did_you_mean(name, names)}")
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
 
         def emit(gen: Gen, target: str) -> None:

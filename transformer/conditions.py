@@ -12,6 +12,7 @@ from typing import Any
 
 from .codegen import Gen, Node
 from .registry import Condition, Scope, registering
+from .suggest import did_you_mean
 from .values import type_name
 from .yamlsource import YamlPath
 
@@ -25,7 +26,7 @@ def condition(name: str) -> Callable[[Condition], Condition]:
 @condition("setting")
 def _setting(scope: Scope, name: str, path: YamlPath) -> Node:
     if name not in scope.settings:
-        scope.problem(path, f"unknown setting {name!r}")
+        scope.problem(path, f"unknown setting {name!r}{did_you_mean(name, scope.settings)}")
     return Node(lambda gen, target: gen.line(f"{target} = bool(st.get({name!r}))"), True)
 
 
@@ -72,14 +73,34 @@ def _chain(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, go_on: str
 
 @condition("equals")
 def _equals(scope: Scope, specs: list[dict[str, Any]], path: YamlPath) -> Node:
+    for side in (0, 1):  # {var: event_type} or an enum setting against a constant it can never be
+        if set(specs[1 - side]) == {"const"}:
+            _check_possible(scope, specs[side], [specs[1 - side]["const"]], path + (1 - side, "const"), False)
     return _compare(scope, specs, path, same)
 
 
 @condition("in")
 def _in(scope: Scope, specs: list[dict[str, Any]], path: YamlPath) -> Node:
-    if "const" in specs[1] and not isinstance(specs[1]["const"], list):
-        scope.problem(path + (1, "const"), "in needs a list to look in")
+    if "const" in specs[1]:
+        if not isinstance(specs[1]["const"], list):
+            scope.problem(path + (1, "const"), "in needs a list to look in")
+        elif set(specs[1]) == {"const"}:
+            _check_possible(scope, specs[0], specs[1]["const"], path + (1, "const"), True)
     return _compare(scope, specs, path, element_of)
+
+
+def _check_possible(scope: Scope, spec: dict[str, Any], constants: list[Any], path: YamlPath, listed: bool) -> None:
+    """A constant the rule ``spec`` can never give makes a comparison dead: a load error at
+    ``path`` (at its ``[index]`` for one of a ``listed`` constant's elements)."""
+    known = scope.known_values(spec)
+    if known is None:
+        return
+    values, what = known
+    for index, constant in enumerate(constants):
+        if not any(same(constant, value) for value in values):
+            scope.problem(path + (index,) if listed else path,
+                          f"never true: {constant!r} is not {what} ({', '.join(map(str, values))})"
+                          f"{did_you_mean(str(constant), map(str, values))}")
 
 
 @condition("matches")

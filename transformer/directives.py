@@ -18,7 +18,8 @@ import jmespath.exceptions  # type: ignore[import-untyped]
 from .codegen import Gen, Node, read_key
 from .errors import TransformError
 from .lookups import look_up_rule
-from .registry import Directive, Scope, registering
+from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
+from .suggest import did_you_mean
 from .values import MISSING, fresh, is_present, type_name
 from .yamlsource import YamlPath
 
@@ -90,7 +91,8 @@ def _const(scope: Scope, value: Any, spec: dict[str, Any], path: YamlPath) -> No
 @directive("setting")
 def _setting(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
     if name not in scope.settings:
-        return scope.problem(path, f"unknown setting {name!r} (the settings schema declares: {', '.join(sorted(scope.settings))})")
+        return scope.problem(path, f"unknown setting {name!r} (the settings schema declares: "
+                                   f"{', '.join(sorted(scope.settings))}){did_you_mean(name, scope.settings)}")
 
     def emit(gen: Gen, target: str) -> None:
         gen.line(f"{target} = st.get({name!r}, MISSING)")
@@ -123,7 +125,9 @@ def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> 
         node = nodes.get(field)
         if node is None:
             if not scope.has_var(field):
-                return scope.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding declared before it")
+                known = [*given, *scope.lets, EVENT_TYPE_VAR]
+                return scope.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding "
+                                           f"declared before it{did_you_mean(field, known)}")
             node = scope.var_node(field, path)
         pieces.append(node)
     unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
@@ -195,6 +199,13 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
 def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     subject = scope.expr(subject_spec, path)
     branches = {key: scope.expr(sub, path[:-1] + ("values", key)) for key, sub in spec.get("values", {}).items()}
+    known = scope.known_values(subject_spec)
+    if known is not None:
+        values, what = known
+        for key in branches:
+            if key not in values:  # a typo (pgae:) or a type the file is not for: the branch never runs
+                scope.problem(path[:-1] + ("values", key), f"this branch never runs: {key!r} is not {what} "
+                                                           f"({', '.join(map(str, values))}){did_you_mean(key, map(str, values))}")
 
     def emit(gen: Gen, target: str) -> None:
         if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all

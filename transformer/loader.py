@@ -144,7 +144,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         jsonschema.Draft202012Validator.check_schema(settings_schema)
     except jsonschema.SchemaError as exc:
         problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
-    settings = frozenset(settings_schema.get("properties", {}))
+    properties = settings_schema.get("properties", {})
+    settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
     for index, name in enumerate(spec.get("secrets", ())):
         if name not in settings:
             problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
@@ -154,7 +155,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems)
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
     _compile_lets(dest, spec.get("let", {}), ("let",))
     dest_request = _compile_request(dest, spec["request"], ("request",))
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
@@ -171,7 +172,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
             if source is None:
                 continue
             lets = dict(shared_lets)
-            compiler = Compiler(source, aliases, settings, lets, problems)
+            routed = tuple(name for name, file in spec["events"].items() if file == file_name)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
                     problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))

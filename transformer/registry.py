@@ -27,10 +27,9 @@ class Scope(Protocol):
     """What a compile function may ask of the compiler: sub-rules, names, and problem reports."""
 
     @property
-    def source(self) -> Source: ...
-
-    @property
-    def settings(self) -> frozenset[str]: ...
+    def settings(self) -> Mapping[str, Any]:
+        """The declared settings: name -> its JSON Schema."""
+        ...
 
     @property
     def lets(self) -> Mapping[str, Node]: ...
@@ -51,6 +50,11 @@ class Scope(Protocol):
 
     def binding(self, name: str, value: Node, path: YamlPath) -> AbstractContextManager[str]:
         """Within it, ``{var: name}`` reads the generated local it gives (bound to ``value``'s kind)."""
+        ...
+
+    def known_values(self, spec: dict[str, Any]) -> tuple[list[Any], str] | None:
+        """When every value the rule ``spec`` can give is known at load (the event types a file is
+        routed to, a setting's enum): those values and what they are, for dead-branch errors."""
         ...
 
     def isolated(self) -> AbstractContextManager[None]:
