@@ -15,9 +15,10 @@ from typing import IO, Any
 import orjson
 import yaml
 
-from . import builtin_destinations, fixtures, load
+from . import builtin_destinations, fixtures, load, send_cli
 from .destination import Destination
 from .errors import MappingError, TransformError
+from .lookups import Lookup
 from .wire import compact_json
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
     where.add_argument("--mappings", type=Path, help="run the fixtures against this mapping folder instead")
     test.set_defaults(handler=_test)
+    send_cli.add_command(commands)  # transformer send: in its own module (it needs the [http] extra)
     return parser
 
 
@@ -93,16 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         destination.check_settings(settings)
     except TransformError as exc:
         raise UsageError(str(exc)) from None
-    lookup = None
-    if args.lookups is not None:
-        answers = _read_config(args.lookups, "lookups")
-        shape = "an object of URL -> {status: <int>, body: <any JSON>}"
-        if not isinstance(answers, dict):
-            raise UsageError(f"{args.lookups}: look-up answers must be {shape}")
-        for url, answer in answers.items():
-            if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
-                raise UsageError(f"{args.lookups}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
-        lookup = fixtures.canned_lookup(answers)
+    lookup = None if args.lookups is None else _canned_lookup(args.lookups)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     names = args.files or ["-"]
@@ -141,6 +134,18 @@ def _run(args: argparse.Namespace) -> int:
     summary += f"; {written} lines written" if args.batch else ""
     print(summary, file=sys.stderr)
     return EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _canned_lookup(path: Path) -> Lookup:
+    """A lookup function answering from a --lookups file."""
+    answers = _read_config(path, "lookups")
+    shape = "an object of URL -> {status: <int>, body: <any JSON>}"
+    if not isinstance(answers, dict):
+        raise UsageError(f"{path}: look-up answers must be {shape}")
+    for url, answer in answers.items():
+        if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
+            raise UsageError(f"{path}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
+    return fixtures.canned_lookup(answers)
 
 
 def _read_config(path: Path, what: str) -> Any:

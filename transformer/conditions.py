@@ -13,7 +13,7 @@ from typing import Any
 from .codegen import Gen, Node
 from .registry import Condition, Scope, registering
 from .suggest import did_you_mean
-from .values import type_name
+from .values import is_present, type_name
 from .yamlsource import YamlPath
 
 CONDITIONS: dict[str, Condition] = {}
@@ -119,7 +119,7 @@ def _matches(scope: Scope, spec: list[Any], path: YamlPath) -> Node:
 
 
 def _compare(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, test: Callable[[Any, Any], bool]) -> Node:
-    left, right = (scope.expr(sub, path + (i,)) for i, sub in enumerate(specs))
+    left, right = (_compared(scope, sub, path + (i,)) for i, sub in enumerate(specs))
 
     def emit(gen: Gen, target: str) -> None:
         other = gen.temp()
@@ -131,6 +131,13 @@ def _compare(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, test: Ca
             gen.line(f"{target} = False")
 
     return Node(emit, left.settings_only and right.settings_only)
+
+
+def _compared(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
+    if set(spec) == {"const"} and is_present(spec["const"]):  # only compared, never output: no copy per event
+        value = spec["const"]
+        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True)
+    return scope.expr(spec, path)
 
 
 def same(a: Any, b: Any) -> bool:

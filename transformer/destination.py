@@ -9,6 +9,7 @@ from typing import Any
 from .batching import Packer
 from .codegen import Context
 from .compiler import EVENT_TYPE_VAR
+from .delivery_rules import DeliveryRules
 from .errors import TransformError
 from .loader import EventPlan, Part, load_mapping
 from .lookups import Asker, Lookup
@@ -71,6 +72,12 @@ class Destination:
     @property
     def supports_batching(self) -> bool:
         return self._mapping.batching is not None
+
+    @property
+    def delivery(self) -> DeliveryRules:
+        """How its requests are to be sent (the ``delivery:`` section; read-only). The engine sends
+        nothing: ``transformer.delivery`` (the ``[http]`` extra) follows these rules."""
+        return self._mapping.delivery
 
     def __repr__(self) -> str:
         return f"<Destination {self.name} from {self._mapping.folder}>"

@@ -13,6 +13,7 @@ import jsonschema
 
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
+from .delivery_rules import DeliveryRules, delivery_rules
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .suggest import did_you_mean
@@ -100,6 +101,7 @@ class Mapping:
     plans: dict[str, EventPlan]
     max_body_bytes: int | None
     batching: Batching | None
+    delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
 
 
@@ -162,6 +164,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
@@ -209,7 +212,7 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         settings_validator=jsonschema.Draft202012Validator(settings_schema),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
-        max_body_bytes=spec.get("max_body_bytes"), batching=batching, texts=dict(files.read),
+        max_body_bytes=spec.get("max_body_bytes"), batching=batching, delivery=delivery, texts=dict(files.read),
     )
 
 

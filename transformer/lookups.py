@@ -44,13 +44,14 @@ class Found:
         return Found, (self.value,)
 
 
-def table_lookup(table: Mapping[tuple[str, str], Any]) -> Lookup:
+def table_lookup(table: Mapping[tuple[str, Any], Any]) -> Lookup:
     """A lookup function answering from ``table``: ``(kind, value) -> found value`` (e.g.
     ``("email", "ada@example.com") -> "cust-7"``). Look-ups not in the table answer 404."""
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
         asked = request.get("lookup") or {}
-        found = table.get((asked.get("kind"), asked.get("value")), MISSING)
+        kind = asked.get("kind")
+        found = table.get((kind, asked.get("value")), MISSING) if isinstance(kind, str) else MISSING
         return (404, None) if found is MISSING else (200, Found(found))
 
     return lookup
