@@ -4,7 +4,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import transformer
 from transformer import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,14 +66,14 @@ def test_run_json_array_streams_across_chunk_boundaries(tmp_path: Path, settings
     assert [r["metadata"]["index"] for r in results] == list(range(30))
 
 
-def test_run_broken_json_array_reports_where_it_stopped(tmp_path: Path, settings_file: Path, capsys: Any) -> None:
+def test_run_broken_json_array_element_is_an_error_in_its_place(tmp_path: Path, settings_file: Path, capsys: Any) -> None:
     path = tmp_path / "events.json"
     path.write_text(f"[{json.dumps(TRACK)}, {{\"type\": ]")
     code, out, _ = run_cli(["run", "-d", "kustomer", "-s", str(settings_file), str(path)], capsys)
     results = [json.loads(line) for line in out.splitlines()]
     assert code == 1
     assert [r["statusCode"] for r in results] == [200, 400]
-    assert "element 1 of the JSON array is not valid JSON" in results[1]["error"]
+    assert "element 1 of the JSON array (line 1): not valid JSON" in results[1]["error"]
 
 
 def test_run_reads_stdin_and_uses_canned_lookups(tmp_path: Path, settings_file: Path, capsys: Any,
@@ -128,18 +132,90 @@ def test_run_usage_problems_exit_2(tmp_path: Path, settings_file: Path, capsys: 
     assert message in err
 
 
-def test_check_builtin_and_broken_folders(tmp_path: Path, capsys: Any) -> None:
+# A small destination of the test's own: the tests below never depend on the built-in files' text.
+DEMO_DESTINATION = """\
+name: demo
+settings:
+  type: object
+  required: [key]
+  properties:
+    key: {type: string}
+    loud: {type: boolean, default: false}
+secrets: [key]
+request:
+  method: POST
+  endpoint: {const: "https://demo.example/events"}
+events:
+  track: track.yaml
+"""
+DEMO_TRACK = """\
+body:
+  object:
+    user: {path: userId}
+    name:
+      path: event
+      then:
+        - {coerce: trim, when: {setting: loud}}
+"""
+DEMO_FIXTURE = {"name": "track: a named event", "destination": "demo", "settings": {"key": "demo-key-1"},
+                "event": {"type": "track", "userId": "u1", "event": "Signed Up"}}
+
+
+def make_checkout(root: Path) -> Path:
+    """A folder laid out like a checkout: mappings/demo and fixtures/demo, the fixture's expected filled in."""
+    folder = root / "mappings" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "destination.yaml").write_text(DEMO_DESTINATION)
+    (folder / "track.yaml").write_text(DEMO_TRACK)
+    (root / "fixtures" / "demo").mkdir(parents=True)
+    expected = {"statusCode": 200, "output": transformer.load(folder).transform(DEMO_FIXTURE["event"], DEMO_FIXTURE["settings"])}
+    (root / "fixtures" / "demo" / "track.json").write_text(json.dumps({**DEMO_FIXTURE, "expected": expected}, indent=2))
+    return folder
+
+
+def test_check_reports_a_mistake_at_its_line(tmp_path: Path, capsys: Any) -> None:
+    folder = make_checkout(tmp_path)
+    broken = DEMO_TRACK.replace("{setting: loud}", "{setting: lowd}")
+    (folder / "track.yaml").write_text(broken)
+    line = broken.splitlines().index("        - {coerce: trim, when: {setting: lowd}}") + 1
+    code, out, _ = run_cli(["check", str(folder)], capsys)
+    assert code == 1
+    assert out.startswith(f"{folder}/track.yaml:{line}: body.object.name.then[0].when.setting: unknown setting 'lowd'")
+
+
+def test_check_and_test_use_the_checkout_they_run_in(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_checkout(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["check"], capsys)
+    assert (code, out) == (0, f"ok: {folder} (demo: track)\n")
+    code, out, _ = run_cli(["test"], capsys)
+    assert code == 0
+    assert out.splitlines() == [f"transformer: demo from {folder}", "1 passed, 0 failed"]
+    # The edit shows at once, in every command.
+    (folder / "track.yaml").write_text(DEMO_TRACK.replace("path: event", "path: userId"))
+    code, out, _ = run_cli(["test"], capsys)
+    assert code == 1
+    assert [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and '"name"' in line] == \
+           ['-"name":"SignedUp",', '+"name":"u1",']
+    (tmp_path / "settings.yaml").write_text("key: demo-key-1\n")
+    code, out, err = run_cli(["run", "-d", "demo", "-s", "settings.yaml"], capsys, stdin=json.dumps(DEMO_FIXTURE["event"]),
+                             monkeypatch=monkeypatch)
+    assert json.loads(out)["output"]["body"]["JSON"] == {"user": "u1", "name": "u1"}
+    assert f"transformer: demo from {folder}" in err
+
+
+def test_outside_a_checkout_check_and_test_use_the_installed_mappings(tmp_path: Path, capsys: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no mappings/ here: what a user of the installed package sees
     code, out, _ = run_cli(["check"], capsys)
     assert code == 0
-    assert "(kustomer: identify, track, page, screen)" in out and "(segment:" in out
-    broken = tmp_path / "broken"
-    shutil.copytree(ROOT / "mappings" / "kustomer", broken)
-    text = (broken / "tracking.yaml").read_text().replace("{setting: genericScreen}", "{setting: genericScren}")
-    (broken / "tracking.yaml").write_text(text)
-    code, out, _ = run_cli(["check", str(broken)], capsys)
-    assert code == 1
-    assert out == (f"{broken}/tracking.yaml:37: body.object.event.object.name.values.screen.first[0].when.setting: "
-                   "unknown setting 'genericScren' (did you mean `genericScreen`?)\n")
+    assert f"ok: {transformer.load('kustomer').folder} (kustomer: identify, track, page, screen)" in out
+    code, out, _ = run_cli(["test", str(ROOT / "fixtures" / "segment")], capsys)
+    assert code == 0
+    assert out.startswith(f"transformer: segment from {transformer.load('segment').folder}\n")
+    assert out.strip().endswith("passed, 0 failed")
+    code, _, err = run_cli(["test"], capsys)
+    assert (code, err) == (2, "transformer: fixtures: no such file or folder\n")
 
 
 def test_test_command_passes_on_the_bundled_fixtures(capsys: Any) -> None:
@@ -148,22 +224,68 @@ def test_test_command_passes_on_the_bundled_fixtures(capsys: Any) -> None:
     assert out.strip().endswith("passed, 0 failed")
 
 
-def test_test_command_shows_a_diff_after_a_yaml_edit(tmp_path: Path, capsys: Any) -> None:
-    edited = tmp_path / "kustomer"
-    shutil.copytree(ROOT / "mappings" / "kustomer", edited)
-    text = (edited / "tracking.yaml").read_text().replace('"Web-Page-Viewed-{name}"', '"Page-{name}"')
-    (edited / "tracking.yaml").write_text(text)
-    code, out, _ = run_cli(["test", str(ROOT / "fixtures" / "kustomer" / "page-named.json"), "--mappings", str(edited)], capsys)
+def test_test_command_shows_a_diff_against_another_mapping_folder(tmp_path: Path, capsys: Any) -> None:
+    make_checkout(tmp_path)
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "destination.yaml").write_text(DEMO_DESTINATION)
+    (edited / "track.yaml").write_text(DEMO_TRACK.replace("name:", "title:"))
+    code, out, _ = run_cli(["test", str(tmp_path / "fixtures"), "--mappings", str(edited)], capsys)
     assert code == 1
-    assert "FAIL" in out and "page: a named page" in out
-    changed = [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and '"name"' in line]
-    assert changed == ['-"name":"Web-Page-Viewed-Pricing",', '+"name":"Page-Pricing",']
+    assert out.startswith(f"transformer: demo from {edited}\nFAIL ")
+    assert "track: a named event" in out
+    changed = [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and "Signed Up" in line]
+    assert changed == ['-"name":"SignedUp",', '+"title":"SignedUp",']
     assert out.strip().endswith("0 passed, 1 failed")
+
+
+def test_new_scaffolds_a_destination_that_passes_check_and_test(tmp_path: Path, capsys: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["new", "acme"], capsys)
+    assert code == 0
+    assert out.splitlines() == ["created mappings/acme/destination.yaml", "created mappings/acme/track.yaml",
+                                "created fixtures/acme/track.json",
+                                "next: transformer check mappings/acme && transformer test fixtures/acme"]
+    assert run_cli(["check", "mappings/acme"], capsys)[:2] == (0, "ok: mappings/acme (acme: track)\n")
+    code, out, _ = run_cli(["test", "fixtures/acme"], capsys)
+    assert (code, out.splitlines()[-1]) == (0, "1 passed, 0 failed")
+    fixture = json.loads((tmp_path / "fixtures" / "acme" / "track.json").read_text())
+    assert fixture["expected"]["output"]["body"]["JSON"]["event"] == "Signed Up"
+    # Its files name an editor schema that exists, and the schema accepts them.
+    for name in ("destination.yaml", "track.yaml"):
+        first = (tmp_path / "mappings" / "acme" / name).read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=file://")
+        assert Path(first.split("$schema=file://", 1)[1]).is_file()
+    code, _, err = run_cli(["new", "acme"], capsys)
+    assert (code, err) == (2, f"transformer: {Path('mappings/acme')} already exists\n")
+    assert run_cli(["new", "9lives"], capsys)[0] == 2
+
+
+def test_new_in_a_checkout_links_the_checkout_schemas(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "schema").mkdir()
+    for name in ("destination", "event"):
+        shutil.copy(ROOT / "schema" / f"{name}.schema.json", tmp_path / "schema")
+    code, out, _ = run_cli(["new", "acme", "--root", str(tmp_path)], capsys)
+    assert code == 0
+    assert out.splitlines()[-1] == (f"next: transformer check {tmp_path}/mappings/acme && transformer test "
+                                    f"{tmp_path}/fixtures/acme --mappings {tmp_path}/mappings/acme")
+    head = (tmp_path / "mappings" / "acme" / "track.yaml").read_text().splitlines()[0]
+    assert head == "# yaml-language-server: $schema=../../schema/event.schema.json"
+    code, out, _ = run_cli(["test", str(tmp_path / "fixtures" / "acme"), "--mappings", str(tmp_path / "mappings" / "acme")], capsys)
+    assert (code, out.splitlines()[-1]) == (0, "1 passed, 0 failed")
+
+
+def test_version(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"transformer {transformer.__version__}\n"
 
 
 def test_python_dash_m_and_help_on_every_command() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for command in ([], ["run"], ["check"], ["test"]):
+    for command in ([], ["run"], ["check"], ["test"], ["explain"], ["new"]):
         done = subprocess.run([sys.executable, "-m", "transformer", *command, "--help"], capture_output=True,
                               text=True, env=env, check=False)
         assert done.returncode == 0, done.stderr
@@ -193,3 +315,231 @@ def test_run_shows_progress_on_a_terminal_only(settings_file: Path, capsys: Any,
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     assert cli.main(["run", "-d", "kustomer", "-s", str(settings_file), "--no-progress"]) == 0
     assert "events (" not in capsys.readouterr().err
+
+
+# -- bad input never loses an event (issue 9) -------------------------------------------------
+
+def run_bytes(tmp_path: Path, settings_file: Path, data: bytes, *extra: str, name: str = "events") -> tuple[int, list[dict[str, Any]], str]:
+    """The CLI in a fresh process on a file holding ``data``: exit code, result lines, stderr."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    done = subprocess.run([sys.executable, "-m", "transformer", "run", "-d", "kustomer", "-s", str(settings_file), *extra, str(path)],
+                          capture_output=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False, timeout=120)
+    assert "Traceback" not in done.stderr.decode("utf-8", "replace"), done.stderr
+    return done.returncode, [json.loads(line.decode("utf-8")) for line in done.stdout.splitlines()], done.stderr.decode()
+
+
+GOOD = json.dumps(TRACK).encode()
+
+
+def test_every_line_gets_its_result_whatever_it_holds(tmp_path: Path, settings_file: Path) -> None:
+    """Items 1, 2, 3, 5, 6: a lone surrogate escape, a Latin-1 byte, a line 1,200 levels deep, an
+    integer below int64, a line of only a non-breaking space or \\x1c: each is one result, in order."""
+    lines = [GOOD, b'{"type":"track","userId":"\\ud83d","event":"e"}', b'{"type":"track","userId":"Caf\xe9","event":"e"}',
+             b"[" * 1200 + b"]" * 1200, b'{"type":"track","userId":"u","event":"e","properties":{"n":-9223372036854775809}}',
+             "\u00a0".encode(), b"\x1c", GOOD]
+    code, results, err = run_bytes(tmp_path, settings_file, b"\n".join(lines) + b"\n")
+    assert code == 1
+    assert [r["metadata"]["line"] for r in results] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [r["statusCode"] for r in results] == [200, 400, 400, 400, 200, 400, 400, 200]
+    assert results[1]["error"] == "kustomer: the event's userId is not valid Unicode (it holds a lone surrogate, e.g. half of an emoji)"
+    assert results[2]["error"].endswith("events:3: not valid UTF-8 (byte 30 is 0xe9)")
+    assert results[3]["error"].endswith("events:4: nested too deeply to read")
+    assert results[4]["output"]["body"]["JSON"]["event"]["meta"] == {"n": -9223372036854775809}
+    assert "not valid JSON" in results[5]["error"] and "not valid JSON" in results[6]["error"]
+    assert "kustomer: 8 events, 3 transformed, 5 errors (400: 5)" in err
+
+
+def test_a_json_array_keeps_going_after_a_bad_element(tmp_path: Path, settings_file: Path) -> None:
+    """Item 4: a malformed element is an error in its place and the elements after it are read;
+    a BOM before '[' is fine; so are bytes that are not UTF-8 and deep nesting inside one element."""
+    data = (b"\xef\xbb\xbf[\n" + GOOD + b",\n" + b'{"type": "track", "userId": }' + b",\n" + b'{"userId": "Caf\xe9"}' + b",\n"
+            + b"[" * 1200 + b"]" * 1200 + b",\n" + GOOD + b' {"junk": 1}, ' + GOOD + b"\n]\n")
+    code, results, _ = run_bytes(tmp_path, settings_file, data, name="events.json")
+    assert code == 1
+    assert [r["metadata"]["index"] for r in results] == [0, 1, 2, 3, 4, 5, 6]
+    assert [r["statusCode"] for r in results] == [200, 400, 400, 400, 200, 400, 200]
+    assert "element 1 of the JSON array (line 3): not valid JSON" in results[1]["error"]
+    assert "element 2 of the JSON array (line 4): not valid UTF-8 (byte 16 is 0xe9)" in results[2]["error"]
+    assert "element 3 of the JSON array (line 5): nested too deeply to read" in results[3]["error"]
+    assert "element 5 of the JSON array (line 6): expected ',' or ']' before it" in results[5]["error"]
+
+
+def test_text_after_a_json_array_is_an_error_per_line(tmp_path: Path, settings_file: Path) -> None:
+    """Item 4: '[]' then two events once gave '0 events', exit 0."""
+    code, results, err = run_bytes(tmp_path, settings_file, b"[]\n" + GOOD + b"\n\n" + GOOD + b"\n", name="events.json")
+    assert code == 1
+    assert [(r["metadata"]["line"], r["statusCode"]) for r in results] == [(2, 400), (4, 400)]
+    assert results[0]["error"].endswith("events.json:2: text after the end of the JSON array (a file holds NDJSON or one JSON array)")
+    assert "kustomer: 2 events, 0 transformed, 2 errors" in err
+
+
+def test_a_large_array_element_is_read_in_linear_time(tmp_path: Path, settings_file: Path, capsys: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 4: each read once decoded again (and copied) the whole element so far: quadratic.
+    Counted here in decode attempts and reads, not seconds: a 2 MB pretty-printed element over
+    64-byte chunks."""
+    monkeypatch.setattr(cli, "_CHUNK", 64)
+    attempts = reads = 0
+    raw_decode = json.JSONDecoder.raw_decode
+
+    def counting(self: json.JSONDecoder, s: str, idx: int = 0) -> Any:
+        nonlocal attempts
+        attempts += 1
+        return raw_decode(self, s, idx)
+
+    class CountingReader(io.BufferedReader):
+        def read(self, size: int | None = -1) -> bytes:
+            nonlocal reads
+            reads += 1
+            return super().read(size)
+
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", counting)
+    monkeypatch.setattr(cli, "open", lambda name, mode: CountingReader(io.FileIO(name)), raising=False)
+    big = dict(TRACK, properties={f"k{i}": "v" * 20 for i in range(50_000)})
+    path = tmp_path / "events.json"
+    path.write_text("[\n" + json.dumps(big, indent=2) + ",\n" + json.dumps(TRACK) + "\n]\n")
+    code, out, _ = run_cli(["run", "-d", "kustomer", "-s", str(settings_file), str(path)], capsys)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert attempts <= 4
+    assert reads <= 30  # 2 MB / 64 B would be 30,000 reads of one chunk each
+
+
+def test_batch_memory_stays_flat_behind_a_long_run_of_errors(tmp_path: Path) -> None:
+    """Item 7: one good event then many errors used to hold every error until the end."""
+    from transformer.batching import HELD_RESULTS as MAX_WAITING  # results that may wait behind an open batch
+    settings = tmp_path / "segment.yaml"
+    settings.write_text("writeKey: wk-cli-0001\n")
+    seen_open: list[int] = []
+    segment = cli.load("segment")
+    good = {"output": segment.transform(TRACK, {"writeKey": "wk-cli-0001"}), "statusCode": 200, "metadata": 0}
+
+    def results() -> Any:
+        yield good
+        for index in range(1, 3 * MAX_WAITING):
+            seen_open.append(index)
+            yield {"error": "bad", "statusCode": 400, "metadata": index}
+        yield dict(good, metadata=3 * MAX_WAITING)
+
+    packed = segment.iter_batches(results())
+    first = next(packed)
+    assert first["metadata"] == [0]  # the batch closed early, where its first event stood
+    assert len(seen_open) == MAX_WAITING + 1  # closed as soon as more than MAX_WAITING results wait behind it
+    rest = list(packed)
+    assert [r["metadata"] for r in rest] == [*range(1, 3 * MAX_WAITING), [3 * MAX_WAITING]]
+
+
+def test_usage_problems_are_found_before_any_output(tmp_path: Path, settings_file: Path, capsys: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 8: an unreadable file after a readable one, closed stdout, closed stdin: exit 2, no output."""
+    good = tmp_path / "good.ndjson"
+    good.write_bytes(GOOD + b"\n")
+    locked = tmp_path / "locked.ndjson"
+    locked.write_bytes(GOOD + b"\n")
+    real_open = open
+
+    def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:  # root reads any file: refuse this one by hand
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "open", guarded_open, raising=False)
+    code, out, err = run_cli(["run", "-d", "kustomer", "-s", str(settings_file), str(good), str(locked)], capsys)
+    assert (code, out) == (2, "")
+    assert err.endswith(f"\ntransformer: {locked}: cannot read (Permission denied)\n")
+    for stream, message in (("stdout", "standard output is closed"), ("stdin", "standard input is closed")):
+        with monkeypatch.context() as patch:
+            patch.setattr(sys, stream, None)
+            code, out, err = run_cli(["run", "-d", "kustomer", "-s", str(settings_file)], capsys)
+        assert (code, out) == (2, "") and message in err
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".json", '{"apiKey": ' + "[" * 5000 + "]" * 5000 + "}"),
+    (".yaml", "apiKey: " + "[" * 50_000 + "]" * 50_000),
+    (".yaml", "apiKey: k\nx:\n" + "- " * 150 + "x\n"),
+    (".yaml", "a: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+              + "".join(f"b{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)) + "apiKey: k-123456\n"),
+])
+def test_hostile_settings_files_are_usage_errors(tmp_path: Path, capsys: Any, suffix: str, text: str) -> None:
+    """Items 8, 9, 10: deep nesting and alias bombs in a settings file are exit 2, quickly."""
+    path = tmp_path / f"settings{suffix}"
+    path.write_text(text)
+    code, out, err = run_cli(["run", "-d", "kustomer", "-s", str(path), str(path)], capsys)
+    assert (code, out) == (2, "")
+    assert any(reason in err for reason in ("nested too deeply", "nested deeper than 100 levels", "exceeded maximum nesting depth",
+                                            "aliases (*name) expand to more than 100,000 values")), err
+
+
+def test_ctrl_c_ends_with_the_summary_so_far_and_exit_130(settings_file: Path) -> None:
+    """Item 8: SIGINT used to print a traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "transformer", "run", "-d", "kustomer", "-s", str(settings_file)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write((GOOD + b"\n") * 3)
+    process.stdin.flush()
+    assert json.loads(process.stdout.readline())["statusCode"] == 200  # running, and waiting for more input
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert re.fullmatch(r"transformer: kustomer from .*\nkustomer: [1-3] events, [1-3] transformed, 0 errors; interrupted\n",
+                        err.decode())
+
+
+def test_test_command_reports_malformed_fixtures(tmp_path: Path, capsys: Any) -> None:
+    """Item 17: "inputs": 5, deep nesting, bad look-up answers, an unknown destination: each an ERROR line."""
+    cases = {"inputs": {"name": "n", "destination": "kustomer", "settings": {}, "inputs": 5},
+             "deep": {"name": "n", "destination": "kustomer", "settings": {}, "event": json.loads("[" * 900 + "]" * 900)},
+             "lookups": {"name": "n", "destination": "kustomer", "settings": {}, "event": {}, "lookups": {"u": 7}},
+             "nowhere": {"name": "n", "destination": "nowhere", "settings": {}, "event": {}}}
+    for name, data in cases.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    (tmp_path / "deeper.json").write_text('{"name": "n", "destination": "kustomer", "settings": {}, "event": ' + "[" * 5000 + "]" * 5000 + "}")
+    code, out, _ = run_cli(["test", str(tmp_path)], capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        f"ERROR {tmp_path}/deep.json: a fixture is nested deeper than 250 levels",
+        f"ERROR {tmp_path}/deeper.json: a fixture is nested deeper than 250 levels",
+        f"ERROR {tmp_path}/inputs.json: fixture 'inputs' must be a list of inputs",
+        f"ERROR {tmp_path}/lookups.json: fixture 'lookups': the answer for u is not {{status, body}}; "
+        "look-up answers must be an object of URL -> {status: <int>, body: <any JSON>}",
+        f"ERROR {tmp_path}/nowhere.json: destination 'nowhere': no built-in destination or mapping folder by that name "
+        "(built-in: kustomer, segment)",
+        "0 passed, 5 failed"]
+
+
+def test_fuzz_one_result_line_per_input_line(tmp_path: Path, settings_file: Path) -> None:
+    """A few thousand mixed lines (valid, broken, binary, deep, odd unicode): exactly one JSON result
+    line per non-blank input line, in order, valid UTF-8, no traceback, exit 1."""
+    rng = random.Random(9)
+    makers = [
+        lambda: json.dumps(dict(TRACK, userId=f"u{rng.randrange(1000)}")).encode(),
+        lambda: json.dumps({"type": rng.choice(["track", "page", "screen", "alias", "", 7]), "userId": "u",
+                            "properties": {"n": rng.choice([1, 2**70, -(2**63) - 1, 1.5, None, "\u00e9\U0001f642"])}}).encode(),
+        lambda: GOOD[: rng.randrange(len(GOOD))],  # truncated
+        lambda: bytes(rng.choice([b for b in range(256) if b != 10]) for _ in range(rng.randrange(1, 60))),  # binary
+        lambda: rng.choice([b"[", b"{\"a\":"]) * rng.randrange(90, 3000),  # deep, unclosed
+        lambda: b"[" * (n := rng.randrange(90, 3000)) + b"]" * n,  # deep
+        lambda: b'{"type":"track","userId":"\\ud83d\\ude42' [: rng.randrange(28, 40)] + b'","event":"e"}',  # surrogates
+        lambda: rng.choice(["\u00a0", "\x1c", "\ufeff", "\u2028", "NaN", "-Infinity", "1e400", "null", "[]", '"x"']).encode(),
+        lambda: rng.choice([b"", b"  ", b"\t\r"]),  # blank: no result
+    ]
+    lines = [GOOD] + [rng.choice(makers)() for _ in range(3000)]
+    code, results, err = run_bytes(tmp_path, settings_file, b"\n".join(lines) + b"\n")
+    expected = [number for number, line in enumerate(lines, start=1) if line.strip(b" \t\r\n")]
+    assert [r["metadata"]["line"] for r in results] == expected
+    assert all(set(r) in ({"output", "statusCode", "metadata"}, {"error", "statusCode", "metadata"}) for r in results)
+    assert code == 1
+    assert f"kustomer: {len(expected)} events," in err
+
+
+def test_stdin_that_is_not_utf8_is_an_error_in_its_place(settings_file: Path) -> None:
+    """Item 2: from stdin a Latin-1 byte became \\udce9 and crashed the writer after earlier output."""
+    done = subprocess.run([sys.executable, "-m", "transformer", "run", "-d", "kustomer", "-s", str(settings_file)],
+                          input=GOOD + b"\n" + b'{"type":"track","userId":"Caf\xe9","event":"e"}\n' + GOOD + b"\n",
+                          capture_output=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False, timeout=60)
+    results = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert [r["statusCode"] for r in results] == [200, 400, 200]
+    assert results[1]["error"] == "<stdin>:2: not valid UTF-8 (byte 30 is 0xe9)"

@@ -9,6 +9,10 @@ import contextlib
 import copy
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,8 @@ from hypothesis import strategies as st
 
 import transformer
 from transformer import TransformError
+from transformer.wire import json_bytes
+from transformer.yamlsource import parse_yaml
 
 KUSTOMER = transformer.load("kustomer")
 SEGMENT = transformer.load("segment")
@@ -29,6 +35,28 @@ RUN = settings(max_examples=500, deadline=None, derandomize=False,
 HUGE = "h" * 200_000
 
 
+class Hostile(dict):  # type: ignore[type-arg]
+    """A dict whose every reading method raises: only its plain storage can be trusted."""
+
+    def _boom(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile")
+
+    get = __getitem__ = keys = values = items = __iter__ = __contains__ = __len__ = _boom  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: Any) -> Hostile:
+        return self
+
+
+class RaisesOnEq:
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("hostile")
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "RaisesOnEq()"
+
+
 def nested(depth: int) -> Any:
     value: Any = "bottom"
     for _ in range(depth):
@@ -36,11 +64,23 @@ def nested(depth: int) -> Any:
     return value
 
 
+# Text a JS client can send that is not Unicode: lone surrogates (an emoji cut in half).
+broken_text = st.text(st.characters(categories=["Cs"]) | st.sampled_from("aé🙂"), min_size=1, max_size=4)
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30)
+           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30) | broken_text
            | st.sampled_from(["", " ", "2024-01-02T03:04:05Z", "2024", "Tom & Jerry", "\u0000\ud7ff", "ü🙂", HUGE]))
-json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=4),
-                           max_leaves=12) | st.integers(min_value=1, max_value=400).map(nested)
+plain_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4)
+                            | st.dictionaries(st.text(max_size=12) | broken_text, kids, max_size=4), max_leaves=12)
+
+
+def hostile(value: Any) -> Any:
+    """What no JSON parser gives: a dict subclass whose methods raise, bytes that are not UTF-8,
+    an object whose == raises, one object twice (as YAML aliases give)."""
+    return Hostile(value) if isinstance(value, dict) else [value, value] if isinstance(value, list) else value
+
+
+json_values = (plain_values | st.integers(min_value=1, max_value=400).map(nested)
+               | plain_values.map(hostile) | st.binary(min_size=1, max_size=4) | st.builds(RaisesOnEq))
 event_types = st.sampled_from(["identify", "track", "page", "screen", "group", "alias", "IDENTIFY", "Track", "", "merge"]) | json_values
 known_keys = ["email", "phone", "name", "firstName", "lastName", "first_name", "address", "company", "userId", "id",
               "createdAt", "website", "kustomerSessionId", "kustomer_session_id", "kustomerTrackingId",
@@ -121,7 +161,7 @@ def assert_holds(destination: transformer.Destination, inputs: list[Any], tokens
     assert repr(inputs) == before, "process modified its input"
     assert len(results) == len(inputs)
     for item, result in zip(inputs, results, strict=True):
-        expected_metadata = item.get("metadata") if isinstance(item, dict) else None
+        expected_metadata = dict.get(item, "metadata") if isinstance(item, dict) else None
         assert result["metadata"] is expected_metadata or result["metadata"] == expected_metadata
         if "output" in result:
             assert result["statusCode"] == 200
@@ -133,10 +173,11 @@ def assert_holds(destination: transformer.Destination, inputs: list[Any], tokens
             assert 400 <= result["statusCode"] <= 599
             for token in tokens:
                 assert token not in result["error"]
+        json_bytes(result)  # every result, error messages included, encodes as UTF-8
     for item in inputs:  # transform on its own raises only TransformError
-        if isinstance(item, dict) and isinstance(item.get("destination"), dict):
+        if isinstance(item, dict) and isinstance(dict.get(item, "destination"), dict):
             with contextlib.suppress(TransformError):
-                destination.transform(item.get("message"), item["destination"].get("Config"), lookup=lookup)
+                destination.transform(dict.get(item, "message"), dict.get(item["destination"], "Config"), lookup=lookup)
     if destination.supports_batching:
         packed = destination.batch(results)
         seen = []
@@ -185,3 +226,241 @@ def test_secrets_are_redacted_even_from_unexpected_messages() -> None:
                               lookup=lambda request: (_ for _ in ()).throw(RuntimeError(request["headers"]["Authorization"])))
     assert result[0]["statusCode"] == 502
     assert token not in result[0]["error"]
+
+
+# -- one test per hole the hostile review found (issue 9) -------------------------------------
+
+TRACK = {"type": "track", "userId": "u", "event": "e"}
+
+
+@pytest.mark.parametrize("destination", [KUSTOMER, SEGMENT], ids=lambda d: d.name)
+def test_a_lone_surrogate_is_a_400_naming_the_field(destination: transformer.Destination) -> None:
+    """Item 1: output that cannot be encoded as UTF-8 is never returned (Segment's body limit included)."""
+    config = {SECRET_SETTING[destination.name]: "tok-abcdef123456"}
+    for message, field in [(dict(TRACK, userId="\ud83d"), "userId"),
+                           (dict(TRACK, properties={"a": ["ok", "x\udce9"]}), "properties.a.1"),
+                           (dict(TRACK, properties={"k\ud800": 1}), "properties.k\\ud800")]:
+        [result] = destination.process([{"message": message, "destination": {"Config": config}}])
+        assert result["statusCode"] == 400
+        assert result["error"] == (f"{destination.name}: the event's {field} is not valid Unicode "
+                                   "(it holds a lone surrogate, e.g. half of an emoji)")
+        result["error"].encode("utf-8")
+    with pytest.raises(TransformError, match="configuration error: setting endpoint is not valid Unicode") as bad:
+        SEGMENT.transform(TRACK, {"writeKey": "wk-123456", "endpoint": "https://h.example/\udce9"})
+    assert bad.value.status_code == 400
+    assert "\ud83d" not in KUSTOMER.process([{"message": {"type": "tr\ud83d"}, "destination": {"Config": config}}])[0]["error"]
+
+
+def test_dict_subclasses_that_raise_never_escape() -> None:
+    """Item 12: as an input, a destination, settings (at the top or deeper) and the message."""
+    config = {"apiKey": "k-123456"}
+    inputs = [Hostile(message=TRACK, destination={"Config": config}, metadata=0),
+              {"message": TRACK, "destination": Hostile(Config=config), "metadata": 1},
+              {"message": TRACK, "destination": {"Config": Hostile(config)}, "metadata": 2},
+              {"message": TRACK, "destination": {"Config": dict(config, extra=Hostile())}, "metadata": 3},
+              {"message": Hostile(TRACK), "destination": {"Config": config}, "metadata": 4},
+              {"message": dict(TRACK, properties=Hostile(a=1)), "destination": {"Config": config}, "metadata": 5}]
+    results = KUSTOMER.process(inputs)
+    assert [r["statusCode"] for r in results] == [200, 200, 200, 400, 400, 400]
+    assert results[3]["error"] == "kustomer: configuration error: the settings object holds a Hostile at extra, which is not a JSON value"
+    assert results[4]["error"] == "kustomer: the event is a Hostile, not a plain JSON object"
+    assert results[5]["error"] == "kustomer: the event holds a Hostile at properties, which is not a JSON value"
+
+
+@pytest.mark.parametrize("raised", [SystemExit, GeneratorExit, RuntimeError])
+def test_whatever_a_lookup_function_raises_is_a_502_naming_the_lookup(raised: type[BaseException]) -> None:
+    """Item 12: SystemExit and GeneratorExit too; only KeyboardInterrupt (the user stopping) passes."""
+    def lookup(request: dict[str, Any]) -> Any:
+        raise raised()
+
+    [result] = KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},
+                                  "destination": {"Config": {"apiKey": "k-123456"}}}], lookup=lookup)
+    assert result["statusCode"] == 502
+    assert f"the lookup function raised {raised.__name__} for look-up externalId" in result["error"]
+
+
+def test_keyboard_interrupt_in_a_lookup_function_stops_the_run() -> None:
+    def lookup(request: dict[str, Any]) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},
+                           "destination": {"Config": {"apiKey": "k-123456"}}}], lookup=lookup)
+
+
+def test_validation_never_depends_on_history() -> None:
+    """Item 13: settings that passed, changed in place to a value equal under == (True == 1), are
+    validated again; so is a new dict (which may reuse the freed one's id)."""
+    settings: dict[str, Any] = {"apiKey": "k-123456", "genericPage": True}
+    KUSTOMER.transform({"type": "page", "userId": "u"}, settings)
+    for value in (1, 1.0, 0):
+        settings["genericPage"] = value
+        with pytest.raises(TransformError, match="setting genericPage must be of type boolean"):
+            KUSTOMER.transform({"type": "page", "userId": "u"}, settings)
+        with pytest.raises(TransformError, match="setting genericPage must be of type boolean"):
+            KUSTOMER.transform({"type": "page", "userId": "u"}, {"apiKey": "k-123456", "genericPage": value})
+
+
+LOOKUP_WITH_KEY = """\
+let:
+  found:
+    lookup:
+      requests:
+        - kind: user
+          value: {path: userId}
+          endpoint: {template: "https://example.invalid/c/{u}?key={k}", vars: {u: {path: userId}, k: {setting: key, then: [{coerce: url_escape}]}}}
+      found: data.id
+body: {object: {id: {var: found}}}
+"""
+
+
+@pytest.mark.parametrize("key, shown", [("abc", "https://example.invalid/c/u1?key=[redacted]"),
+                                         ("a/b c+d", "https://example.invalid/c/u1?key=[redacted]"),
+                                         ("track", "https://example.invalid/c/u1?key=[redacted]")])
+def test_secrets_are_redacted_from_lookup_urls_whatever_their_length(make_destination: Any, key: str, shown: str) -> None:
+    """Item 14: a secret in a look-up URL (as it is or percent-encoded) is redacted, however short;
+    the engine's own words around it are never touched."""
+    destination = make_destination(LOOKUP_WITH_KEY)
+    with pytest.raises(TransformError) as caught:
+        destination.transform({"type": "test", "userId": "u1"}, {"key": key}, lookup=lambda r: (500, None))
+    assert str(caught.value) == f"demo test: test.yaml let.found: look-up user (GET {shown}) failed with status 500"
+
+
+def test_a_common_word_as_secret_leaves_messages_intact() -> None:
+    """Item 14: apiKey "track" once turned "tracking.yaml" into "[redacted]ing.yaml"."""
+    with pytest.raises(TransformError) as caught:
+        KUSTOMER.transform({"type": "track", "userId": "u"}, {"apiKey": "track"})
+    assert str(caught.value) == ("kustomer track: tracking.yaml body.event.name.values.track: "
+                                 "track needs the event name in event (tried event)")
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"data": {"id": {}}}, "data.id that is not a string or a number (got object)"),
+    ({"data": {"id": math.nan}}, "a body that is not JSON at data.id"),
+    ({"data": {"id": "\ud83d"}}, "data.id that is not valid Unicode (it holds a lone surrogate)"),
+    ({"data": Hostile(id="c1")}, "a body that is not JSON at data.id"),
+    ({"data": {"id": RaisesOnEq()}}, "a body that is not JSON at data.id"),
+    (transformer.lookups.Found({"id": 1}), "data.id that is not a string or a number (got object)"),
+])
+def test_an_unusable_lookup_answer_is_a_502_naming_the_lookup(body: Any, reason: str) -> None:
+    """Item 15: never blamed on the event (a 400) and never a 500."""
+    [result] = KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},
+                                  "destination": {"Config": {"apiKey": "k-123456"}}}], lookup=lambda r: (200, body))
+    assert result["statusCode"] == 502
+    assert result["error"] == ("kustomer identify: identify.yaml let.customerId.first[1]: look-up externalId "
+                               f"(GET https://api.kustomerapp.com/v1/customers/externalId=u) answered 200 with {reason}")
+
+
+@pytest.mark.parametrize("field", ["userId", "event", "properties"])
+def test_a_value_whose_eq_raises_is_a_400_naming_the_field(field: str) -> None:
+    """Item 16."""
+    [result] = KUSTOMER.process([{"message": dict(TRACK, **{field: RaisesOnEq()}),
+                                  "destination": {"Config": {"apiKey": "k-123456"}}}])
+    assert result == {"error": f"kustomer: the event holds a RaisesOnEq at {field}, which is not a JSON value",
+                      "statusCode": 400, "metadata": None}
+
+
+# -- the loader: any file under 1 MB loads or is a MappingError, quickly, in a process that lives --
+
+def _bomb(levels: int) -> str:
+    lines = ["  x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE_MAPPINGS = {
+    "flow-30000-deep": ("destination.yaml", "x: " + "[" * 30_000 + "]" * 30_000 + "\n", "nesting depth"),
+    "block-30000-deep": ("test.yaml", "body:\n" + "- " * 30_000 + "x\n", "nested deeper than 100 levels"),
+    "indent-150-deep": ("test.yaml", "".join(" " * i + f"k{i}:\n" for i in range(150)) + " " * 150 + "v\n", "nested deeper than 100 levels"),
+    "alias-depth": ("test.yaml", "a: &a " + "[" * 48 + "x" + "]" * 48 + "\nb: &b " + "[" * 48 + "*a " + "]" * 48
+                    + "\nc: " + "[" * 48 + "*b " + "]" * 48 + "\n", "nested deeper than 100 levels"),
+    "billion-laughs-in-settings": ("destination.yaml", None, "holds more than 10,000 values"),
+    "recursive-alias": ("test.yaml", "body: &b {object: {v: *b}}\n", ""),
+    "not-utf8": ("test.yaml", "body: {object: {v: {const: \"caf\udce9\"}}}\n", "cannot read file"),
+    "lone-surrogate-escape": ("test.yaml", 'body: {object: {v: {const: "\\ud83d"}}}\n', ""),
+    "many-keys": ("test.yaml", "body: {object: {" + ", ".join(f"k{i}: {{const: {i}}}" for i in range(40_000)) + "}}\n",
+                  "holds more than 10,000 values"),
+    "long-list": ("test.yaml", "body: {list: [" + ", ".join("{const: 1}" for _ in range(80_000)) + "]}\n", "holds more than 10,000 values"),
+    "long-value": ("test.yaml", "body: {object: {v: {path: \"" + ".".join(f"a{i}" for i in range(100_000)) + "\"}}}\n",
+                   "a value is longer than 10,000 characters"),
+    "deep-jmespath": ("test.yaml", 'body: {object: {v: {jmespath: "' + "(" * 4000 + "a" + ")" * 4000 + '"}}}\n', "too deeply to compile"),
+    "many-placeholders": ("test.yaml", 'body: {object: {v: {template: "' + "{a}" * 3300 + '", vars: {a: {path: a}}}}}\n', ""),
+    "many-alternatives": ("test.yaml", "body: {first: [" + ", ".join(f"{{path: a{i}}}" for i in range(2000)) + "]}\n", ""),
+    "over-1mb": ("test.yaml", "body: {const: \"" + "x" * 1_100_000 + "\"}\n", "mapping files are limited to 1000000"),
+}
+LOAD_ONE = """
+import sys, time, transformer
+start = time.monotonic()
+try:
+    transformer.load(sys.argv[1])
+    outcome = "loaded"
+except transformer.MappingError as exc:
+    outcome = "MappingError: " + str(exc)[:2000]
+print(f"{time.monotonic() - start:.2f}")
+print(outcome)
+"""
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_MAPPINGS))
+def test_load_of_a_hostile_mapping_returns_or_raises_mapping_error_quickly(tmp_path: Path, case: str) -> None:
+    """Items 9, 10, 11's class: a file nested 30,000 levels (SIGSEGV inside the C loader with some
+    libyaml builds), an alias bomb (a hang), and whatever else a file under 1 MB can hold. Each
+    load runs in its own process, so a crash fails this test instead of killing pytest."""
+    from .conftest import BASE
+    file_name, text, expected = HOSTILE_MAPPINGS[case]
+    destination = BASE.replace("settings:\n  type: object\n", "settings:\n  type: object\n  $defs:\n" + _bomb(10)) \
+        if text is None else BASE
+    (tmp_path / "destination.yaml").write_text(destination)
+    (tmp_path / "test.yaml").write_text("body: {object: {v: {path: a}}}\n")
+    if text is not None:
+        path = tmp_path / file_name
+        if file_name == "destination.yaml":
+            path.write_text(BASE + text)
+        else:
+            path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    done = subprocess.run([sys.executable, "-c", LOAD_ONE, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)), check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seconds, outcome = done.stdout.split("\n", 1)
+    assert float(seconds) < 5, outcome
+    assert outcome.startswith("loaded") or outcome.startswith("MappingError: "), outcome
+    assert expected in outcome
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("'#/$defs/nope'", "settings.properties.key.$ref: $ref '#/$defs/nope' points to nothing in the settings schema"),
+    ("http://127.0.0.1:8765/apikey.json", "settings.properties.key.$ref: $ref 'http://127.0.0.1:8765/apikey.json' is outside "
+                                          "the settings schema: the engine fetches nothing, so refer to #/$defs/NAME within it"),
+])
+def test_settings_schema_refs_are_resolved_at_load(tmp_path: Path, ref: str, message: str) -> None:
+    """Item 11: an unresolvable $ref once failed at event time (500), a remote one was fetched by transform()."""
+    from .conftest import BASE
+    (tmp_path / "destination.yaml").write_text(BASE.replace("key: {type: string, minLength: 1}", f"key: {{$ref: {ref}}}"))
+    (tmp_path / "test.yaml").write_text("body: {object: {v: {path: a}}}\n")
+    with pytest.raises(transformer.MappingError) as caught:
+        transformer.load(tmp_path)
+    assert [f"{p.line}: {p.yaml_path}: {p.message}" for p in caught.value.problems] == [f"6: {message}"]
+
+
+def test_settings_schema_local_refs_work(tmp_path: Path) -> None:
+    from .conftest import BASE
+    schema = "settings:\n  type: object\n  $defs:\n    token: {type: string, minLength: 1}\n"
+    (tmp_path / "destination.yaml").write_text(BASE.replace("settings:\n  type: object\n", schema)
+                                               .replace("key: {type: string, minLength: 1}", "key: {$ref: '#/$defs/token'}"))
+    (tmp_path / "test.yaml").write_text("body: {object: {v: {path: a}}}\n")
+    destination = transformer.load(tmp_path)
+    assert destination.transform({"type": "test", "a": 1}, {"key": "k-1"})["body"]["JSON"] == {"v": 1}
+    with pytest.raises(TransformError, match="setting key must not be empty"):
+        destination.transform({"type": "test"}, {"key": ""})
+
+
+@RUN
+@given(st.recursive(st.sampled_from(["a", "1", "yes", "~", "'q'", "\"\\ud83d\"", "*x", "&x a"]),
+                    lambda kids: st.lists(kids, max_size=4).map(lambda items: "[" + ", ".join(items) + "]")
+                    | st.lists(kids, max_size=4).map(lambda items: "{" + ", ".join(f"k{i}: {v}" for i, v in enumerate(items)) + "}")
+                    | kids.map(lambda kid: f"&x {kid}"), max_leaves=30))
+def test_yaml_with_anchors_and_aliases_parses_or_is_a_problem(text: str) -> None:
+    """Aliases, anchors redefined, aliases to nothing, lone surrogates: parse_yaml returns data or
+    problems, never raises."""
+    source, problems = parse_yaml("v: " + text + "\n", "t.yaml")
+    assert source is not None or problems

@@ -59,7 +59,7 @@ def fast(tmp_path: Path, name: str) -> transformer.Destination:
     text = path.read_text(encoding="utf-8")
     assert text.count("    tries: 5\n") == 1
     text = text.replace("    tries: 5\n", "    tries: 3\n    backoff_seconds: 0.01\n    max_wait_seconds: 2\n")
-    path.write_text(text.replace("delivery:\n", "delivery:\n  timeout_seconds: 0.3\n"), encoding="utf-8")
+    path.write_text(text.replace("delivery:\n", "delivery:\n  timeout_seconds: 1\n"), encoding="utf-8")
     return transformer.load(folder)
 
 
@@ -127,9 +127,9 @@ def test_the_schema_lists_the_stamps_there_are() -> None:
 @pytest.mark.parametrize(("delivery", "message"), [
     ("delivery:\n  retry: {statuses: [429, 400]}\n", "delivery.retry.statuses[1]: 400 is never retried: the same request would be refused again"),
     ("delivery:\n  retry: {tries: 0}\n", "delivery.retry.tries: 0 is less than the minimum of 1"),
-    ("delivery:\n  stamp: {sentAt: now}\n", "delivery.stamp.sentAt: 'now' is not one of ['now_iso']"),
+    ("delivery:\n  stamp: {sentAt: now}\n", "delivery.stamp.sentAt: 'now' is not one of ['now_iso'] (did you mean `now_iso`?)"),
     ("delivery:\n  rate_limit: {requests: 10}\n", "delivery.rate_limit: 'per_seconds' is a required property"),
-    ("delivery:\n  retries: 3\n", "delivery: Additional properties are not allowed ('retries' was unexpected)"),
+    ("delivery:\n  retries: 3\n", "delivery.retries: unknown key 'retries' (did you mean `retry`?)"),
 ])
 def test_bad_delivery_rules_are_load_errors(tmp_path: Path, delivery: str, message: str) -> None:
     folder = tmp_path / "segment"
@@ -276,7 +276,7 @@ def test_400_is_never_retried_and_the_excerpt_never_shows_credentials(api: Any, 
 @pytest.mark.parametrize(("answers", "outcome"), [
     (["hang"], {"outcome": "delivered", "status": 200, "tries": 2, "metadata": 0}),
     (["close"], {"outcome": "delivered", "status": 200, "tries": 2, "metadata": 0}),
-    (["hang"] * 3, {"outcome": "gave_up", "status": None, "tries": 3, "error": "no answer within 0.3 s", "metadata": 0}),
+    (["hang"] * 3, {"outcome": "gave_up", "status": None, "tries": 3, "error": "no answer within 1.0 s", "metadata": 0}),
     (["close"] * 3, {"outcome": "gave_up", "status": None, "tries": 3, "error": "the connection closed without an answer",
                      "metadata": 0}),
     ([(503, {}, {"busy": True})] * 3, {"outcome": "gave_up", "status": 503, "tries": 3, "body": '{"busy": true}', "metadata": 0}),
@@ -288,7 +288,7 @@ def test_timeouts_and_closed_connections_are_retried_then_given_up(api: Any, tmp
     start = time.monotonic()
     with Sender(kustomer) as sender:
         assert list(sender.run(inputs([TRACK], kustomer_settings(api)))) == [outcome]
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 10  # bounded: three tries of a 1 s timeout, never a hang
 
 
 def test_nothing_listening_gives_up(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 import transformer
 from transformer import MappingError
+from transformer.functions import COERCIONS
 
 from .conftest import BASE
 
@@ -24,8 +25,11 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
 
 
 @pytest.mark.parametrize("event_yaml, expected", [
-    ("body: {object: {v: {pathh: a}}}",
-     "test.yaml:1: body.object.v: Additional properties are not allowed ('pathh' was unexpected)"),
+    ("body: {object: {v: {pathh: a}}}", "test.yaml:1: body.object.v.pathh: unknown key 'pathh' (did you mean `path`?)"),
+    ("body:\n  object:\n    v: {path: a, then: [{coerce: lowr}]}",
+     f"test.yaml:3: body.object.v.then[0].coerce: 'lowr' is not one of {sorted(COERCIONS)} (did you mean `lower`?)"),
+    ("body:\n  object:\n    v:\n      const: 1\n      when: {settting: flag}",
+     "test.yaml:5: body.object.v.when.settting: unknown key 'settting' (did you mean `setting`?)"),
     ("body: {object: {v: {path: [a, 3]}}}", "test.yaml:1: body.object.v.path[1]: 3 is not of type 'string'"),
     ("body:\n  object:\n    v: {path: a, then: [{coerce: shout}]}",
      "test.yaml:3: body.object.v.then[0].coerce: 'shout' is not one of ['base64', 'dasherize', 'json', 'json_items', "
@@ -78,12 +82,20 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body: {object: {v: {const: 1, when: {setting: flag, not: {setting: flag}}}}}",
      "test.yaml:1: body.object.v.when: {'setting': 'flag', 'not': {'setting': 'flag'}} has too many properties"),
     ("body:\n  object:\n    a: {path: x}\n    a: {path: y}", "test.yaml:4: body.object.a: duplicate key (YAML keeps only the last one)"),
-    ("body:\n  object:\n    yes: {path: x}", "test.yaml:3: body.object: key True must be a string (quote it: YAML reads "
+    ("body:\n  object:\n    yes: {path: x}", "test.yaml:2: body.object: key True must be a string (quote it: YAML reads "
                                             "yes/no/on/off and numbers as other types)"),
-    ("body: {object: {v: {path: a}}", "test.yaml:2: (top): YAML syntax error: while parsing a flow mapping did not find expected ',' or '}'"),
+    ("body: {object: {v: {path: a}}", "test.yaml:1: (top): YAML syntax error: while parsing a flow mapping: "
+                                     "did not find expected ',' or '}' (noticed at line 2)"),
+    ("body:\n  object:\n    a: {path: x\n    b: {path: y}\n", "test.yaml:3: (top): YAML syntax error: while parsing a "
+                                                            "flow mapping: did not find expected ',' or '}' (noticed at line 4)"),
+    ('body:\n  object:\n    a: {template: "x}\n    b: {path: y}\n', "test.yaml:3: (top): YAML syntax error: while scanning "
+                                                                   "a quoted scalar: found unexpected end of stream (noticed at line 5)"),
+    ("body:\n  object:\n    a: {path: x}\n   b: {path: y}\n", "test.yaml:4: (top): YAML syntax error: while parsing a "
+                                                          "block mapping: did not find expected key"),
     ("", "test.yaml: (top): file is empty"),
     ("- just\n- a list", "test.yaml:1: (top): ['just', 'a list'] is not of type 'object'"),
-    ("body: {object: {}}\nextra: 1", "test.yaml:1: (top): Additional properties are not allowed ('extra' was unexpected)"),
+    ("body: {object: {}}\nextra: 1", "test.yaml:2: extra: unknown key 'extra' (expected one of: description, let, request, body)"),
+    ("body: {object: {}}\nbdoy: 1", "test.yaml:2: bdoy: unknown key 'bdoy' (did you mean `body`?)"),
 ])
 def test_event_file_mistakes(tmp_path: Path, event_yaml: str, expected: str) -> None:
     assert problems_of(tmp_path, event_yaml) == [expected]
@@ -173,7 +185,34 @@ def test_an_event_type_without_a_file_or_request(tmp_path: Path) -> None:
     no_request = BASE.replace("  method: POST\n", "").replace("events:\n  test: test.yaml", "events:\n  test: test.yaml\n  other: other.yaml")
     found = problems_of(tmp_path, "body: {object: {}}", no_request)
     assert found == ["test.yaml:1: request: no request method for event type 'test' (declare it here or in destination.yaml)",
-                     "other.yaml: (top): file not found"]
+                     "destination.yaml:19: events.other: no file 'other.yaml' in the mapping folder"]
+
+
+def test_a_typo_in_a_request_method_rule_is_named(tmp_path: Path) -> None:
+    for method, message in [("{cnst: POST}", "request.method.cnst: unknown key 'cnst' (did you mean `const`?)"),
+                            ("PST", "request.method: 'PST' is not one of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] "
+                                    "(did you mean `POST`?)")]:
+        typo = BASE.replace("  method: POST", f"  method: {method}")
+        line = typo.splitlines().index(f"  method: {method}") + 1
+        assert problems_of(tmp_path, "body: {object: {}}", typo) == [f"destination.yaml:{line}: {message}"]
+
+
+def test_a_misspelt_event_file_is_reported_where_destination_yaml_names_it(tmp_path: Path) -> None:
+    typo = BASE.replace("events:\n  test: test.yaml", "events:\n  test: tets.yaml")
+    line = typo.splitlines().index("  test: tets.yaml") + 1
+    (tmp_path / "destination.yaml").write_text(typo)
+    (tmp_path / "test.yaml").write_text("body: {object: {}}\n")
+    with pytest.raises(MappingError) as caught:
+        transformer.load(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path}/destination.yaml:{line}: events.test: no file 'tets.yaml' in the mapping folder (did you mean `test.yaml`?)"]
+
+
+def test_an_unknown_key_in_destination_yaml_suggests_the_nearest(tmp_path: Path) -> None:
+    typo = BASE.replace("secrets: [key]", "secrts: [key]")
+    line = typo.splitlines().index("secrts: [key]") + 1
+    assert problems_of(tmp_path, "body: {object: {}}", typo) == [
+        f"destination.yaml:{line}: secrts: unknown key 'secrts' (did you mean `secrets`?)"]
 
 
 def test_a_huge_mapping_file_is_refused_not_parsed(tmp_path: Path) -> None:

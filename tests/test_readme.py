@@ -1,8 +1,12 @@
 """The README's examples run, and its Quick start is the two commands CI relies on."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +46,76 @@ def test_cli_examples_on_the_bundled_events_run(monkeypatch: pytest.MonkeyPatch,
     for command in commands:
         assert cli.main(shlex.split(command)[1:]) == 0, command
         assert capsys.readouterr().out.strip()
+
+
+def _section(title: str) -> str:
+    return README.split(f"### {title}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+
+
+def _fake_venv(copy: Path) -> None:
+    """The clone's .venv after `pip install .`: `transformer` runs the engine installed from the
+    original checkout (whose built-in mappings are unedited), never the copy's code; `python` is
+    this interpreter, with pytest and the rest."""
+    bin_dir = copy / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    installed = {"PYTHONPATH": str(ROOT)}
+    scripts = {
+        "transformer": f'PYTHONPATH={shlex.quote(installed["PYTHONPATH"])} exec {shlex.quote(sys.executable)} -P -c '
+                       '"import sys; from transformer.cli import main; sys.exit(main())" "$@"',
+        "python": f'exec {shlex.quote(sys.executable)} "$@"',
+    }
+    for name, line in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{line}\n")
+        (bin_dir / name).chmod(0o755)
+
+
+def test_how_to_change_a_field_walk_through_runs_as_written(tmp_path: Path) -> None:
+    """The README's walk-through, literally, on a copy of the repository: the edit shows in
+    check, test, explain and run, and after the golden files are updated, test passes."""
+    if shutil.which("git") is None or shutil.which("sh") is None:
+        pytest.skip("the walk-through's commands need sh and git")
+    section = _section("How to change a field")
+    copy = tmp_path / "clone"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build",
+                                                               "dist", ".pytest_cache", ".hypothesis", "page.json"))
+    _fake_venv(copy)
+    subprocess.run(["git", "init", "-q"], cwd=copy, check=True)  # step 3 reviews the diff with git
+    subprocess.run(["git", "add", "-A"], cwd=copy, check=True)
+    [edit] = re.findall(r"```diff\n(.*?)```", section, flags=re.S)
+    target = copy / re.search(r"^\+\+\+ (\S+)$", edit, flags=re.M).group(1)  # type: ignore[union-attr]
+    removed = "".join(line[1:] + "\n" for line in edit.splitlines() if line.startswith("-") and not line.startswith("---"))
+    added = "".join(line[1:] + "\n" for line in edit.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    text = target.read_text(encoding="utf-8")
+    assert text.count(removed) == 1, "the README's diff must apply to the file as it is"
+    target.write_text(text.replace(removed, added), encoding="utf-8")
+
+    ran: dict[str, subprocess.CompletedProcess[str]] = {}
+    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
+        for command in block.strip().splitlines():
+            done = subprocess.run(["sh", "-c", command], cwd=copy, capture_output=True, text=True, timeout=600, check=False)
+            word = command.split()[1] if command.startswith(".venv/bin/transformer") else command.split()[0]
+            ran[word + ("+" if word in ran else "")] = done  # the second `transformer test` is "test+"
+
+    kustomer = copy.resolve() / "mappings" / "kustomer"
+    assert ran["check"].returncode == 0, ran["check"].stdout
+    assert ran["check"].stdout.startswith(f"ok: {kustomer} (kustomer: identify, track, page, screen)")
+    test = ran["test"]
+    assert test.returncode == 1
+    assert f"transformer: kustomer from {kustomer}" in test.stdout
+    changed = {line.replace(" ", "") for line in test.stdout.splitlines() if line[:1] in "+-"}
+    assert {'-"name":"Web-Page-Viewed-Pricing",', '+"name":"Page-Pricing",'} <= changed
+    explain = ran["explain"]
+    assert explain.returncode == 0, explain.stderr
+    assert 'body.event.name = "Page-Pricing"' in explain.stdout and "  from name\n" in explain.stdout
+    assert "  tracking.yaml:" in explain.stdout and f"transformer: kustomer from {kustomer}" in explain.stderr
+    run = ran["run"]
+    assert run.returncode == 0, run.stderr
+    assert '"name":"Page-' in run.stdout and "Web-Page-Viewed-" not in run.stdout
+    assert ran["git"].returncode == 0 and "fixtures/kustomer/page-named.json" in ran["git"].stdout
+    assert ran["test+"].returncode == 0, ran["test+"].stdout
+    assert ran["test+"].stdout.rstrip().endswith(" passed, 0 failed")
+    # Only the fixtures the change concerns were rewritten, and they now hold the new name.
+    page = json.loads((copy / "fixtures" / "kustomer" / "page-named.json").read_text(encoding="utf-8"))
+    assert page["expected"]["output"]["body"]["JSON"]["event"]["name"] == "Page-Pricing"
+    assert (copy / "fixtures" / "kustomer" / "track-basic.json").read_text() == \
+           (ROOT / "fixtures" / "kustomer" / "track-basic.json").read_text()

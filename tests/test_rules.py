@@ -496,3 +496,24 @@ def test_settings_errors_word_a_failed_setting(make_destination: Any) -> None:
             destination.transform({"type": "test"}, settings)
         assert caught.value.message == f"demo: configuration error: {message}"
         assert caught.value.status_code == 400
+
+
+def test_long_candidate_lists_compile_and_keep_their_order(make_destination: Any) -> None:
+    """A path list, a first and an any of hundreds of alternatives stay within Python's nesting limit."""
+    paths = ", ".join(f"p{i}" for i in range(300))
+    firsts = ", ".join(f"{{path: f{i}}}" for i in range(300))
+    anys = ", ".join(f"{{present: {{path: a{i}}}}}" for i in range(300))
+    destination = make_destination(f"""\
+    body:
+      object:
+        path: {{path: [{paths}]}}
+        first: {{first: [{firsts}]}}
+        any: {{const: ok, when: {{any: [{anys}]}}}}
+    """)
+    event = {"type": "test", "p299": "last", "p150": "middle", "f280": 1, "a299": True}
+    assert body_of_destination(destination, event) == {"path": "middle", "first": 1, "any": "ok"}
+    assert body_of_destination(destination, {"type": "test", "p299": "last"}) == {"path": "last"}
+
+
+def body_of_destination(destination: Any, event: dict[str, Any]) -> Any:
+    return destination.transform(event, {"key": "k-123"})["body"]["JSON"]

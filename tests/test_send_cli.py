@@ -56,7 +56,9 @@ def test_send_writes_one_outcome_per_input_in_order_and_a_replayable_dead_letter
     assert sorted((r.method, r.path) for r in api.received) == [
         ("GET", "/v1/customers/email=ada@example.com"), ("GET", "/v1/customers/externalId=u-1"),
         ("POST", "/v1/customers"), ("POST", "/v1/tracking/identityEvent"), ("POST", "/v1/tracking/identityEvent")]
-    assert err.startswith("kustomer: 5 events, 3 delivered, 2 failed (400: 2), 0 gave up, 0 interrupted; 5 requests in ")
+    where, summary = err.splitlines()[:2]  # send says which mapping folder it used, as every command does
+    assert where.startswith("transformer: kustomer from ")
+    assert summary.startswith("kustomer: 5 events, 3 delivered, 2 failed (400: 2), 0 gave up, 0 interrupted; 5 requests in ")
     assert f"; 1 written to {dead}" in err and KEY not in out + err
     # The dead letter holds the failed event as it came (the unreadable line cannot be written back).
     assert [json.loads(line) for line in dead.read_text(encoding="utf-8").splitlines()] == [EVENTS[2]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import dill
 import pytest
 
 import transformer
+from bench.events import generate
 from transformer import fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,8 +22,12 @@ PICKLERS = {"pickle": pickle, "cloudpickle": cloudpickle, "dill": dill}
 
 
 def fixture_inputs(destination: str) -> list[Any]:
-    """Every fixture's input of a destination, in the processor shape, with canned look-ups applied."""
+    """Every fixture's input of a destination, in the processor shape, then 2,000 generated events
+    (the benchmark's mix, under its six Kustomer settings or a Segment write key)."""
     inputs: list[Any] = []
+    for index, (event, settings) in enumerate(generate(2_000)):
+        config = settings if destination == "kustomer" else {"writeKey": "wk-travel", "region": ("us", "eu")[index % 2]}
+        inputs.append({"message": event, "destination": {"Config": config}, "metadata": index})
     for path in fixtures.find(ROOT / "fixtures" / destination):
         data = fixtures.read(path)
         if "event" in data:
@@ -37,7 +44,7 @@ def lookup(request: dict[str, Any]) -> tuple[int, Any]:
 def test_a_copied_destination_gives_identical_results(pickler: Any, name: str) -> None:
     original = transformer.load(name)
     inputs = fixture_inputs(name)
-    assert len(inputs) >= 20
+    assert len(inputs) >= 2_020
     expected = original.process(inputs, lookup=lookup)
     copy = pickler.loads(pickler.dumps(original))
     assert copy is not original and copy.name == original.name
@@ -63,3 +70,18 @@ def test_a_folder_destination_works_where_the_folder_is_gone(tmp_path: Path) -> 
     arrived = pickle.loads(shipped)
     assert arrived.transform(event, {"apiKey": "k-travel-1"}) == expected
     assert str(arrived.folder) == str(folder)  # messages still name the files as the user knows them
+
+
+def test_the_core_imports_no_engine() -> None:
+    """Beam and Spark are optional extras: the core, CLI included, never imports them, and the
+    integration modules say how to get them when they are missing."""
+    code = ("import sys; sys.modules.update(apache_beam=None, pyspark=None, pandas=None)\n"
+            "import transformer, transformer.cli, transformer.engines\n"
+            "for name in ('beam', 'spark'):\n"
+            "    try:\n"
+            "        __import__('transformer.' + name)\n"
+            "    except ImportError as exc:\n"
+            "        assert f\"event-transformer[{name}]\" in str(exc), exc\n"
+            "    else:\n"
+            "        raise AssertionError(name)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -12,10 +12,13 @@ from pathlib import Path
 from .destination import Destination
 from .errors import MappingError, Problem, TransformError
 from .loader import mapping_schema
+from .lookups import Found, table_lookup
 from .values import MISSING
 
-__all__ = ["Destination", "MISSING", "MappingError", "Problem", "TransformError", "builtin_destinations",
-           "load", "mapping_schema"]
+__version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
+
+__all__ = ["Destination", "Found", "MISSING", "MappingError", "Problem", "TransformError", "builtin_destinations",
+           "load", "mapping_schema", "table_lookup"]
 
 _HERE = Path(__file__).resolve().parent
 # An installed wheel carries the mappings inside the package; a source checkout keeps them beside it.

@@ -2,27 +2,32 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import difflib
+import io
+import itertools
 import json
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import yaml
 
-from . import builtin_destinations, fixtures, load, send_cli
+from . import __version__, builtin_destinations, fixtures, load, send_cli
 from .destination import Destination
 from .errors import MappingError, TransformError
+from .explain import render as render_explanation
 from .lookups import Lookup
-from .wire import compact_json
+from .scaffold import ScaffoldError, scaffold
+from .values import has_surrogate, printable
+from .wire import json_bytes
+from .yamlsource import parse_yaml
 
-EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE = 0, 1, 2
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _CHUNK = 1 << 16
 
 
@@ -36,21 +41,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UsageError as exc:
-        print(f"transformer: {exc}", file=sys.stderr)
+        _say(f"transformer: {exc}")
         return EXIT_USAGE
     except MappingError as exc:
-        print("transformer: the mappings have problems:", file=sys.stderr)
+        _say("transformer: the mappings have problems:")
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            _say(f"  {problem}")
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
-        sys.stderr.close()
+        if sys.stderr is not None:
+            sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # a file or stream failed after the run began (a disk error, a closed stream)
+        _say(f"transformer: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C outside the event loop (which reports its own summary)
+        _say("transformer: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _say(text: str, end: str = "\n") -> None:
+    """Write to stderr, if there is one: with stderr closed, print would write to stdout instead."""
+    if sys.stderr is not None:
+        print(text, end=end, file=sys.stderr, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="transformer", description=(
         "Turn analytics events into API request descriptions using YAML mapping folders."))
+    parser.add_argument("--version", action="version", version=f"transformer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="transform events (NDJSON or a JSON array) into request descriptions",
@@ -58,8 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                                           "result per line (NDJSON) to stdout, in order. Exit 0 when every event "
                                           "transformed, 1 when some were errors, 2 on usage or configuration problems.")
     run.add_argument("files", nargs="*", metavar="FILE", help="event files; none or '-' reads stdin")
-    run.add_argument("--destination", "-d", required=True,
-                     help=f"built-in destination ({', '.join(builtin_destinations())}) or a mapping folder")
+    run.add_argument("--destination", "-d", required=True, help=_DESTINATION_HELP)
     run.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
     run.add_argument("--lookups", type=Path, help="canned look-up answers: JSON/YAML object URL -> {status, body}; "
                                                   "URLs not listed answer 404")
@@ -70,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate mapping folders",
                                 description="Validate mapping folders against the mapping schema and compile them. "
                                             "Prints each problem as file:line: yaml.path: message; exit 1 on any.")
-    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR", help="mapping folders (default: the built-in ones)")
+    check.add_argument("folders", nargs="*", metavar="MAPPING_DIR",
+                       help="mapping folders (default: those in ./mappings when there is one, else the built-in ones)")
     check.set_defaults(handler=_check)
 
     test = commands.add_parser("test", help="run fixture files and show a diff for each mismatch",
@@ -80,8 +99,28 @@ def _parser() -> argparse.ArgumentParser:
                       help="a fixture file or a folder of them (default: fixtures)")
     where = test.add_mutually_exclusive_group()
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
-    where.add_argument("--mappings", type=Path, help="run the fixtures against this mapping folder instead")
+    where.add_argument("--mappings", type=Path, help="run the fixtures of this mapping folder's destination against it")
     test.set_defaults(handler=_test)
+
+    explain = commands.add_parser("explain", help="show which rule gave each field of one event's request, and why",
+                                  description="Transform one event and show, for every output field (and every rule "
+                                              "that left one out), the file:line and rule that decided it, where the "
+                                              "value came from, and each candidate tried (missing, null, empty, "
+                                              "condition false). Exit 0 when the event transformed, 1 when it is an error.")
+    explain.add_argument("event", type=Path, metavar="EVENT_FILE", help="one event as a JSON object ('-' reads stdin)")
+    explain.add_argument("--destination", "-d", required=True, help=_DESTINATION_HELP)
+    explain.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
+    explain.add_argument("--lookups", type=Path, help="canned look-up answers, as for run")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON (Destination.explain's data)")
+    explain.set_defaults(handler=_explain)
+
+    new = commands.add_parser("new", help="start a new destination: a mapping folder and a fixture that pass check and test",
+                              description="Create mappings/NAME (destination.yaml with settings, track.yaml) and "
+                                          "fixtures/NAME/track.json under --root, ready to edit; check and test pass at once.")
+    new.add_argument("name", metavar="NAME", help="the destination's name (letters, digits, _)")
+    new.add_argument("--root", type=Path, default=Path("."), help="where mappings/ and fixtures/ are (default: here)")
+    new.set_defaults(handler=_new)
+
     send_cli.add_command(commands)  # transformer send: in its own module (it needs the [http] extra)
     return parser
 
@@ -89,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 # -- run --------------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    destination = load(args.destination)
+    destination = _load(args.destination, sys.stderr)
     settings = _read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)
@@ -99,11 +138,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     names = args.files or ["-"]
-    for name in names:
-        if name != "-" and not Path(name).is_file():
-            raise UsageError(f"{name}: no such file")
+    _check_streams(names)
 
-    progress = _Progress(enabled=sys.stderr.isatty() and not args.no_progress)
+    progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty() and not args.no_progress)
     counts: Counter[int] = Counter()
 
     def results() -> Iterator[dict[str, Any]]:
@@ -121,10 +158,15 @@ def _run(args: argparse.Namespace) -> int:
     write = _line_writer()
     written = 0
     stream = destination.iter_batches(results()) if args.batch else results()
-    for result in stream:
-        write(result)
-        written += 1
-    sys.stdout.flush()
+    interrupted = False
+    try:
+        for result in stream:
+            write(result)
+            written += 1
+        sys.stdout.flush()
+    except KeyboardInterrupt:  # Ctrl-C: what was written stands, and the summary says how far it got
+        interrupted = True
+        sys.stdout.flush()
     progress.done()
     total = sum(counts.values())
     errors = total - counts[200]
@@ -132,19 +174,35 @@ def _run(args: argparse.Namespace) -> int:
     summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
     summary += f" ({by_status})" if errors else ""
     summary += f"; {written} lines written" if args.batch else ""
-    print(summary, file=sys.stderr)
-    return EXIT_EVENT_ERRORS if errors else EXIT_OK
+    summary += "; interrupted" if interrupted else ""
+    _say(summary)
+    return EXIT_INTERRUPTED if interrupted else EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _check_streams(names: list[str]) -> None:
+    """Every input readable and stdout open, before any output (a problem found later would come
+    after some results)."""
+    if sys.stdout is None:
+        raise UsageError("standard output is closed")
+    for name in names:
+        if name == "-":
+            if sys.stdin is None:
+                raise UsageError("standard input is closed (give event FILEs instead)")
+            continue
+        if not Path(name).is_file():
+            raise UsageError(f"{name}: no such file")
+        try:
+            open(name, "rb").close()  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
 
 
 def _canned_lookup(path: Path) -> Lookup:
     """A lookup function answering from a --lookups file."""
     answers = _read_config(path, "lookups")
-    shape = "an object of URL -> {status: <int>, body: <any JSON>}"
-    if not isinstance(answers, dict):
-        raise UsageError(f"{path}: look-up answers must be {shape}")
-    for url, answer in answers.items():
-        if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
-            raise UsageError(f"{path}: the answer for {url} is not {{status, body}}; look-up answers must be {shape}")
+    problem = fixtures.answers_problem(answers)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
     return fixtures.canned_lookup(answers)
 
 
@@ -159,27 +217,43 @@ def _read_config(path: Path, what: str) -> Any:
             return json.loads(text)
         except ValueError as exc:
             raise UsageError(f"{path}: {what} is not valid JSON ({exc})") from None
-    try:
-        return yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: {what} is not valid YAML") from None
+        except RecursionError:
+            raise UsageError(f"{path}: {what} is nested too deeply to read") from None
+    source, problems = parse_yaml(text, str(path))
+    if problems or source is None:
+        raise UsageError(f"{what} is not usable YAML: {problems[0]}")
+    return source.data
 
 
-# 20 digits in a row may be an integer past 64 bits, which orjson would read as a float (losing digits).
-_LONG_DIGITS = re.compile(r"\d{20}")
+# An integer of 20 digits, or of 19 below zero, may lie outside 64 bits, which orjson would read as a
+# float (losing digits): the standard library reads such text.
+_LONG_DIGITS = re.compile(rb"-\d{19}|\d{20}")
+_JSON_SPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
 
 
-def _parse(text: str) -> Any:
+def _parse(data: bytes) -> Any:
     """orjson for speed; the standard library for what orjson refuses or reads differently (NaN,
-    integers past 64 bits) and for its error message, so the result never depends on the parser."""
-    if _LONG_DIGITS.search(text):
-        return json.loads(text)
+    lone surrogate escapes, integers past 64 bits) and for its error message, so the result never
+    depends on the parser. Raises UnicodeDecodeError, another ValueError, or RecursionError."""
+    if not _LONG_DIGITS.search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode("utf-8"))
+
+
+def _event(data: bytes, where: str) -> Any:
+    """One input's event, or _Unreadable saying why it is not one (``where`` names the input)."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+        return _parse(data)
+    except UnicodeDecodeError as exc:
+        return _Unreadable(f"{where}: not valid UTF-8 (byte {exc.start + 1} is 0x{data[exc.start]:02x})")
+    except ValueError as exc:
+        return _Unreadable(f"{where}: not valid JSON ({exc})")
+    except RecursionError:
+        return _Unreadable(f"{where}: nested too deeply to read")
 
 
 def _line_writer() -> Any:
@@ -188,9 +262,9 @@ def _line_writer() -> Any:
 
     def write(result: dict[str, Any]) -> None:
         try:
-            data = orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
-        except TypeError:  # an integer past 64 bits: the standard library writes it
-            data = (compact_json(result) + "\n").encode("utf-8")
+            data = json_bytes(result) + b"\n"
+        except UnicodeEncodeError:  # never from the library; escaped rather than lose the line
+            data = (json.dumps(result, separators=(",", ":")) + "\n").encode("ascii")
         if buffer is not None:
             buffer.write(data)
         else:
@@ -206,99 +280,164 @@ class _Unreadable:
         self.reason = reason
 
 
-def _read_events(names: list[str]) -> Iterator[tuple[dict[str, Any], Any]]:
+Events = Iterator[tuple[dict[str, Any], Any]]
+
+
+def _read_events(names: list[str]) -> Events:
     for name in names:
-        label = "<stdin>" if name == "-" else name
-        handle: IO[str] = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+        label = printable(name) if name != "-" else "<stdin>"
+        handle = _stdin_bytes() if name == "-" else open(name, "rb")  # noqa: SIM115
         try:
             yield from _events_in(handle, label)
         finally:
-            if handle is not sys.stdin:
+            if name != "-":
                 handle.close()
 
 
-def _events_in(handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
-    """NDJSON line by line, or a JSON array element by element: memory stays flat either way."""
-    line_no = 0
-    for line in handle:
-        line_no += 1
-        text = line.strip()
+def _stdin_bytes() -> IO[bytes]:
+    buffer: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer
+    return io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))  # a text stream put in its place
+
+
+def _events_in(handle: IO[bytes], label: str) -> Events:
+    """NDJSON line by line, or a JSON array element by element (the first byte that is not white
+    space says which): memory stays flat either way. Bytes are read, so a line that is not UTF-8
+    is one error in its place."""
+    for number, line in enumerate(handle, start=1):
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM):]
+        text = line.strip(_JSON_SPACE)  # only JSON's white space: a line of "\xa0" is an input
         if not text:
             continue
-        if text.startswith("["):
-            yield from _array_events(line.lstrip(), handle, label)
-            return
-        yield from _ndjson_events(line, line_no, handle, label)
+        if text.startswith(b"["):
+            yield from _array_events(line, number, handle, label)
+        else:
+            yield from _ndjson_events(itertools.chain([line], handle), number, label)
         return
 
 
-def _ndjson_events(first: str, first_no: int, handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
-    def parsed(text: str, number: int) -> tuple[dict[str, Any], Any]:
-        metadata = {"file": label, "line": number}
-        try:
-            return metadata, _parse(text)
-        except ValueError as exc:
-            return metadata, _Unreadable(f"{label}:{number}: not valid JSON ({exc})")
-
-    yield parsed(first, first_no)
-    for number, line in enumerate(handle, start=first_no + 1):
-        if line.strip():
-            yield parsed(line, number)
+def _ndjson_events(lines: Iterable[bytes], first: int, label: str, after_array: bool = False) -> Events:
+    """One input per line that is not blank; after a JSON array, each is an error in its place."""
+    for number, line in enumerate(lines, start=first):
+        if line.strip(_JSON_SPACE):
+            where = f"{label}:{number}"
+            yield {"file": label, "line": number}, (
+                _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)")
+                if after_array else _event(line, where))
 
 
-def _array_events(start: str, handle: IO[str], label: str) -> Iterator[tuple[dict[str, Any], Any]]:
+_NOT_SPACE = re.compile(r"[^ \t\r\n]")
+_IN_STRING = re.compile(r'["\\\n]')
+_OUTSIDE_STRING = re.compile(r'["\[\]{},]')
+
+
+def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) -> Events:
+    """The elements of a JSON array, each decoded once from a buffer of a few chunks. An element
+    that does not decode is found by scanning to the ',' or ']' that ends it (outside strings and
+    brackets), reported in its place, and the elements after it are read on."""
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    decode = utf8.decode
     decoder = json.JSONDecoder()
-    buffer, pos, eof, index = start, 1, False, 0
+    buffer = decode(first)
+    pos = buffer.index("[") + 1
+    lines_before = first_no - 1  # newlines before buffer[0]
+    eof = False
+    index = 0
 
-    def more() -> bool:
-        nonlocal buffer, pos, eof
-        chunk = handle.read(_CHUNK)
+    def more() -> int:
+        """Append a chunk, dropping what is before pos; how far positions moved (-1 at the end).
+        A chunk is at least as large as the element read so far, so a large element is copied a
+        few times, not once per chunk."""
+        nonlocal buffer, pos, lines_before, eof
+        chunk = handle.read(max(_CHUNK, len(buffer) - pos))
         if not chunk:
             eof = True
-            return False
-        buffer = buffer[pos:] + chunk
+            buffer += decode(b"", True)
+            return -1
+        shift = pos
+        lines_before += buffer.count("\n", 0, pos)
+        buffer = buffer[pos:] + decode(chunk)
         pos = 0
-        return True
+        return shift
 
-    def skip_space() -> str:
+    def next_char() -> str:
         nonlocal pos
-        while True:
-            while pos < len(buffer) and buffer[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buffer) or not more():
-                return buffer[pos] if pos < len(buffer) else ""
+        while (match := _NOT_SPACE.search(buffer, pos)) is None:
+            pos = len(buffer)
+            if more() < 0:
+                return ""
+        pos = match.start()
+        return buffer[pos]
 
-    expect_item = True
-    if skip_space() == "]":
-        return
-    while True:
-        if expect_item:
+    def extent() -> int:
+        """Where the element at pos ends: the index of its closing ',' or ']' (len(buffer) at the end)."""
+        at, depth, in_string = pos, 0, False
+        while True:
+            match = (_IN_STRING if in_string else _OUTSIDE_STRING).search(buffer, at)
+            if match is None or match.group() == "\\" and match.end() == len(buffer):
+                at = match.start() if match is not None else len(buffer)
+                shift = more()
+                if shift < 0:
+                    return len(buffer)
+                at -= shift
+                continue
+            char, at = match.group(), match.end()
+            if in_string:
+                # An escape skips a character; a raw newline cannot be in a JSON string, so a string
+                # left open ends there and the scan finds its way back to the elements.
+                at += char == "\\"
+                in_string = char == "\\"
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif depth and char in "]}":
+                depth -= 1
+            elif not depth and char in ",]":
+                return match.start()
+
+    def element(expected_value: bool) -> Any:
+        nonlocal pos
+        if expected_value:
             try:
                 value, end = decoder.raw_decode(buffer, pos)
-            except ValueError as exc:
-                if not eof and more():
-                    continue
-                yield {"file": label, "index": index}, _Unreadable(
-                    f"{label}: element {index} of the JSON array is not valid JSON ({exc}); the rest of the file is unreadable")
-                return
-            if end == len(buffer) and not eof and more():
-                continue  # the value may go on in the next chunk (a number, say): decode it again
-            pos = end
-            yield {"file": label, "index": index}, value
-            index += 1
-            expect_item = False
-            continue
-        separator = skip_space()
-        if separator == ",":
+                if end < len(buffer) or eof:
+                    if not has_surrogate(buffer[pos:end]):  # decoded with surrogateescape: a byte not UTF-8
+                        pos = end
+                        return value
+            except (ValueError, RecursionError):
+                pass
+        end = extent()  # may read on: pos then moves, still at the element's start
+        text, start_line = buffer[pos:end], lines_before + buffer.count("\n", 0, pos) + 1
+        pos = end
+        where = f"{label}: element {index} of the JSON array (line {start_line})"
+        if not expected_value:
+            return _Unreadable(f"{where}: expected ',' or ']' before it")
+        return _event(text.encode("utf-8", "surrogateescape"), where)
+
+    expect_value = True
+    while True:
+        char = next_char()
+        if char == "":
+            return  # a truncated array: every element read so far has had its result
+        if char == "]":
             pos += 1
-            skip_space()
-            expect_item = True
-        elif separator == "]":
-            return
-        else:
-            yield {"file": label, "index": index}, _Unreadable(
-                f"{label}: expected ',' or ']' after element {index - 1} of the JSON array; the rest of the file is unreadable")
-            return
+            break
+        if char == "," and not expect_value:
+            pos += 1
+            expect_value = True
+            continue
+        yield {"file": label, "index": index}, element(expect_value)
+        index += 1
+        expect_value = False
+    # What follows the array must be white space: any other line is an error in its place.
+    line = lines_before + buffer.count("\n", 0, pos) + 1
+    rest = (buffer[pos:].encode("utf-8", "surrogateescape") + utf8.getstate()[0]).split(b"\n")
+    following = next(handle, b"") if rest[-1] else b""
+    lines = itertools.chain(rest[:-1], [rest[-1] + following] if rest[-1] or following else [], handle)
+    yield from _ndjson_events(lines, line, label, after_array=True)
 
 
 class _Progress:
@@ -316,21 +455,45 @@ class _Progress:
             if now - self.last >= 0.25:
                 self.last = now
                 rate = self.count / max(now - self.start, 1e-9)
-                print(f"\r{self.count:,} events ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+                _say(f"\r{self.count:,} events ({rate:,.0f}/s)", end="")
 
     def done(self) -> None:
         if self.enabled and self.count >= 256:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            _say("\r\033[K", end="")
+
+
+# -- where mappings come from ------------------------------------------------------------
+
+WORKING_COPY = Path("mappings")
+_DESTINATION_HELP = ("a destination's name or a mapping folder. A name means ./mappings/NAME when the current "
+                     "folder has one (a checkout you edit), else the installed built-in "
+                     f"({', '.join(builtin_destinations())})")
+
+
+def _resolve(name: str) -> str | Path:
+    """What a destination name means on the command line: inside a checkout (a folder with
+    mappings/NAME/destination.yaml) the files you edit, else the built-in of that name. Paths stay paths."""
+    local = WORKING_COPY / name
+    if "/" not in name and "\\" not in name and (local / "destination.yaml").is_file():
+        return local.resolve()
+    return name
+
+
+def _load(name: str, report: IO[str]) -> Destination:
+    """Load a destination by name or folder and say which folder it came from."""
+    destination = load(_resolve(name))
+    print(f"transformer: {destination.name} from {destination.folder}", file=report)
+    return destination
 
 
 # -- check ------------------------------------------------------------------------------------
 
 def _check(args: argparse.Namespace) -> int:
-    folders = args.folders or builtin_destinations()
+    folders = args.folders or _default_folders()
     failed = False
     for folder in folders:
         try:
-            destination = load(folder)
+            destination = load(_resolve(str(folder)))
         except MappingError as exc:
             failed = True
             for problem in exc.problems:
@@ -340,12 +503,18 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_EVENT_ERRORS if failed else EXIT_OK
 
 
+def _default_folders() -> list[str]:
+    """The working copy's mapping folders when there is one, else the built-in destinations."""
+    local = sorted(p.parent.resolve() for p in WORKING_COPY.glob("*/destination.yaml"))
+    return [str(p) for p in local] or builtin_destinations()
+
+
 # -- test -------------------------------------------------------------------------------------
 
 def _test(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
-    custom = Destination.from_folder(args.mappings) if args.mappings else None
+    custom = _load(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
     passed = failed = 0
     for path in fixtures.find(args.path):
@@ -361,7 +530,12 @@ def _test(args: argparse.Namespace) -> int:
             continue
         destination = custom or loaded.get(data["destination"])
         if destination is None:
-            destination = loaded[data["destination"]] = load(data["destination"])
+            try:
+                destination = loaded[data["destination"]] = _load(data["destination"], sys.stdout)
+            except MappingError as exc:
+                print(f"ERROR {path}: destination {data['destination']!r}: {exc.problems[0].message}")
+                failed += 1
+                continue
         try:
             actual = fixtures.run(data, destination)
         except fixtures.FixtureError as exc:
@@ -381,3 +555,40 @@ def _test(args: argparse.Namespace) -> int:
 
 def _pretty(value: Any) -> list[str]:
     return (json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n").splitlines(keepends=True)
+
+
+# -- explain ----------------------------------------------------------------------------------
+
+def _explain(args: argparse.Namespace) -> int:
+    destination = _load(args.destination, sys.stderr)
+    settings = _read_config(args.settings, "settings")
+    try:
+        destination.check_settings(settings)
+    except TransformError as exc:
+        raise UsageError(str(exc)) from None
+    lookup = None if args.lookups is None else _canned_lookup(args.lookups)
+    try:
+        text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text(encoding="utf-8")
+        event = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{args.event}: cannot read the event: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{args.event}: not one JSON event ({exc.__class__.__name__}: {exc})") from None
+    data = destination.explain(event, settings, lookup=lookup)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json else render_explanation(data))
+    return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS
+
+
+# -- new --------------------------------------------------------------------------------------
+
+def _new(args: argparse.Namespace) -> int:
+    try:
+        written = scaffold(args.name, args.root)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        print(f"created {path}")
+    folder, fixture = written[0].parent, written[2].parent
+    here = args.root.resolve() == Path.cwd().resolve()
+    print(f"next: transformer check {folder} && transformer test {fixture}" + ("" if here else f" --mappings {folder}"))
+    return EXIT_OK

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,11 @@ class Node:
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
 
 UNSET: Any = object()
+CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
 _function_ids = itertools.count()
+# Where tracing functions (a Plan with tracing=True, built only for explain) append their records.
+TRACE: ContextVar[list[tuple[Any, ...]]] = ContextVar("transformer_trace")
 
 
 class Context:
@@ -76,10 +80,12 @@ class Plan:
     (most of them) is generated once for every event type that uses it.
     """
 
-    def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn]) -> None:
+    def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn],
+                 tracing: bool = False) -> None:
         self.event_type = event_type
         self.lets = lets
         self.shared = shared
+        self.tracing = tracing  # the variant for explain: the same code plus trace records (see explain.py)
 
     def function(self, node: Node) -> Fn:
         """The generated function computing ``node`` for this plan (built once)."""
@@ -104,6 +110,7 @@ class Gen:
                                         "as_text": as_text, "TransformError": TransformError, "StepError": StepError}
         self.prefixes: dict[tuple[str, ...], str] = {}
         self.used_event_type = False
+        self.tracing = plan.tracing
 
     @property
     def event_type(self) -> str | None:
@@ -125,14 +132,23 @@ class Gen:
 
     def chain(self, steps: list[Callable[[], None]], go_on: str) -> None:
         """Emit each step under the test ``go_on`` (an ``if ...:`` line) of the one before it:
-        later steps run only while the earlier ones leave ``go_on`` true."""
+        later steps run only while the earlier ones leave ``go_on`` true. ``go_on`` only reads a
+        local, so every CHAIN_DEPTH steps the chain steps back out and tests it again: a list of
+        hundreds of paths stays within Python's limit of 100 indentation levels."""
         depth = self.depth
         for index, step in enumerate(steps):
             step()
             if index < len(steps) - 1:
+                if self.depth - depth >= CHAIN_DEPTH:
+                    self.depth = depth
                 self.line(go_on)
                 self.depth += 1
         self.depth = depth
+
+    def trace(self, *parts: str) -> None:
+        """In a tracing plan only, a line appending the record ``(parts...)`` to the trace."""
+        if self.tracing:
+            self.line(f"tr.append(({', '.join(parts)},))")
 
     def temp(self) -> str:
         return f"_t{next(self.names)}"
@@ -165,13 +181,13 @@ class Gen:
 
     def build(self, node: Node) -> Fn:
         node.emit(self, "_r")
-        head = ["    ev = ctx.event", "    st = ctx.settings"]
+        head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else [])]
         for keys, local in self.prefixes.items():  # parents come first: they were added first
             parent = self.prefixes.get(keys[:-1], "ev")
             head.append(f"    {local} = {read_key(parent, keys[-1])}")
         name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
-        namespace = dict(self.globals)
+        namespace = dict(self.globals, TRACE=TRACE)
         exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
         function: Fn = namespace[name]
         function.__doc__ = source  # shows what a rule compiled to, for whoever debugs it

@@ -16,6 +16,7 @@ from .codegen import Context, Gen, Node, Plan
 from .conditions import CONDITIONS, guarded
 from .directives import COMPANIONS, DIRECTIVES, NOTHING, merged_object, object_node, path_node
 from .errors import Problem
+from .explain import RuleInfo, traced_condition, traced_rule
 from .registry import EVENT_TYPE_VAR, rule_label
 from .steps import then
 from .suggest import did_you_mean
@@ -63,12 +64,12 @@ class Compiler:
             node = _with_required(node, spec["required"], label)
         if "when" in spec:
             node = guarded(node, self.condition(spec["when"], path + ("when",)))
-        return node
+        return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
 
     def condition(self, spec: dict[str, Any], path: YamlPath) -> Node:
         """A condition: a Node that emits a bool (the schema allows exactly one key)."""
         ((name, value),) = spec.items()
-        return CONDITIONS[name](self, value, path + (name,))
+        return traced_condition(CONDITIONS[name](self, value, path + (name,)), RuleInfo.of(self.source, path, name, spec))
 
     # -- names -----------------------------------------------------------------------------
 
@@ -142,6 +143,7 @@ class Compiler:
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
 
         def emit(gen: Gen, target: str) -> None:
+            gen.trace(repr("let"), repr(name))  # explain: the value came from this binding
             gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
             with gen.block(f"if {target} is UNSET:"):
                 gen.line(f"{target} = {memo}[{name!r}] = {gen.let(name)}(ctx)")

@@ -1,22 +1,22 @@
 """A loaded destination: turns events into request descriptions, one or a batch at a time."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .batching import Packer
-from .codegen import Context
+from .codegen import TRACE, Context
 from .compiler import EVENT_TYPE_VAR
 from .delivery_rules import DeliveryRules
 from .errors import TransformError
-from .loader import EventPlan, Part, load_mapping
+from .explain import TOO_DEEP, explanation
+from .loader import Batching, EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
-from .values import MISSING, find_not_json, is_present, type_name
-from .wire import compact_json, request_description
+from .values import MISSING, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
+from .wire import compact_json, json_bytes, request_description
 
 
 class _TypeState:
@@ -57,6 +57,7 @@ class Destination:
         self.event_types = tuple(mapping.plans)
         self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
                                          mapping.settings_errors)
+        self._tracing: dict[str, EventPlan] | None = None  # explain's variant, generated on its first call
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
@@ -87,29 +88,104 @@ class Destination:
     def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """Turn one event into one request description; raise TransformError when it cannot."""
         try:
-            return self._transform(message, settings, lookup)
-        except TransformError:
+            output = self._transform(message, settings, lookup)
+            json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
+            return output
+        except TransformError as exc:
+            if has_surrogate(exc.message):  # a message quoting the event: still valid UTF-8
+                raise TransformError(printable(exc.message), exc.status_code) from None
             raise
         except RecursionError:
             raise TransformError(f"{self.name}: the event is nested too deeply to read") from None
+        except UnicodeEncodeError:
+            # Settings and look-up answers are checked on their own, so the event holds it (e.g. an
+            # emoji cut in half by a client): a 400 naming the field, never an output that cannot be sent.
+            where = find_not_unicode(message)
+            field = f"the event's {where}" if where else "the event"
+            raise TransformError(f"{self.name}: {field} is not valid Unicode (it holds a lone surrogate, "
+                                 "e.g. half of an emoji)") from None
         except Exception as exc:
-            # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
-            # whose get raises, an object whose == raises) is the input's fault, and named as such.
-            where = find_not_json(message)
-            if where is not None:
-                raise TransformError(f"{self.name}: the event {where}") from None
-            # Otherwise an engine bug: still one event's error, never the batch's.
-            raise TransformError(f"{self.name}: internal error ({exc.__class__.__name__}); please report it", 500) from None
+            raise self._unexpected(exc, message) from None
 
-    def _transform(self, message: Any, settings: Any, lookup: Lookup | None) -> dict[str, Any]:
+    def _unexpected(self, exc: Exception, message: Any) -> TransformError:
+        # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
+        # whose get raises, an object whose == raises) is the input's fault, and named as such.
+        where = find_not_json(message)
+        if where is not None:
+            return TransformError(f"{self.name}: the event {where}")
+        # Otherwise an engine bug: still one event's error, never the batch's.
+        return TransformError(f"{self.name}: internal error ({exc.__class__.__name__}); please report it", 500)
+
+    def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
+                   tracing: dict[str, EventPlan] | None = None) -> dict[str, Any]:
         try:
             key, plan, state = self._dispatch(message, settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
         try:
-            return self._build(message, state, key, plan, lookup)
+            if tracing is None:
+                return self._build(message, state, key, plan, lookup)
+            # explain: the tracing variant, with every part run for this event (so each is traced)
+            plan = tracing[key]
+            static = _TypeState(key)
+            static.method, static.endpoint = plan.method, plan.endpoint
+            static.header_rules, static.param_rules = tuple(plan.headers.items()), tuple(plan.params.items())
+            return self._build(message, state, key, plan, lookup, static)
         except TransformError as exc:
             raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
+
+    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        """Why ``transform`` gives what it gives for this event: the result and, for each output
+        field (and each rule that left one out), the file, line and rule that decided it, where the
+        value came from (event paths, settings, let bindings, look-ups), and what was tried on the
+        way: each candidate path (missing, null, empty, found) and each rule of a ``first``
+        (skipped on a false condition, gave nothing, gave a value). Returns data::
+
+            {"destination", "event_type", "file", "request" | "error": {"message", "status_code"},
+             "lookups": [{"kind", "value", "request", "status"}],
+             "fields": [{"field", "file", "line", "rule", "spec", "result": "sent" | "left out" | "error",
+                         "value", "source": [...] (when sent), "why" (when left out),
+                         "tried": [{"depth", "rule" | "condition" | "path", "result", ...}]}]}
+
+        Secret settings' values are replaced by ``[redacted]`` throughout. The tracing functions are
+        generated on the first call; ``transform`` never runs them."""
+        if self._tracing is None:
+            self._tracing = tracing_plans(self._mapping)
+        asked: list[dict[str, Any]] = []
+
+        def recording(request: dict[str, Any]) -> tuple[int, Any]:
+            entry = {**request.get("lookup", {}), "request": f"{request['method']} {request['endpoint']}", "status": None}
+            asked.append(entry)
+            answer: tuple[int, Any] = lookup(request)  # type: ignore[misc]  # only given when there is one
+            entry["status"] = answer[0] if isinstance(answer, tuple) and answer else None
+            return answer
+
+        records: list[tuple[Any, ...]] = []
+        token = TRACE.set(records)
+        outcome: dict[str, Any]
+        try:
+            outcome = {"request": self._transform(message, settings, recording if lookup is not None else None,
+                                                  self._tracing)}
+        except TransformError as exc:
+            outcome = {"error": {"message": exc.message, "status_code": exc.status_code}}
+        except RecursionError:
+            outcome = {"error": {"message": f"{self.name}: the event is nested too deeply to read", "status_code": 400}}
+        except Exception as exc:
+            error = self._unexpected(exc, message)
+            outcome = {"error": {"message": error.message, "status_code": error.status_code}}
+        finally:
+            TRACE.reset(token)
+        event_type = message.get("type") if isinstance(message, dict) else None
+        key = event_type.lower() if isinstance(event_type, str) else None
+        plan = self._mapping.plans.get(key) if key is not None else None
+        data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
+                "lookups": asked, "fields": explanation(records, lookups=asked)}
+        try:
+            secrets = self._settings.state(settings).secrets
+        except TransformError:
+            secrets = ()
+        shown: dict[str, Any] = _redacted(data, secrets)
+        return shown
 
     def _dispatch(self, message: Any, settings: Any) -> tuple[str, EventPlan, SettingsState]:
         if not isinstance(message, dict):
@@ -128,10 +204,9 @@ class Destination:
         return key, plan, state
 
     def _build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
-               lookup: Lookup | None) -> dict[str, Any]:
-        static = state.types.get(event_type)
+               lookup: Lookup | None, static: _TypeState | None = None) -> dict[str, Any]:
         if static is None:
-            static = self._type_state(state, event_type, plan)
+            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
         ctx = Context(message, state.settings, static.static_vars, Asker(lookup, static.headers, state.secrets))
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
@@ -220,41 +295,42 @@ class Destination:
     def batch(self, results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Pack successful results into as few batch requests as the destination's limits allow.
 
-        Order is kept: a batch stands where its first event stood, error results pass through
-        untouched, and no event is split or dropped (one too large for any batch becomes an error).
-        """
+        Results with the same ``batch_key`` share batches even when other results come between
+        them. Everything stands where its first event stood: a batch where its first event
+        stood, and what passes through (error results, and requests the destination does not
+        batch) where it stood. No event is split or dropped (one too large for any batch
+        becomes an error in its place)."""
         return list(self.iter_batches(results))
 
     def iter_batches(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Streaming form of ``batch``: holds at most one open batch and the errors behind it."""
-        spec = self._mapping.batching
-        if spec is None:
-            raise ValueError(f"destination {self.name} declares no batching")
-        yield from Packer(spec, self.name).pack(results)
+        """Streaming form of ``batch``, in bounded memory: at most 16 batches are open (one per
+        key), and at most 16 full batches and 10,000 passing results wait behind the oldest open
+        batch; past any bound, the oldest open batch is sent as it is."""
+        yield from Packer(self._batching(), self.name).pack(results)
 
     def batch_key(self, result: dict[str, Any]) -> str | None:
         """What decides which results may share a batch request: results with equal keys may. None
-        for a result that is never packed (an error). For engines that group results themselves
-        (Beam's GroupIntoBatches, a Spark partition sorted by key) before calling ``batch``.
+        for a result that is never packed: an error, a request the destination does not batch,
+        or one the batch rules fail on (``batch`` turns that one into an error). For engines that
+        group results themselves (Beam's GroupByKey, a Spark partition sorted by key) before
+        calling ``batch`` on each group.
 
         The key is a digest of the batch endpoint, method and headers: the same on every worker,
         and safe to log (the headers hold credentials, the digest does not show them)."""
+        return Packer(self._batching(), self.name).key(result)
+
+    def _batching(self) -> Batching:
         spec = self._mapping.batching
         if spec is None:
             raise ValueError(f"destination {self.name} declares no batching")
-        if not isinstance(result, dict) or "output" not in result or result.get("statusCode") != 200:
-            return None
-        group = Packer(spec, self.name).group(result["output"])
-        return hashlib.sha256(compact_json(group).encode("utf-8")).hexdigest()
+        return spec
 
     @property
     def batch_limits(self) -> dict[str, int]:
         """The batch limits the destination declares (``max_events``, ``max_request_bytes``,
         ``max_event_bytes``) and ``envelope_bytes``, what a batch adds around its events' bodies
         besides one comma between two of them."""
-        spec = self._mapping.batching
-        if spec is None:
-            raise ValueError(f"destination {self.name} declares no batching")
+        spec = self._batching()
         return {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
                 "max_event_bytes": spec.max_event_bytes, "envelope_bytes": Packer(spec, self.name).overhead}
 
@@ -264,6 +340,25 @@ class Destination:
             self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+
+
+def _redacted(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    """A copy of ``value`` with each secret's text replaced, in every string and key, and what is
+    nested deeper than any request may be (an event's value read as it came) cut short."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, (dict, list)) and depth > _SHOWN_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {_redacted(k, secrets, depth): _redacted(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, secrets, depth + 1) for item in value]
+    return value
+
+
+_SHOWN_DEPTH = 200  # twice what a request may nest; the explanation nests values a few levels down
 
 
 def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:

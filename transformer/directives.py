@@ -339,6 +339,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
                     gen.line(f"{step} = {read_key(parent, key)}")
                     parent = step
             gen.line(f"{target} = {read_key(parent, keys[-1])}")
+            gen.trace(repr("read"), repr(".".join(keys)), target)  # explain shows each candidate path's raw value
             emit_present_copy(gen, target, ".".join(keys))
 
         gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")

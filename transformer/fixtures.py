@@ -24,11 +24,21 @@ class FixtureError(Exception):
     """The fixture file itself is malformed."""
 
 
+# Deep enough for a hostile event past the engine's own limit; shallow enough to copy and compare.
+MAX_NESTING = 250
+ANSWERS_SHAPE = "an object of URL -> {status: <int>, body: <any JSON>}"
+
+
 def read(path: Path) -> dict[str, Any]:
+    """A fixture file's data, its shape checked; FixtureError says what is wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise FixtureError(f"{path}: cannot read fixture: {exc}") from None
+    except RecursionError:
+        data = None  # reported as too deep below
+    if data is None or _depth(data) > MAX_NESTING:
+        raise FixtureError(f"{path}: a fixture is nested deeper than {MAX_NESTING} levels")
     if not isinstance(data, dict):
         raise FixtureError(f"{path}: a fixture is a JSON object")
     for key in ("name", "destination"):
@@ -38,7 +48,33 @@ def read(path: Path) -> dict[str, Any]:
         raise FixtureError(f"{path}: fixture needs exactly one of 'event' or 'inputs'")
     if "event" in data and "settings" not in data:
         raise FixtureError(f"{path}: fixture with 'event' needs 'settings'")
+    for key, kind, shape in (("inputs", list, "a list of inputs"), ("batch", bool, "true or false")):
+        if key in data and not isinstance(data[key], kind):
+            raise FixtureError(f"{path}: fixture {key!r} must be {shape}")
+    problem = answers_problem(data.get("lookups") or {})
+    if problem is not None:
+        raise FixtureError(f"{path}: fixture 'lookups': {problem}")
     return data
+
+
+def answers_problem(answers: Any) -> str | None:
+    """What is wrong with canned look-up answers (URL -> {status, body}), or None."""
+    if not isinstance(answers, dict):
+        return f"look-up answers must be {ANSWERS_SHAPE}"
+    for url, answer in answers.items():
+        if not isinstance(answer, dict) or not isinstance(answer.get("status", 200), int) or set(answer) - {"status", "body"}:
+            return f"the answer for {url} is not {{status, body}}; look-up answers must be {ANSWERS_SHAPE}"
+    return None
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((sub, level + 1) for sub in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def canned_lookup(answers: dict[str, Any], asked: list[str] | None = None) -> Lookup:

@@ -53,22 +53,27 @@ def dasherize(value: Any) -> str:
 
 
 def trim(value: Any) -> str:
+    """Remove white space at both ends: ``" a b "`` -> ``a b``."""
     return needs_text(value, "trim").strip()
 
 
 def rstrip(value: Any) -> str:
+    """Remove white space at the end: ``"Pricing  "`` -> ``Pricing``."""
     return needs_text(value, "rstrip").rstrip()
 
 
 def lower(value: Any) -> str:
+    """Lower case: ``Ada@Example.COM`` -> ``ada@example.com``."""
     return needs_text(value, "lower").lower()
 
 
 def upper(value: Any) -> str:
+    """Upper case: ``eu`` -> ``EU``."""
     return needs_text(value, "upper").upper()
 
 
 def string(value: Any) -> str:
+    """A scalar as text, as JSON writes it: ``true`` -> ``"true"``, ``1.5`` -> ``"1.5"``."""
     return to_text(value)
 
 

@@ -10,28 +10,44 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
 from .errors import MappingError, Problem
 from .functions import COERCIONS
-from .suggest import did_you_mean
-from .yamlsource import Source, YamlPath, parse_yaml, read_text
+from .suggest import closest, did_you_mean
+from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
 
 DESTINATION_FILE = "destination.yaml"
+# What one mapping file may hold: the largest bundled file has about 400 values, none longer than
+# 200 characters. The bounds keep load, schema check and compile of any file well under seconds.
+LIMITS = Limits(nodes=10_000, chars=10_000)
 REQUEST_PARTS = ("method", "endpoint", "headers", "params")
 
 
 @cache
 def _schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
-    schema["$defs"]["coercion"]["enum"] = sorted(COERCIONS)
+    # The coercions are listed where they are defined; the schema gets their names and descriptions.
+    names = sorted(COERCIONS)
+    schema["$defs"]["coercion"]["enum"] = names
+    schema["$defs"]["coercion"]["enumDescriptions"] = [_summary(COERCIONS[name]) for name in names]
     return schema
 
 
+def _summary(function: Any) -> str:
+    """The first paragraph of a function's docstring, on one line."""
+    return " ".join((function.__doc__ or "").strip().split("\n\n")[0].split())
+
+
 def mapping_schema() -> dict[str, Any]:
-    """The JSON Schema that mapping files follow (with the coercion names filled in)."""
+    """The JSON Schema that mapping files follow, complete (the coercions listed with their descriptions).
+
+    ``scripts/generate_schemas.py`` writes it out as the editor schemas in ``schema/``."""
     return copy.deepcopy(_schema())
 
 
@@ -63,7 +79,8 @@ def _validators() -> tuple[Any, Any]:
 
 @dataclass(frozen=True)
 class Batching:
-    endpoint: Fn  # evaluated with the first packed request description as the event
+    endpoint: Fn  # evaluated with each request description as the event
+    when: Fn | None  # gives a bool: whether that request is batched at all
     key: str
     max_request_bytes: int
     max_events: int
@@ -90,6 +107,10 @@ class EventPlan:
     body: Fn | None
 
 
+# An event type's compiled rules: its file, let bindings, request parts and body.
+Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None]
+
+
 @dataclass(frozen=True)
 class Mapping:
     name: str
@@ -103,6 +124,7 @@ class Mapping:
     batching: Batching | None
     delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
+    rules: dict[str, Rules]  # event type -> its compiled rules, to generate the tracing variant from
 
 
 class MappingTexts:
@@ -113,6 +135,15 @@ class MappingTexts:
         self.folder = folder
         self.given = given
         self.read: dict[str, str] = {}
+
+    def names(self) -> list[str]:
+        """The mapping files there are, for "did you mean"."""
+        if self.given is not None:
+            return sorted(self.given)
+        return sorted(p.name for p in self.folder.glob("*.y*ml") if p.is_file())
+
+    def exists(self, file_name: str) -> bool:
+        return file_name in self.given if self.given is not None else (self.folder / file_name).is_file()
 
     def text(self, file_name: str, problems: list[Problem]) -> str | None:
         display = str(self.folder / file_name)
@@ -135,6 +166,14 @@ class MappingTexts:
 def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     """Load and compile ``folder`` (or ``texts``, its files' contents); raise MappingError listing
     every problem found."""
+    try:
+        return _load_mapping(folder, texts)
+    except (RecursionError, SyntaxError) as exc:  # generated code nested beyond what Python compiles
+        raise MappingError([Problem(str(folder), None, "", "a rule is nested or chained too deeply to compile "
+                                                           f"({exc.__class__.__name__}); split it up")]) from None
+
+
+def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     problems: list[Problem] = []
     files = MappingTexts(folder, texts)
     dest_source = _read(files, DESTINATION_FILE, 0, problems)
@@ -146,6 +185,8 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
         jsonschema.Draft202012Validator.check_schema(settings_schema)
     except jsonschema.SchemaError as exc:
         problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
+    else:
+        _check_refs(dest_source, settings_schema, problems)
     properties = settings_schema.get("properties", {})
     settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
     for index, name in enumerate(spec.get("secrets", ())):
@@ -164,14 +205,19 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    # A condition compiles to a Node that gives a bool: generated like any rule.
+    batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
-    rules: dict[str, tuple[str, dict[str, Node], dict[str, Any], Node | None]] = {}
+    rules: dict[str, Rules] = {}
     compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
-            source = _read(files, file_name, 1, problems)
             compiled_files[file_name] = None  # a file several event types share is reported once
+            if not files.exists(file_name):  # the mistake is the line that names it
+                problems.append(dest_source.problem(("events", event_type), _no_such_file(file_name, files.names())))
+                continue
+            source = _read(files, file_name, 1, problems)
             if source is None:
                 continue
             lets = dict(shared_lets)
@@ -204,22 +250,32 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
     batching = None
     if batch_endpoint is not None:
         b = spec["batch"]
-        batching = Batching(Plan(None, shared_lets, {}).function(batch_endpoint), b["key"], b["max_request_bytes"],
-                            b["max_events"], b["max_event_bytes"])
+        batch_plan = Plan(None, shared_lets, {})
+        batching = Batching(batch_plan.function(batch_endpoint),
+                            batch_plan.function(batch_when) if batch_when is not None else None,
+                            b["key"], b["max_request_bytes"], b["max_events"], b["max_event_bytes"])
     generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
-        settings_validator=jsonschema.Draft202012Validator(settings_schema),
+        settings_validator=jsonschema.Draft202012Validator(settings_schema, registry=_NO_RETRIEVAL),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=spec.get("max_body_bytes"), batching=batching, delivery=delivery, texts=dict(files.read),
+        rules=rules,
     )
 
 
+def tracing_plans(mapping: Mapping) -> dict[str, EventPlan]:
+    """Every event type's functions generated again with trace records, for explain (see
+    explain.py). Built on demand, apart from ``mapping.plans``: transform never runs them."""
+    generated: dict[tuple[int, str | None], Fn] = {}
+    return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in mapping.rules.items()}
+
+
 def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
-              body: Node | None, generated: dict[tuple[int, str | None], Fn]) -> EventPlan:
+              body: Node | None, generated: dict[tuple[int, str | None], Fn], tracing: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
-    plan = Plan(event_type, lets, generated)
+    plan = Plan(event_type, lets, generated, tracing)
 
     def part(node: Node) -> Part:
         return Part(plan.function(node), node.settings_only)
@@ -228,6 +284,14 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      {name: part(node) for name, node in request["headers"].items()},
                      {name: part(node) for name, node in request["params"].items()},
                      plan.function(body) if body is not None else None)
+
+
+def _no_such_file(file_name: str, names: list[str]) -> str:
+    # Names compare without their suffix: every candidate ends in .yaml, which would make any look close.
+    stems = {Path(name).stem: name for name in names if name != DESTINATION_FILE}
+    close = closest(Path(file_name).stem, stems)
+    hint = f" (did you mean `{stems[close]}`?)" if close else ""
+    return f"no file {file_name!r} in the mapping folder{hint}"
 
 
 def _read(files: MappingTexts, file_name: str, which: int, problems: list[Problem]) -> Source | None:
@@ -244,7 +308,7 @@ def _read(files: MappingTexts, file_name: str, which: int, problems: list[Proble
 
 
 def _read_checked(text: str, display: str, which: int, problems: list[Problem]) -> Source | None:
-    source, parse_problems = parse_yaml(text, display)
+    source, parse_problems = parse_yaml(text, display, LIMITS)
     problems.extend(parse_problems)  # duplicate keys are reported, and the file is checked on
     if source is None:
         return None
@@ -253,33 +317,83 @@ def _read_checked(text: str, display: str, which: int, problems: list[Problem]) 
         problems.extend(key_problems)
         return None
     validator = _validators()[which]
-    schema_problems = [_schema_problem(source, error) for error in validator.iter_errors(source.data)]
+    schema_problems = [problem for error in validator.iter_errors(source.data) for problem in _schema_problems(source, error)]
     problems.extend(sorted(schema_problems, key=lambda p: (p.line or 0, p.yaml_path)))
     # Rules are compiled only from files whose shape is right; their own checks come after a fix.
     return None if schema_problems or parse_problems else source
 
 
-def _non_string_keys(source: Source, data: Any, path: YamlPath) -> list[Problem]:
+def _non_string_keys(source: Source, data: Any, path: YamlPath, seen: set[int] | None = None) -> list[Problem]:
+    """Keys that are not strings; a node an alias repeats is walked once (where its anchor stands)."""
+    seen = set() if seen is None else seen
+    if id(data) in seen:
+        return []
     found: list[Problem] = []
     if isinstance(data, dict):
+        seen.add(id(data))
         for key, value in data.items():
             if not isinstance(key, str):
                 found.append(source.problem(path, f"key {key!r} must be a string (quote it: YAML reads yes/no/on/off and numbers as other types)"))
             else:
-                found.extend(_non_string_keys(source, value, path + (key,)))
+                found.extend(_non_string_keys(source, value, path + (key,), seen))
     elif isinstance(data, list):
+        seen.add(id(data))
         for index, item in enumerate(data):
-            found.extend(_non_string_keys(source, item, path + (index,)))
+            found.extend(_non_string_keys(source, item, path + (index,), seen))
     return found
 
 
-def _schema_problem(source: Source, error: jsonschema.ValidationError) -> Problem:
-    if error.context:  # anyOf: report the alternative that got furthest into the value
-        error = max(error.context, key=lambda e: len(e.absolute_path))
+# Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
+# default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
+_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
+
+
+def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:
+    """Resolve each $ref of a settings schema now, so none fails at event time: it must point
+    inside the schema (``#/$defs/NAME``); the engine does no I/O, so a remote one is refused."""
+    resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
+    resolver = _NO_RETRIEVAL.with_resource("", resource).resolver("")
+    stack: list[tuple[Any, YamlPath]] = [(schema, ("settings",))]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, path + (index,)) for index, item in enumerate(node))
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                if not value.startswith("#"):
+                    problems.append(source.problem(path + (key,), f"{key} {value!r} is outside the settings schema: the engine "
+                                                                  "fetches nothing, so refer to #/$defs/NAME within it"))
+                    continue
+                try:
+                    resolver.lookup(value)
+                except referencing.exceptions.Unresolvable:
+                    problems.append(source.problem(path + (key,), f"{key} {value!r} points to nothing in the settings schema"))
+            else:
+                stack.append((value, path + (key,)))
+
+
+def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[Problem]:
+    if error.context:  # anyOf: report the alternative that got furthest into the value, and
+        # of those one that took the value for its kind (not merely "wrong type" or "not one of")
+        error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator not in ("enum", "type")))
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # One problem per unknown key, at the key's own line, with the nearest known key.
+        known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+        return [source.problem(path + (key,), f"unknown key {key!r}{did_you_mean(key, known) or _one_of(known)}")
+                for key in error.instance if key not in known]
     message = error.message
     if len(message) > 300:
         message = message[:297] + "..."
-    return source.problem(tuple(error.absolute_path), message)
+    if error.validator == "enum" and isinstance(error.instance, str) and isinstance(error.validator_value, list):
+        message += did_you_mean(error.instance, [str(choice) for choice in error.validator_value])
+    return [source.problem(path, message)]
+
+
+def _one_of(known: list[str]) -> str:
+    return f" (expected one of: {', '.join(known)})" if known else " (no keys are allowed here)"
 
 
 def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> dict[str, tuple[str, ...]]:

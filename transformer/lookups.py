@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import TransformError
-from .values import MISSING, type_name
+from .values import MISSING, has_surrogate, printable, type_name
 from .wire import request_description
 
 Lookup = Callable[[dict[str, Any]], Any]
@@ -69,10 +69,12 @@ class Asker:
         self.secrets = secrets
 
     def shown(self, text: str) -> str:
-        """``text`` (a URL) as a message may show it: each secret value in it replaced."""
+        """``text`` (a URL built from settings and the event) as a message may show it: each secret
+        value in it replaced, whatever its length. Only this outside text is redacted, never the
+        words the engine wrote around it."""
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
-        return text
+        return printable(text)
 
     def ask(self, kind: str, value: Any, url: str, label: str) -> tuple[int, Any]:
         where = f"look-up {kind} (GET {self.shown(url)})"
@@ -138,7 +140,7 @@ class _BodyContext:
 def _found_in(found: Callable[[Any], Any], body: Any, found_path: str, where: str, label: str) -> Any:
     try:
         value = found(_BodyContext(body))
-    except TransformError:  # the answer holds something that is not JSON: the look-up's fault
+    except Exception:  # the answer holds something that is not JSON (or raises when read): the look-up's fault
         raise TransformError(f"{label}: {where} answered 200 with a body that is not JSON at {found_path}", 502) from None
     if value is MISSING:
         raise TransformError(f"{label}: {where} answered 200 without {found_path}", 502)
@@ -148,7 +150,10 @@ def _found_in(found: Callable[[Any], Any], body: Any, found_path: str, where: st
 def _usable(value: Any, found_path: str, where: str, label: str) -> Any:
     """A found value is an id: a string or a finite number, never an object, a list or a boolean."""
     cls = value.__class__
-    if cls is str and value or cls is int or cls is float and math.isfinite(value):
+    if cls is str and value and not has_surrogate(value) or cls is int or cls is float and math.isfinite(value):
         return value
+    if cls is str and value:
+        raise TransformError(f"{label}: {where} answered 200 with {found_path} that is not valid Unicode "
+                             "(it holds a lone surrogate)", 502)
     raise TransformError(f"{label}: {where} answered 200 with {found_path} that is not a string or a number "
                          f"(got {type_name(value)})", 502)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from . import load
 from .delivery_rules import DEFAULT_CONCURRENCY, RateLimit
 from .errors import TransformError
 from .wire import compact_json
@@ -32,7 +31,7 @@ def add_command(commands: Any) -> None:
                     "not, 2 on usage or configuration problems, 130 when interrupted (Ctrl-C: requests under way "
                     "finish, nothing new is sent, every input read gets its outcome).")
     send.add_argument("files", nargs="*", metavar="FILE", help="event files; none or '-' reads stdin")
-    send.add_argument("--destination", "-d", required=True, help="built-in destination or a mapping folder")
+    send.add_argument("--destination", "-d", required=True, help="a destination's name or a mapping folder, as for run")
     send.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
     send.add_argument("--lookups", default="live", metavar="live|FILE",
                       help="'live' (default): perform look-ups over HTTP; FILE: canned answers, URL -> {status, body}")
@@ -56,7 +55,7 @@ def _send(args: argparse.Namespace) -> int:
         from .delivery import Sender
     except ImportError:
         raise cli.UsageError("transformer send needs the [http] extra: pip install 'event-transformer[http]'") from None
-    destination = load(args.destination)
+    destination = cli._load(args.destination, sys.stderr)  # a name means ./mappings/NAME in a checkout, as for run
     settings = cli._read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from .errors import TransformError
-from .values import MAX_DEPTH, fresh, type_name
+from .values import MAX_DEPTH, find_not_json, find_not_unicode, fresh, type_name
 
 # Distinct settings values kept; processor traffic has a few per destination, not thousands.
 CACHE_SIZE = 128
@@ -28,7 +29,7 @@ class SettingsState:
 
     def __init__(self, settings: dict[str, Any], secrets: tuple[str, ...]) -> None:
         self.settings = settings
-        self.secrets = secrets  # the secret settings' values, to keep out of messages
+        self.secrets = secrets  # the secret settings' values (see secret_forms), to keep out of messages
         self.types: dict[str, Any] = {}
 
 
@@ -49,7 +50,7 @@ class SettingsChecker:
         if not isinstance(settings, dict):
             raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
         if settings.__class__ is not dict:  # a subclass may override get/items: read the plain storage
-            settings = dict.copy(settings)
+            settings = dict(dict.items(settings))
         key = value_key(settings)
         cached = self._cache.get(key) if key is not None else None
         if cached is None:
@@ -74,8 +75,21 @@ class SettingsChecker:
             copied = fresh(settings, "settings")
         except TransformError as exc:
             return TransformError(f"configuration error: {exc.message}")
-        secrets = tuple(value for name in self._secret_names if (value := copied.get(name)).__class__ is str and value)
-        return SettingsState({**self._defaults, **copied}, secrets)
+        except Exception:  # a dict subclass whose methods raise, deeper down
+            return TransformError(f"configuration error: the settings object {find_not_json(settings) or 'could not be read'}")
+        where = find_not_unicode(copied)
+        if where is not None:
+            return TransformError(f"configuration error: setting {where} is not valid Unicode (it holds a lone surrogate)")
+        values = [value for name in self._secret_names if (value := copied.get(name)).__class__ is str and value]
+        return SettingsState({**self._defaults, **copied}, secret_forms(values))
+
+
+def secret_forms(values: list[str]) -> tuple[str, ...]:
+    """Each secret value as a URL may hold it (as it is, and percent-encoded as a URL path or a
+    query needs), longest first, so that redacting one form never leaves part of a longer one."""
+    forms = {form for value in values for form in (value, quote(value, safe=""), quote(value, safe="@"),
+                                                     quote(value, safe="-_.!~*'()"), quote_plus(value))}
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def value_key(value: Any, depth: int = 0) -> Hashable | None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import TransformError
@@ -138,23 +140,61 @@ def type_name(value: Any) -> str:
 def find_not_json(value: Any) -> str | None:
     """Say where ``value`` holds something that is not plain JSON (a subclass of dict, an object of
     another type), as a phrase for a message; None when it is plain JSON throughout."""
+    for path, item in _walk(value):
+        cls = item.__class__
+        if cls is str or cls is int or cls is bool or cls is float or item is None:
+            continue
+        if cls is dict and any(key.__class__ is not str for key in dict.keys(item)):
+            return f"has a key that is not a string at {_shown(path) or 'its top level'}"
+        if cls is not dict and cls is not list:
+            return (f"holds a {cls.__name__} at {_shown(path)}, which is not a JSON value" if path
+                    else f"is a {cls.__name__}, not a plain JSON object")
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (half of a UTF-16 pair, e.g. a truncated emoji):
+    such text cannot be encoded as UTF-8, so it can never be sent."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def find_not_unicode(value: Any) -> str | None:
+    """The path (as shown in messages) of the first string or key in ``value`` that holds a lone
+    surrogate; ``""`` when ``value`` is such a string itself; None when there is none."""
+    for path, item in _walk(value):
+        if item.__class__ is str and has_surrogate(item):
+            return _shown(path)
+        if item.__class__ is dict:
+            for key in dict.keys(item):
+                if key.__class__ is str and has_surrogate(key):
+                    return _shown(f"{path}.{key}" if path else key)
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate written as an escape (``\\ud83d``), so a message that
+    quotes input can always be encoded as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if has_surrogate(text) else text
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every value inside ``value`` (itself included) with its dotted path; plain dicts and lists
+    are read through their own storage (a subclass's methods may raise), each once (no cycles)."""
     stack: list[tuple[Any, str]] = [(value, "")]
     seen: set[int] = set()
     while stack:
         item, path = stack.pop()
+        yield path, item
         cls = item.__class__
-        if cls is str or cls is int or cls is bool or cls is float or item is None:
-            continue
-        if cls is dict or cls is list:
-            if id(item) in seen:
-                continue
+        if (cls is dict or cls is list) and id(item) not in seen:
             seen.add(id(item))
             pairs = dict.items(item) if cls is dict else enumerate(item)
-            for key, sub in pairs:
-                if key.__class__ is not str and cls is dict:
-                    return f"has a key that is not a string at {path or 'its top level'}"
-                stack.append((sub, f"{path}.{key}" if path else str(key)))
-            continue
-        where = path if len(path) <= 200 else path[:100] + "..." + path[-60:]
-        return f"holds a {cls.__name__} at {where}, which is not a JSON value" if path else f"is a {cls.__name__}, not a plain JSON object"
-    return None
+            stack.extend((sub, f"{path}.{key}" if path else str(key)) for key, sub in reversed(list(pairs)))
+
+
+def _shown(path: str) -> str:
+    """A path as a message shows it: short, and always valid UTF-8."""
+    return printable(path if len(path) <= 200 else path[:100] + "..." + path[-60:])

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 
 def request_description(method: str, endpoint: str, headers: dict[str, Any], params: dict[str, Any],
                         body: Any) -> dict[str, Any]:
@@ -15,3 +17,12 @@ def request_description(method: str, endpoint: str, headers: dict[str, Any], par
 def compact_json(value: Any) -> str:
     """JSON as sent on the wire: no spaces, UTF-8 kept, NaN refused."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON, fast (orjson); the standard library writes what orjson
+    refuses (integers past 64 bits). Raises UnicodeEncodeError for text holding a lone surrogate."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return compact_json(value).encode("utf-8")

@@ -8,11 +8,16 @@ from typing import Any
 import yaml
 
 from .errors import Problem
+from .values import MAX_DEPTH
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # A mapping file is a few kilobytes; refusing huge files keeps a typo'd path from eating memory.
 MAX_FILE_BYTES = 1_000_000
+# Deeper than any mapping or settings file needs (the JSON values in them stop at MAX_DEPTH too).
+MAX_NESTING = MAX_DEPTH
+# What aliases may add to a file: a few shared blocks, never an exponential expansion.
+MAX_ALIAS_NODES = 100_000
 
 YamlPath = tuple[str | int, ...]
 
@@ -60,7 +65,19 @@ def read_text(path: Path, display_name: str) -> tuple[str | None, list[Problem]]
         return None, [Problem(display_name, None, "", f"cannot read file: {exc.__class__.__name__}: {exc}")]
 
 
-def parse_yaml(text: str, display_name: str) -> tuple[Source | None, list[Problem]]:
+@dataclass(frozen=True)
+class Limits:
+    """What one file may hold beyond the bounds every file has (nesting, alias expansion)."""
+
+    nodes: int  # values, aliases expanded
+    chars: int  # characters in one value
+
+
+def parse_yaml(text: str, display_name: str, limits: Limits | None = None) -> tuple[Source | None, list[Problem]]:
+    """The data of a YAML text with the line of each node; None and the problems when it has none."""
+    bound = _beyond_bounds(text, display_name, limits)
+    if bound is not None:
+        return None, [bound]
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -68,10 +85,7 @@ def parse_yaml(text: str, display_name: str) -> tuple[Source | None, list[Proble
             return None, [Problem(display_name, None, "", "file is empty")]
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        return None, [Problem(display_name, line, "", f"YAML syntax error: {reason}")]
+        return None, [_syntax_problem(exc, display_name)]
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return None, [Problem(display_name, None, "", f"YAML error: {exc.__class__.__name__}")]
     finally:
@@ -82,8 +96,81 @@ def parse_yaml(text: str, display_name: str) -> tuple[Source | None, list[Proble
     return source, problems
 
 
-def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int]) -> None:
-    source.lines.setdefault(path, node.start_mark.line + 1)
+def _beyond_bounds(text: str, display_name: str, limits: Limits | None) -> Problem | None:
+    """Measure nesting and alias expansion from the parser's events, before any node is composed.
+
+    The parser keeps its own stack, so it reads text of any depth; composing then recurses in C once
+    per level (deep enough text overflows the C stack: a crash, not an exception), and every walk
+    after it follows aliases, which can expand a kilobyte into billions of nodes (billion laughs).
+    """
+    heights: dict[str, tuple[int, int]] = {}  # anchor -> (nodes it expands to, levels it adds)
+    open_nodes: list[list[Any]] = []  # per open mapping or sequence: anchor, nodes before it, deepest level in it
+    nodes = added = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                nodes += 1
+                open_nodes.append([event.anchor, nodes, len(open_nodes) + 1])
+                level = len(open_nodes)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, before, deepest = open_nodes.pop()
+                level = deepest
+                if anchor is not None:
+                    heights[anchor] = (nodes - before + 1, deepest - len(open_nodes))
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes += 1
+                if event.anchor is not None:
+                    heights[event.anchor] = (1, 0)
+                if limits is not None and len(event.value) > limits.chars:
+                    return Problem(display_name, _line(event), "", f"a value is longer than {limits.chars:,} characters")
+                level = len(open_nodes)
+            elif isinstance(event, yaml.AliasEvent):
+                size, height = heights.get(event.anchor or "", (1, 0))
+                nodes += size
+                added += size
+                level = len(open_nodes) + height
+            else:
+                continue
+            if open_nodes:
+                open_nodes[-1][2] = max(open_nodes[-1][2], level)
+            line = _line(event)
+            if level > MAX_NESTING:
+                return Problem(display_name, line, "", f"nested deeper than {MAX_NESTING} levels")
+            if added > MAX_ALIAS_NODES:
+                return Problem(display_name, line, "", f"aliases (*name) expand to more than {MAX_ALIAS_NODES:,} "
+                                                       "values; repeat less, or write the values out")
+            if limits is not None and nodes > limits.nodes:
+                return Problem(display_name, line, "", f"holds more than {limits.nodes:,} values")
+    except yaml.YAMLError:
+        return None  # a syntax error: composing reports it with its line
+    return None
+
+
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark is not None else None
+
+
+# An unclosed bracket or quote is noticed only where the text stops making sense, often lines
+# later; the mistake is where the unclosed thing opens, which the error's context marks.
+_UNCLOSED = ("flow mapping", "flow sequence", "quoted scalar")
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, display_name: str) -> Problem:
+    mark = exc.problem_mark
+    noticed = ""
+    if exc.context_mark is not None and (mark is None or any(kind in (exc.context or "") for kind in _UNCLOSED)):
+        if mark is not None and mark.line != exc.context_mark.line:
+            noticed = f" (noticed at line {mark.line + 1})"
+        mark = exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    reason = ": ".join(part for part in (exc.context, exc.problem) if part)
+    return Problem(display_name, line, "", f"YAML syntax error: {reason}{noticed}")
+
+
+def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Problem], seen: set[int],
+                  line: int | None = None) -> None:
+    # A mapping's value stands at its key's line (a block value starts on the line after the key).
+    source.lines.setdefault(path, line if line is not None else node.start_mark.line + 1)
     if id(node) in seen:  # an alias: its lines were recorded where the anchor stands
         return
     seen.add(id(node))
@@ -95,7 +182,7 @@ def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Prob
                 problems.append(Problem(source.file, key_node.start_mark.line + 1, format_path(path + (key,)),
                                         "duplicate key (YAML keeps only the last one)"))
             keys.add(key)
-            _record_lines(value_node, path + (key,), source, problems, seen)
+            _record_lines(value_node, path + (key,), source, problems, seen, key_node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, path + (index,), source, problems, seen)

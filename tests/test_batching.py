@@ -1,0 +1,215 @@
+"""Batching groups by key within a bounded window, keeps its order rule and every limit, and
+batches only the requests ``batch.when`` and the batch endpoint rule select."""
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import transformer
+from transformer import batching
+
+SEGMENT = transformer.load("segment")
+
+# A destination with small limits, so the window's bounds are reached with few events. Only
+# requests whose body has an "event" (track) are batched; a "skip" request gives no batch endpoint.
+SMALL = """\
+name: small
+settings: {type: object, required: [key], properties: {key: {type: string}}}
+secrets: [key]
+request:
+  method: POST
+  endpoint: {template: "https://example.invalid/v1/{event_type}"}
+  headers: {Authorization: {setting: key}}
+events: {track: events.yaml, identify: events.yaml, skip: skip.yaml}
+batch:
+  endpoint:
+    template: "{parent}/batch"
+    vars: {parent: {path: endpoint, then: [{coerce: url_parent}]}}
+    when: {not: {present: {path: params.single}}}
+  when: {present: {path: body.JSON.event}}
+  key: batch
+  max_request_bytes: 120
+  max_events: 4
+  max_event_bytes: 60
+"""
+EVENTS = """\
+body:
+  object:
+    event: {path: event}
+    n: {path: n}
+"""
+SKIP = """\
+request:
+  params: {single: {const: "yes"}}
+body: {object: {event: {path: event}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> transformer.Destination:
+    folder = tmp_path_factory.mktemp("small")
+    for name, text in (("destination.yaml", SMALL), ("events.yaml", EVENTS), ("skip.yaml", SKIP)):
+        (folder / name).write_text(text)
+    return transformer.load(folder)
+
+
+def segment_results(keys: list[str], error_every: int = 0) -> list[dict[str, Any]]:
+    """Segment results for events whose write keys are ``keys``; every ``error_every``-th is an error."""
+    inputs = []
+    for i, key in enumerate(keys):
+        message: dict[str, Any] = {"type": "track", "userId": f"u-{i}", "event": "Viewed", "properties": {"i": i}}
+        if error_every and i % error_every == 0:
+            del message["event"]
+        inputs.append({"message": message, "destination": {"Config": {"writeKey": key}}, "metadata": i})
+    return SEGMENT.process(inputs)
+
+
+def check_packing(destination: transformer.Destination, results: list[dict[str, Any]],
+                  packed: list[dict[str, Any]]) -> None:
+    """Every event once; each batch within every limit and of one key; the order rule: each output
+    stands where its first event stood."""
+    limits = destination.batch_limits
+    by_metadata = {r["metadata"]: r for r in results}
+    firsts, seen = [], []
+    for out in packed:
+        if "output" in out and isinstance(out["metadata"], list):
+            bodies = out["output"]["body"]["JSON"]["batch"]
+            assert len(bodies) == len(out["metadata"]) <= limits["max_events"]
+            size = len(transformer.wire.compact_json(out["output"]["body"]["JSON"]).encode())
+            assert size <= limits["max_request_bytes"]
+            members = [by_metadata[m] for m in out["metadata"]]
+            assert len({destination.batch_key(m) for m in members}) == 1
+            assert bodies == [m["output"]["body"]["JSON"] for m in members]
+            firsts.append(out["metadata"][0])
+            seen.extend(out["metadata"])
+        else:
+            firsts.append(out["metadata"])
+            seen.append(out["metadata"])
+    assert sorted(seen) == sorted(r["metadata"] for r in results), "an event lost or duplicated"
+    assert firsts == sorted(firsts), "an output does not stand where its first event stood"
+
+
+def test_interleaved_keys_pack_into_one_batch_per_key() -> None:
+    results = segment_results(["key-a", "key-b"] * 2000)
+    packed = SEGMENT.batch(results)
+    check_packing(SEGMENT, results, packed)
+    assert len(packed) == 2  # 2,000 events per key fit in one batch each; consecutive-only made 4,000
+    assert packed[0]["metadata"] == list(range(0, 4000, 2))
+
+
+def test_errors_and_batches_keep_the_order_rule() -> None:
+    results = segment_results(["key-a", "key-b", "key-c"] * 300, error_every=7)
+    packed = SEGMENT.batch(results)
+    check_packing(SEGMENT, results, packed)
+    assert [out["statusCode"] for out in packed][:3] == [400, 200, 200]  # error 0 stood first; then a's, b's
+    assert len([out for out in packed if out["statusCode"] == 200]) == 3
+
+
+def test_when_false_or_no_batch_endpoint_passes_through_single(small: transformer.Destination) -> None:
+    inputs = [{"message": {"type": kind, "event": "E", "n": i} if kind != "identify" else {"type": kind, "n": i},
+               "destination": {"Config": {"key": "k"}}, "metadata": i}
+              for i, kind in enumerate(["track", "identify", "skip", "track"])]
+    results = small.process(inputs)
+    assert [small.batch_key(r) is None for r in results] == [False, True, True, False]
+    packed = small.batch(results)  # never a ValueError for the request without a batch endpoint
+    assert packed[0]["output"]["endpoint"] == "https://example.invalid/v1/batch"
+    assert packed[0]["metadata"] == [0, 3]
+    assert packed[1:] == [results[1], results[2]]  # as they came, where they stood
+
+
+def test_a_batch_rule_that_fails_on_a_request_is_that_requests_error(small: transformer.Destination) -> None:
+    [result] = small.process([{"message": {"type": "track", "event": "E"}, "destination": {"Config": {"key": "k"}},
+                               "metadata": 1}])
+    result["output"]["endpoint"] = 7  # built elsewhere: the batch endpoint rule cannot read it
+    [packed] = small.batch([result])
+    assert packed["statusCode"] == 400 and packed["metadata"] == 1
+    assert packed["error"].startswith("small: destination.yaml batch.endpoint")
+
+
+def small_results(small: transformer.Destination, keys: list[int]) -> list[dict[str, Any]]:
+    """Track events with key ``k<key>``; a negative key is an identify, never batched."""
+    return small.process([{"message": {"type": "track", "event": "E", "n": i} if key >= 0 else {"type": "identify", "n": i},
+                           "destination": {"Config": {"key": f"k{key}"}}, "metadata": i}
+                          for i, key in enumerate(keys)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-1, 20), max_size=120))
+def test_any_mix_keeps_every_limit_every_event_and_the_order(small: transformer.Destination, keys: list[int]) -> None:
+    results = small_results(small, keys)
+    check_packing(small, results, small.batch(results))
+
+
+def test_a_rare_key_does_not_hold_everything_behind_it(small: transformer.Destination) -> None:
+    """The oldest open batch closes early once the bounds are passed: memory stays bounded."""
+    keys = [0] + [1] * 200 + [0] + [-1] * (batching.HELD_RESULTS + 50) + [0]
+    results = small_results(small, keys)
+    consumed = 0
+
+    def feed() -> Iterator[dict[str, Any]]:
+        nonlocal consumed
+        for result in results:
+            consumed += 1
+            yield result
+
+    produced = 0
+    most_behind = 0
+    for out in small.iter_batches(feed()):
+        produced += len(out["metadata"]) if isinstance(out["metadata"], list) else 1
+        most_behind = max(most_behind, consumed - produced)
+    packed = small.batch(results)
+    check_packing(small, results, packed)
+    # Held back: 16 full batches of 4 events plus 10,000 passing results, give or take the open ones.
+    assert most_behind <= batching.HELD_RESULTS + (batching.HELD_BATCHES + batching.OPEN_BATCHES + 2) * 4
+    key0 = [out["metadata"] for out in packed if isinstance(out["metadata"], list) and 0 in out["metadata"]]
+    assert key0 == [[0]]  # closed early after 16 full batches of key 1 waited behind it
+
+
+def test_more_keys_than_open_batches_still_keep_every_event(small: transformer.Destination) -> None:
+    keys = list(range(batching.OPEN_BATCHES + 4)) * 3
+    results = small_results(small, keys)
+    packed = small.batch(results)
+    check_packing(small, results, packed)
+
+
+def test_batch_when_misuse_is_a_load_error(tmp_path: Path) -> None:
+    for when, message in (("{setting: nope}", "batch.when.setting: unknown setting 'nope'"),
+                          ("{bogus: 1}", "batch.when")):
+        (tmp_path / "destination.yaml").write_text(SMALL.replace("{present: {path: body.JSON.event}}", when))
+        (tmp_path / "events.yaml").write_text(EVENTS)
+        (tmp_path / "skip.yaml").write_text(SKIP)
+        with pytest.raises(transformer.MappingError) as caught:
+            transformer.load(tmp_path)
+        shown = [str(p) for p in caught.value.problems]
+        assert any("destination.yaml:14:" in s and message in s for s in shown), shown
+
+
+def test_batch_key_and_limits_are_public() -> None:
+    error, ok = segment_results(["key-a", "key-b"], error_every=2)  # event 0 is an error
+    assert SEGMENT.batch_key(error) is None
+    key = SEGMENT.batch_key(ok)
+    assert key is not None and "key-b" not in key
+    assert SEGMENT.batch_limits == {"max_events": 2500, "max_request_bytes": 512000, "max_event_bytes": 32768,
+                                    "envelope_bytes": len('{"batch":[]}')}
+    with pytest.raises(ValueError, match="declares no batching"):
+        transformer.load("kustomer").batch_key(ok)
+
+
+def test_the_readmes_batch_when_example() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Batching only some requests.**", 1)[1]
+    when = "  " + section.split("`when: ", 1)[1].split("`", 1)[0].join(["when: ", "\n"])
+    texts = {path.name: path.read_text(encoding="utf-8") for path in SEGMENT.folder.glob("*.yaml")}
+    texts["destination.yaml"] = texts["destination.yaml"].replace("\nbatch:\n", "\nbatch:\n" + when)
+    only_track = transformer.Destination(transformer.loader.load_mapping(SEGMENT.folder, texts))
+    results = only_track.process([{"message": {"type": kind, "userId": "u", "event": "E"},
+                                   "destination": {"Config": {"writeKey": "wk"}}, "metadata": i}
+                                  for i, kind in enumerate(["track", "identify", "track", "page"])])
+    packed = only_track.batch(results)
+    assert [out["metadata"] for out in packed] == [[0, 2], 1, 3]
+    assert [out["output"]["endpoint"].rsplit("/", 1)[1] for out in packed] == ["batch", "identify", "page"]

@@ -1,0 +1,200 @@
+"""Destination.explain and `transformer explain`: which rule gave each field, from where, and what was tried."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import transformer
+from transformer import cli
+
+from .conftest import SETTINGS
+
+EVENT_FILE = """\
+let:
+  user: {path: $uid}
+body:
+  object:
+    user: {var: user}
+    name:
+      first:
+        - {const: Everyone, when: {setting: flag}}
+        - {path: [traits.name, traits.nick, traits.handle, traits.login]}
+      default: anonymous
+    email: {path: traits.email, when: {setting: other}}
+    plan:
+      lookup:
+        requests:
+          - kind: email
+            value: {path: traits.email}
+            endpoint: {template: "https://example.invalid/users/{e}", vars: {e: {path: traits.email}}}
+        found: data.plan
+"""
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if fragment in line)
+
+
+def field(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(f for f in data["fields"] if f["field"] == name)
+
+
+@pytest.fixture
+def demo(make_destination: Callable[..., transformer.Destination]) -> transformer.Destination:
+    return make_destination(EVENT_FILE)
+
+
+def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {"data": {"plan": "gold"}}
+
+
+EVENT = {"type": "test", "traits": {"id": "u-7", "name": None, "nick": "", "handle": "ada", "email": "a@b.example"}}
+
+
+def test_each_field_names_its_rule_line_and_source(demo: transformer.Destination) -> None:
+    data = demo.explain(EVENT, SETTINGS, lookup=lookup)
+    request = demo.transform(EVENT, SETTINGS, lookup=lookup)
+    assert data["request"] == {**request, "headers": {"Authorization": "Key [redacted]"}}  # secrets never shown
+    assert (data["destination"], data["event_type"], data["file"]) == ("demo", "test", "test.yaml")
+    user = field(data, "body.user")
+    assert (user["file"], user["line"], user["rule"], user["value"]) == ("test.yaml", line_of(EVENT_FILE, "user: {var"), "body.user", "u-7")
+    assert user["source"] == ["let user", "traits.id"]  # the binding, and the path that gave it ($uid: userId, traits.id)
+    name = field(data, "body.name")
+    assert (name["value"], name["source"], name["line"]) == ("ada", ["traits.handle"], line_of(EVENT_FILE, "name:"))
+    # first: the item skipped on its condition, then the candidate paths and why each was passed over
+    assert [(t.get("rule") or t.get("condition") or t.get("path"), t["result"]) for t in name["tried"]] == [
+        ("body.name.first[0]", "skipped: condition false"),
+        ("{setting: flag}", False),
+        ("body.name.first[1]", 'gave "ada"'),
+        ("traits.name", "null"),
+        ("traits.nick", "empty"),
+        ("traits.handle", 'found "ada"'),
+    ]
+    assert name["tried"][0]["line"] == line_of(EVENT_FILE, "- {const: Everyone")
+    email = field(data, "body.email")
+    assert (email["result"], email["why"]) == ("left out", "skipped: condition false")
+    plan = field(data, "body.plan")
+    assert plan["value"] == "gold"
+    assert plan["source"] == ["look-up email (GET https://example.invalid/users/a@b.example: 200)"]
+    assert data["lookups"] == [{"kind": "email", "value": "a@b.example", "request": "GET https://example.invalid/users/a@b.example",
+                                "status": 200}]
+    auth = field(data, "headers.Authorization")
+    assert (auth["file"], auth["source"], auth["value"]) == ("destination.yaml", ["setting key"], "Key [redacted]")
+
+
+def test_secrets_never_appear(demo: transformer.Destination) -> None:
+    data = demo.explain(EVENT, SETTINGS, lookup=lookup)
+    assert SETTINGS["key"] not in json.dumps(data)
+    assert data["request"]["headers"]["Authorization"] == "Key [redacted]"
+
+
+def test_an_error_is_explained_up_to_where_it_stopped(make_destination: Callable[..., transformer.Destination]) -> None:
+    destination = make_destination("""\
+    body:
+      object:
+        user: {path: userId}
+        event: {path: [event, properties.event], required: needs an event name}
+    """)
+    data = destination.explain({"type": "test", "userId": "u-1", "properties": {"event": None}}, SETTINGS)
+    assert data["error"] == {"message": "demo test: test.yaml body.event: needs an event name (tried event, properties.event)",
+                             "status_code": 400}
+    assert "request" not in data
+    assert field(data, "body.user")["value"] == "u-1"
+    event = field(data, "body.event")
+    assert event["result"] == "error"
+    assert [(t["path"], t["result"]) for t in event["tried"]] == [("event", "missing"), ("properties.event", "null")]
+
+
+def test_a_case_without_a_branch_for_the_value_says_so(make_destination: Callable[..., transformer.Destination]) -> None:
+    destination = make_destination("""\
+    body:
+      object:
+        channel:
+          case: {path: channel}
+          values: {web: {const: browser}}
+    """)
+    channel = field(destination.explain({"type": "test", "channel": "tv"}, SETTINGS), "body.channel")
+    assert (channel["result"], channel["why"]) == ("left out", 'gave nothing: no branch under values for "tv"')
+
+
+def test_an_event_that_cannot_be_dispatched(demo: transformer.Destination) -> None:
+    data = demo.explain({"type": "nope"}, SETTINGS)
+    assert data["error"]["status_code"] == 400 and "not supported" in data["error"]["message"]
+    assert data["fields"] == []
+
+
+def test_transform_never_runs_the_tracing_code(demo: transformer.Destination) -> None:
+    plan = demo._mapping.plans["test"]
+    sources = [plan.body.__doc__, plan.method.fn.__doc__, plan.endpoint.fn.__doc__]
+    assert all(source and "tr.append" not in source and "TRACE" not in source for source in sources)
+    assert demo._tracing is None  # generated on the first explain only
+    demo.explain(EVENT, SETTINGS, lookup=lookup)
+    assert demo._tracing is not None
+    traced = demo._tracing["test"].body
+    assert traced is not None and "tr.append" in str(traced.__doc__)
+
+
+def test_cli_explain_prints_request_and_fields(tmp_path: Path, make_destination: Callable[..., transformer.Destination],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    destination = make_destination(EVENT_FILE)
+    (tmp_path / "s.yaml").write_text(f"key: {SETTINGS['key']}\n")
+    (tmp_path / "e.json").write_text(json.dumps(EVENT))
+    (tmp_path / "l.json").write_text(json.dumps({"https://example.invalid/users/a@b.example": {"status": 200, "body": {"data": {"plan": "gold"}}}}))
+    args = ["explain", "-d", str(destination.folder), "-s", str(tmp_path / "s.yaml"), "--lookups", str(tmp_path / "l.json"),
+            str(tmp_path / "e.json")]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert f"transformer: demo from {destination.folder}" in err
+    assert out.startswith("demo test event, rules in test.yaml\n{\n")
+    assert f'body.name = "ada"\n  test.yaml:{line_of(EVENT_FILE, "name:")}  body.name  {{first: [{{const: Everyone' in out
+    first, second = line_of(EVENT_FILE, "- {const"), line_of(EVENT_FILE, "- {path")
+    assert "\n".join([
+        "  from traits.handle",
+        f"    body.name.first[0] (line {first}) {{const: Everyone, when: {{setting: flag}}}}: skipped: condition false",
+        f"      when {{setting: flag}} (line {first}): false",
+        f"    body.name.first[1] (line {second}) {{path: [traits.name, traits.nick, traits.handle, traits.login]}}: gave \"ada\"",
+        "      traits.name: null",
+        "      traits.nick: empty",
+        "      traits.handle: found \"ada\"",
+    ]) in out
+    assert "look-up email: GET https://example.invalid/users/a@b.example -> 200" in out
+    assert SETTINGS["key"] not in out
+    assert cli.main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["request"]["body"]["JSON"]["plan"] == "gold"
+    (tmp_path / "e.json").write_text(json.dumps({"type": "other"}))
+    assert cli.main(args[:-1] + [str(tmp_path / "e.json")]) == 1  # an event error: exit 1, still explained
+    assert "error 400" in capsys.readouterr().out
+    (tmp_path / "e.json").write_text("{not json")
+    assert cli.main(args) == 2
+    assert "not one JSON event" in capsys.readouterr().err
+
+
+class _Raising(dict):  # type: ignore[type-arg]
+    def get(self, *args: Any) -> Any:
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("message", [
+    [1, 2], None, {"type": 5}, {"type": "test", "traits": {"name": float("nan")}},
+    {"type": "test", "traits": _Raising(name="x")},
+    {"type": "test", "traits": {"id": "u", "handle": {"a": {"b": [1, {"c": None}]}}}},
+], ids=["list", "none", "type-not-a-string", "nan", "raising-get", "nested"])
+def test_explain_never_raises_and_its_data_is_json(demo: transformer.Destination, message: Any) -> None:
+    data = demo.explain(message, SETTINGS, lookup=lookup)
+    assert ("request" in data) != ("error" in data)
+    json.dumps(data)
+
+
+def test_explain_shows_deep_values_cut_short(demo: transformer.Destination) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(3000):
+        node["a"] = {}
+        node = node["a"]
+    data = demo.explain({"type": "test", "traits": {"handle": deep}}, SETTINGS, lookup=lookup)
+    assert "nested deeper than 100 levels" in data["error"]["message"]
+    assert "(nested too deeply to show)" in json.dumps(data)

@@ -1,0 +1,276 @@
+"""Explain one event: which rule, at which line, gave each field of its request, and what was tried.
+
+``transform`` runs generated functions that record nothing. For ``Destination.explain`` the loader
+generates the same rules a second time, only when explain is first called, with trace records:
+each rule notes when it starts and the value it gives, each condition its result, each path read
+the raw value it found (``traced_rule``, ``traced_condition`` and ``Gen.trace`` add them only to
+that variant). This module turns those records into data (``explanation``) and text (``render``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import yaml
+
+from .codegen import Gen, Node
+from .values import MISSING
+from .yamlsource import Source, YamlPath, format_path
+
+_SPEC_CHARS = 100
+_VALUE_CHARS = 80
+TOO_DEEP = "(nested too deeply to show)"
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """Where a rule or condition is written, and how it reads there (abbreviated)."""
+
+    file: str
+    line: int | None
+    yaml_path: YamlPath
+    directive: str
+    spec: str
+    arg: str | None  # the argument when it is one name or path: {setting: token} -> token
+
+    @classmethod
+    def of(cls, source: Source, path: YamlPath, directive: str, spec: dict[str, Any]) -> RuleInfo:
+        argument = spec[directive]
+        return cls(os.path.basename(source.file), source.line(path), path, directive, _flow(spec),
+                   argument if isinstance(argument, str) else None)
+
+    @property
+    def rule(self) -> str:
+        """The YAML path without the ``object`` wrappers: ``body.identity.email``."""
+        return format_path(tuple(p for p in self.yaml_path if p != "object"))
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+def _flow(spec: dict[str, Any]) -> str:
+    text = str(yaml.safe_dump(spec, default_flow_style=True, width=1 << 20, sort_keys=False)).strip()
+    return text if len(text) <= _SPEC_CHARS else text[:_SPEC_CHARS - 3] + "..."
+
+
+def traced_rule(node: Node, info: RuleInfo) -> Node:
+    """``node``, noting in a tracing plan when it starts and the value it gives."""
+
+    def emit(gen: Gen, target: str) -> None:
+        if not gen.tracing:
+            node.emit(gen, target)
+            return
+        where = gen.const(info)
+        gen.trace(repr("enter"), where)
+        node.emit(gen, target)
+        gen.trace(repr("exit"), where, target)
+
+    return replace(node, emit=emit)
+
+
+def traced_condition(node: Node, info: RuleInfo) -> Node:
+    """A condition that, in a tracing plan, notes its result."""
+
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        if gen.tracing:
+            gen.trace(repr("condition"), gen.const(info), target)
+
+    return replace(node, emit=emit)
+
+
+# -- from records to data ----------------------------------------------------------------------
+
+_OPEN: Any = object()  # a rule that started and never gave a value: the error stopped it
+
+
+@dataclass
+class _Rule:
+    info: RuleInfo
+    value: Any = _OPEN
+    # _Rule, ("condition", info, bool), ("read", path, raw value), ("let", name): a binding was used
+    items: list[Any] = field(default_factory=list)
+
+
+def _tree(records: list[tuple[Any, ...]]) -> list[Any]:
+    roots: list[Any] = []
+    stack: list[_Rule] = []
+    for record in records:
+        here = stack[-1].items if stack else roots
+        if record[0] == "enter":
+            rule = _Rule(record[1])
+            here.append(rule)
+            stack.append(rule)
+        elif record[0] == "exit":
+            stack.pop().value = record[2]
+        else:
+            here.append(record)
+    return roots
+
+
+def explanation(records: list[tuple[Any, ...]], *, lookups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each output field (and each that was left out), in the order the rules ran, with the rule
+    that decided it, where its value came from, and what was tried on the way."""
+    roots = _tree(records)
+    lets: dict[str, list[str]] = {}
+    for rule in _rules(roots):
+        if rule.info.yaml_path[:1] == ("let",) and len(rule.info.yaml_path) == 2:
+            lets[str(rule.info.yaml_path[1])] = _sources(rule, lets, lookups)
+    fields: list[dict[str, Any]] = []
+    for root in roots:
+        if isinstance(root, _Rule):
+            path = root.info.yaml_path
+            if path[:1] == ("request",):
+                _fields(root, ".".join(str(p) for p in path[1:]), fields, lets, lookups)
+            elif path[:1] == ("body",):
+                _fields(root, "body", fields, lets, lookups)
+    return fields
+
+
+def _rules(items: list[Any]) -> list[_Rule]:
+    found: list[_Rule] = []
+    for item in items:
+        if isinstance(item, _Rule):
+            found.append(item)
+            found.extend(_rules(item.items))
+    return found
+
+
+def _fields(rule: _Rule, name: str, out: list[dict[str, Any]], lets: dict[str, list[str]],
+            lookups: list[dict[str, Any]]) -> None:
+    """An object rule that gave an object (or was stopped by an error) stands for its keys;
+    anything else is one field."""
+    if rule.info.directive == "object" and (isinstance(rule.value, dict) or rule.value is _OPEN):
+        keys = rule.info.yaml_path + ("object",)
+        for item in rule.items:
+            if isinstance(item, _Rule) and item.info.yaml_path[:-1] == keys:
+                _fields(item, f"{name}.{item.info.yaml_path[-1]}", out, lets, lookups)
+        return
+    entry: dict[str, Any] = {"field": name, "file": rule.info.file, "line": rule.info.line, "rule": rule.info.rule,
+                             "spec": rule.info.spec}
+    if rule.value is _OPEN:
+        entry["result"] = "error"
+    elif rule.value is MISSING:
+        entry["result"] = "left out"
+        entry["why"] = _rule_result(rule)
+    else:
+        entry["result"] = "sent"
+        entry["value"] = rule.value
+        entry["source"] = _sources(rule, lets, lookups)
+    entry["tried"] = _tried(rule, 0)
+    out.append(entry)
+
+
+def _sources(rule: _Rule, lets: dict[str, list[str]], lookups: list[dict[str, Any]]) -> list[str]:
+    """Where a rule's value came from: event paths, settings, let bindings, look-ups, constants."""
+    if rule.value is MISSING or rule.value is _OPEN:
+        return []
+    info = rule.info
+    if info.directive == "setting":
+        return [f"setting {info.arg}"]
+    if info.directive == "const":
+        return ["const"]
+    if info.directive == "lookup":
+        return [f"look-up {asked['kind']} ({asked['request']}: {asked['status']})" for asked in lookups
+                if asked["status"] == 200] or ["look-up"]
+    if info.directive == "var" and info.arg == "event_type":
+        return ["event type"]
+    found: list[str] = []
+    for item in rule.items:
+        if isinstance(item, tuple) and item[0] == "read" and _present(item[2]):
+            found.append(item[1])
+        elif isinstance(item, tuple) and item[0] == "let":
+            found.extend([f"let {item[1]}", *lets.get(item[1], [])])
+        elif isinstance(item, _Rule) and item.info.yaml_path[:1] != ("let",) and \
+                "when" not in item.info.yaml_path[len(info.yaml_path):]:
+            found.extend(_sources(item, lets, lookups))  # (a binding's own rule is told by its "let" record)
+    return found
+
+
+def _present(value: Any) -> bool:
+    return value is not MISSING and value is not None and value != ""
+
+
+def _tried(rule: _Rule, depth: int) -> list[dict[str, Any]]:
+    """What ran inside ``rule``, in order: rules with their result, conditions, candidate paths."""
+    out: list[dict[str, Any]] = []
+    for item in rule.items:
+        if isinstance(item, _Rule):
+            out.append({"depth": depth, "rule": item.info.rule, "line": item.info.line, "spec": item.info.spec,
+                        "result": _rule_result(item)})
+            out.extend(_tried(item, depth + 1))
+        elif item[0] == "condition":
+            out.append({"depth": depth, "condition": item[1].spec, "line": item[1].line, "result": bool(item[2])})
+        elif item[0] == "read":
+            out.append({"depth": depth, "path": item[1], "result": _read_result(item[2])})
+    return out
+
+
+def _rule_result(rule: _Rule) -> str:
+    if rule.value is _OPEN:
+        return "error"
+    if rule.value is not MISSING:
+        return "gave " + _short(rule.value)
+    own_when = rule.info.yaml_path + ("when",)
+    if any(isinstance(i, tuple) and i[0] == "condition" and i[1].yaml_path == own_when and not i[2] for i in rule.items):
+        return "skipped: condition false"
+    if rule.info.directive == "case":
+        subject = rule.info.yaml_path + ("case",)
+        branches = rule.info.yaml_path + ("values",)
+        picked = [i for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path[:len(branches)] == branches]
+        given = [i.value for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path == subject]
+        if not picked and given and given[0] is not MISSING:
+            return f"gave nothing: no branch under values for {_short(given[0])}"
+    return "gave nothing"
+
+
+def _read_result(raw: Any) -> str:
+    if raw is MISSING:
+        return "missing"
+    if raw is None:
+        return "null"
+    if raw == "":
+        return "empty"
+    return "found " + _short(raw)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return TOO_DEEP
+    return text if len(text) <= _VALUE_CHARS else text[:_VALUE_CHARS - 3] + "..."
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+def render(data: dict[str, Any]) -> str:
+    """``Destination.explain``'s data as text for a person."""
+    lines = [f"{data['destination']} {data['event_type'] or '?'} event"
+             + (f", rules in {data['file']}" if data.get("file") else "")]
+    if "request" in data:
+        lines.append(json.dumps(data["request"], indent=2, ensure_ascii=False))
+    else:
+        lines.append(f"error {data['error']['status_code']}: {data['error']['message']}")
+    for asked in data["lookups"]:
+        lines.append(f"look-up {asked['kind']}: {asked['request']} -> {asked['status']}")
+    for entry in data["fields"]:
+        lines.append("")
+        head = f"{entry['field']} = {_short(entry['value'])}" if entry["result"] == "sent" else \
+            f"{entry['field']}: {entry['result']}" + (f" ({entry['why']})" if entry.get("why", "gave nothing") != "gave nothing" else "")
+        lines.append(head)
+        lines.append(f"  {entry['file']}:{entry['line']}  {entry['rule']}  {entry['spec']}")
+        if entry.get("source"):
+            lines.append(f"  from {', '.join(entry['source'])}")
+        for step in entry["tried"]:
+            indent = "    " + "  " * step["depth"]
+            if "rule" in step:
+                lines.append(f"{indent}{step['rule']} (line {step['line']}) {step['spec']}: {step['result']}")
+            elif "condition" in step:
+                lines.append(f"{indent}when {step['condition']} (line {step['line']}): {str(step['result']).lower()}")
+            else:
+                lines.append(f"{indent}{step['path']}: {step['result']}")
+    return "\n".join(lines) + "\n"
