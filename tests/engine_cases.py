@@ -60,7 +60,7 @@ def by_metadata(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def check_batches(destination: transformer.Destination, results: list[dict[str, Any]],
                   packed: list[dict[str, Any]]) -> None:
     """Each batch within every limit and of one key; every event once, as in-process gave it."""
-    limits = destination.batch_limits
+    limits = destination.batch_limits()
     expected = {result["metadata"]: result for result in results}
     seen: list[int] = []
     for out in packed:

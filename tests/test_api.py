@@ -74,7 +74,7 @@ def test_batch_turns_an_oversized_result_into_an_error_in_place() -> None:
     packed = SEGMENT.batch(results)
     assert [r["statusCode"] for r in packed] == [200, 400]
     assert packed[0]["metadata"] == [0, 2]
-    assert "over the batch limit of 32768 bytes per event" in packed[1]["error"]
+    assert "over the batch limit of 32000 bytes per event" in packed[1]["error"]  # maxEventBytes, by default
 
 
 def test_the_wheel_ships_the_engine_schema_and_mappings(tmp_path: Path) -> None:

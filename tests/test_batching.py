@@ -73,7 +73,7 @@ def check_packing(destination: transformer.Destination, results: list[dict[str, 
                   packed: list[dict[str, Any]]) -> None:
     """Every event once; each batch within every limit and of one key; the order rule: each output
     stands where its first event stood."""
-    limits = destination.batch_limits
+    limits = destination.batch_limits()
     by_metadata = {r["metadata"]: r for r in results}
     firsts, seen = [], []
     for out in packed:
@@ -194,7 +194,7 @@ def test_batch_key_and_limits_are_public() -> None:
     assert SEGMENT.batch_key(error) is None
     key = SEGMENT.batch_key(ok)
     assert key is not None and "key-b" not in key
-    assert SEGMENT.batch_limits == {"max_events": 2500, "max_request_bytes": 512000, "max_event_bytes": 32768,
+    assert SEGMENT.batch_limits() == {"max_events": 2500, "max_request_bytes": 475000, "max_event_bytes": 32000,  # defaults
                                     "envelope_bytes": len('{"batch":[]}')}
     with pytest.raises(ValueError, match="declares no batching"):
         transformer.load("kustomer").batch_key(ok)

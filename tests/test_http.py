@@ -365,3 +365,13 @@ def test_a_stop_during_a_look_up_makes_the_event_interrupted_not_failed(api: Any
     assert [(o["outcome"], o["metadata"]) for o in outcomes] == [("interrupted", 0), ("delivered", 1)]
     assert outcomes[0]["error"] == "the run stopped before this event's look-ups were answered"
     assert sorted(r.method for r in api.received) == ["GET", "POST"]
+
+
+def test_sender_packs_by_the_batch_limits_its_settings_give(api: Any, tmp_path: Path) -> None:
+    segment = fast(tmp_path, "segment")
+    settings = {**segment_settings(api), "maxBatchEvents": 2}
+    events = [{**TRACK, "userId": f"u-{i}", "messageId": f"m-{i}"} for i in range(5)]
+    with Sender(segment) as sender:
+        outcomes = list(sender.run(inputs(events, settings), settings=settings))
+    assert [o["outcome"] for o in outcomes] == ["delivered"] * 5
+    assert sorted(len(json.loads(r.body)["batch"]) for r in api.received) == [1, 2, 2]  # sent concurrently

@@ -80,7 +80,7 @@ class _TransformEvents(beam.DoFn):  # type: ignore[misc]
         if key is not None:
             yield key, result
             return
-        for single in destination.iter_batches([result]):  # as batch() would send it: as is, or an error
+        for single in destination.iter_batches([result], self.shipped.settings):  # as batch() would send it: as is, or an error
             yield beam.pvalue.TaggedOutput(_SINGLE, single)
 
 
@@ -94,4 +94,4 @@ class _Pack(beam.DoFn):  # type: ignore[misc]
 
     def process(self, element: tuple[str, Any]) -> Iterator[dict[str, Any]]:
         assert self.destination is not None
-        yield from self.destination.iter_batches(element[1])
+        yield from self.destination.iter_batches(element[1], self.shipped.settings)

@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
 
     write = _line_writer()
     written = 0
-    stream = destination.iter_batches(results()) if args.batch else results()
+    stream = destination.iter_batches(results(), settings) if args.batch else results()
     interrupted = False
     try:
         for result in stream:

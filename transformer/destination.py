@@ -211,6 +211,8 @@ class Destination:
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
+        for check in plan.checks:
+            check.apply(body, ctx)
         method = static.method.fn(ctx) if isinstance(static.method, Part) else static.method
         endpoint = static.endpoint.fn(ctx) if isinstance(static.endpoint, Part) else static.endpoint
         for name, value in (("method", method), ("endpoint", endpoint)):
@@ -221,6 +223,8 @@ class Destination:
         headers = _with_rules(static.headers, static.header_rules, ctx)
         params = _with_rules(static.params, static.param_rules, ctx)
         limit = self._mapping.max_body_bytes
+        if self._mapping.max_body_setting is not None:
+            limit = state.settings.get(self._mapping.max_body_setting, limit)
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
             if size > limit:
@@ -292,21 +296,23 @@ class Destination:
             return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
         return {"output": output, "statusCode": 200, "metadata": metadata}
 
-    def batch(self, results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def batch(self, results: Iterable[dict[str, Any]], settings: Any = None) -> list[dict[str, Any]]:
         """Pack successful results into as few batch requests as the destination's limits allow.
 
         Results with the same ``batch_key`` share batches even when other results come between
         them. Everything stands where its first event stood: a batch where its first event
         stood, and what passes through (error results, and requests the destination does not
         batch) where it stood. No event is split or dropped (one too large for any batch
-        becomes an error in its place)."""
-        return list(self.iter_batches(results))
+        becomes an error in its place). Limits that the destination lets settings change are
+        read from ``settings`` (validated; a TransformError when they are invalid), else their
+        defaults are used."""
+        return list(self.iter_batches(results, settings))
 
-    def iter_batches(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def iter_batches(self, results: Iterable[dict[str, Any]], settings: Any = None) -> Iterator[dict[str, Any]]:
         """Streaming form of ``batch``, in bounded memory: at most 16 batches are open (one per
         key), and at most 16 full batches and 10,000 passing results wait behind the oldest open
         batch; past any bound, the oldest open batch is sent as it is."""
-        yield from Packer(self._batching(), self.name).pack(results)
+        yield from Packer(self._batching(settings), self.name).pack(results)
 
     def batch_key(self, result: dict[str, Any]) -> str | None:
         """What decides which results may share a batch request: results with equal keys may. None
@@ -319,18 +325,19 @@ class Destination:
         and safe to log (the headers hold credentials, the digest does not show them)."""
         return Packer(self._batching(), self.name).key(result)
 
-    def _batching(self) -> Batching:
+    def _batching(self, settings: Any = None) -> Batching:
+        """The batch rules, with the limits ``settings`` give (validated) when there are any."""
         spec = self._mapping.batching
         if spec is None:
             raise ValueError(f"destination {self.name} declares no batching")
-        return spec
+        return spec if settings is None else spec.for_settings(self._settings.state(settings).settings)
 
-    @property
-    def batch_limits(self) -> dict[str, int]:
-        """The batch limits the destination declares (``max_events``, ``max_request_bytes``,
-        ``max_event_bytes``) and ``envelope_bytes``, what a batch adds around its events' bodies
-        besides one comma between two of them."""
-        spec = self._batching()
+    def batch_limits(self, settings: Any = None) -> dict[str, int]:
+        """The batch limits (``max_events``, ``max_request_bytes``, ``max_event_bytes``) that
+        ``batch(results, settings)`` packs by: limits the destination lets settings change are read
+        from ``settings``, else their defaults. And ``envelope_bytes``, what a batch adds around its
+        events' bodies besides one comma between two of them."""
+        spec = self._batching(settings)
         return {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
                 "max_event_bytes": spec.max_event_bytes, "envelope_bytes": Packer(spec, self.name).overhead}
 

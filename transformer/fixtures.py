@@ -122,7 +122,7 @@ def _run(data: dict[str, Any], destination: Destination) -> Any:
               if isinstance(item, dict) and "destination" not in item and "settings" in data else item
               for item in data["inputs"]]
     results = destination.process(inputs, lookup=lookup)
-    return destination.batch(results) if data.get("batch") else results
+    return destination.batch(results, data.get("settings")) if data.get("batch") else results
 
 
 def render(data: dict[str, Any], expected: Any) -> str:

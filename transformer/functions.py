@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64 as _base64
 import json
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -125,8 +126,72 @@ def url_parent(value: Any) -> str:
     return head
 
 
+_WORD = re.compile(r"[^\W_]+")  # letters and digits, any script
+
+
+def camel(value: Any) -> str:
+    """lowerCamelCase from words split at anything but letters and digits: ``favorite_color``,
+    ``Favorite Color`` and ``favorite-color`` -> ``favoriteColor``. A word in capitals alone is
+    lowered (``MRR total`` -> ``mrrTotal``); a word's other capitals are kept (``userID``)."""
+    words: list[str] = [w.lower() if w.isupper() else w for w in _WORD.findall(needs_text(value, "camel"))]
+    if not words:
+        raise StepError("camel needs a string with a letter or digit")
+    first, rest = words[0], words[1:]
+    return first[0].lower() + first[1:] + "".join(word[0].upper() + word[1:] for word in rest)
+
+
+def compact(value: Any) -> Any:
+    """An object without its null values, or an array without its null items."""
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [item for item in value if item is not None]
+    raise StepError(f"compact needs an object or an array, got {_article(type_name(value))}")
+
+
+def unique(value: Any) -> list[Any]:
+    """An array without repeated items (equal as JSON values, types strict), first ones kept."""
+    if not isinstance(value, list):
+        raise StepError(f"unique needs an array, got {_article(type_name(value))}")
+    seen: set[str] = set()
+    out = []
+    for item in value:
+        key = canonical_json(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def canonical_json(value: Any) -> str:
+    """JSON text with keys sorted, no white space, and whole numbers without a fraction (``1.0`` is
+    ``1``): equal JSON values give equal text, whichever language parsed them."""
+    return json.dumps(_whole_numbers(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
+# The namespace of name-based ids: the RFC 4122 URL namespace, so any language can derive the same id.
+ID_NAMESPACE = uuid.NAMESPACE_URL
+
+
+def uuid5(value: Any) -> str:
+    """A name-based UUID (version 5) of the value's canonical JSON: the same value, the same id."""
+    return str(uuid.uuid5(ID_NAMESPACE, canonical_json(value)))
+
+
 COERCIONS: dict[str, Callable[[Any], Any]] = {
     "base64": base64,
+    "camel": camel,
+    "compact": compact,
     "dasherize": dasherize,
     "json": to_json,
     "json_items": json_items,
@@ -134,10 +199,12 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
     "rstrip": rstrip,
     "string": string,
     "trim": trim,
+    "unique": unique,
     "upper": upper,
     "url_component": url_component,
     "url_escape": url_escape,
     "url_parent": url_parent,
+    "uuid5": uuid5,
 }
 
 # ISO 8601 dates and date-times in the W3C profile: YYYY, YYYY-MM, YYYY-MM-DD, then a time with

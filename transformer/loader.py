@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping as AnyMapping
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -14,9 +15,11 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
+from .checks import Check, fast_test, schema_problems, validator_for
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
+from .registry import rule_label
 from .errors import MappingError, Problem
 from .functions import COERCIONS
 from .suggest import closest, did_you_mean
@@ -77,6 +80,9 @@ def _validators() -> tuple[Any, Any]:
     return cls(defs["destination"]), cls(defs["eventFile"])
 
 
+BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
+
+
 @dataclass(frozen=True)
 class Batching:
     endpoint: Fn  # evaluated with each request description as the event
@@ -85,6 +91,17 @@ class Batching:
     max_request_bytes: int
     max_events: int
     max_event_bytes: int
+    settings: tuple[tuple[str, str], ...] = ()  # (limit, setting) for limits a setting may change
+
+    def for_settings(self, settings: AnyMapping[str, Any]) -> Batching:
+        """These limits with the values ``settings`` give (validated, defaults applied)."""
+        if not self.settings:
+            return self
+        return replace(self, **{limit: settings.get(name, getattr(self, limit)) for limit, name in self.settings})
+
+
+# A validate entry compiled but not yet generated: (label, condition as a rule giving a bool, validator).
+_CheckSpec = tuple[str, Node | None, Any]
 
 
 @dataclass(frozen=True)
@@ -105,10 +122,11 @@ class EventPlan:
     headers: dict[str, Part]
     params: dict[str, Part]
     body: Fn | None
+    checks: tuple[Check, ...]  # destination.yaml's validate entries, then the file's
 
 
-# An event type's compiled rules: its file, let bindings, request parts and body.
-Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None]
+# An event type's compiled rules: its file, let bindings, request parts, body and checks.
+Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec]]
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,7 @@ class Mapping:
     settings_errors: dict[str, str]  # setting name -> the message when it fails validation
     plans: dict[str, EventPlan]
     max_body_bytes: int | None
+    max_body_setting: str | None  # the setting that may change max_body_bytes
     batching: Batching | None
     delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
@@ -205,12 +224,17 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    dest_checks = _compile_checks(dest, spec.get("validate", ()))
+    limits = {limit: _limit(dest_source, settings_schema, spec["batch"][limit], ("batch", limit), problems)
+              for limit in BATCH_LIMITS} if "batch" in spec else {}
+    max_body = (_limit(dest_source, settings_schema, spec["max_body_bytes"], ("max_body_bytes",), problems)
+                if "max_body_bytes" in spec else (None, None))
     # A condition compiles to a Node that gives a bool: generated like any rule.
     batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, Rules] = {}
-    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None] | None] = {}
+    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec]] | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
             compiled_files[file_name] = None  # a file several event types share is reported once
@@ -231,11 +255,12 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
             if dest_body is not None:
                 body = dest_body if body is None else merged_object(dest_body, body)
-            compiled_files[file_name] = (source, compiler, request, body)
+            checks = dest_checks + _compile_checks(compiler, source.data.get("validate", ()))
+            compiled_files[file_name] = (source, compiler, request, body, checks)
         done = compiled_files[file_name]
         if done is None:
             continue
-        source, compiler, request, body = done
+        source, compiler, request, body, checks = done
         merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
         for part in ("headers", "params"):
             merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
@@ -243,25 +268,26 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             if part not in merged:
                 problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
                                                              f"(declare it here or in {DESTINATION_FILE})"))
-        rules[event_type] = (file_name, compiler.lets, merged, body)
+        rules[event_type] = (file_name, compiler.lets, merged, body, checks)
 
     if problems:
         raise MappingError(problems)
     batching = None
     if batch_endpoint is not None:
-        b = spec["batch"]
         batch_plan = Plan(None, shared_lets, {})
         batching = Batching(batch_plan.function(batch_endpoint),
                             batch_plan.function(batch_when) if batch_when is not None else None,
-                            b["key"], b["max_request_bytes"], b["max_events"], b["max_event_bytes"])
+                            spec["batch"]["key"],
+                            limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
+                            tuple((limit, name) for limit, (_, name) in limits.items() if name is not None))
     generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
         settings_validator=jsonschema.Draft202012Validator(settings_schema, registry=_NO_RETRIEVAL),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
-        max_body_bytes=spec.get("max_body_bytes"), batching=batching, delivery=delivery, texts=dict(files.read),
-        rules=rules,
+        max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
+        texts=dict(files.read), rules=rules,
     )
 
 
@@ -272,8 +298,30 @@ def tracing_plans(mapping: Mapping) -> dict[str, EventPlan]:
     return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in mapping.rules.items()}
 
 
+def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: YamlPath,
+           problems: list[Problem]) -> tuple[int, str | None]:
+    """A size limit: a number, or ``{setting: name}`` for an integer setting whose default is the
+    limit when the caller gives none (so a limit always exists, e.g. for packing without settings)."""
+    if isinstance(spec, int):
+        return spec, None
+    name = spec["setting"]
+    prop = settings_schema.get("properties", {}).get(name)
+    if not isinstance(prop, dict):
+        known = settings_schema.get("properties", {})
+        problems.append(source.problem((*path, "setting"), f"unknown setting {name!r}{did_you_mean(name, known)}"))
+        return 1, None
+    default = prop.get("default")
+    if prop.get("type") != "integer" or not isinstance(default, int) or not isinstance(prop.get("minimum"), int) \
+            or prop["minimum"] < 1 or default < prop["minimum"]:
+        problems.append(source.problem((*path, "setting"), f"setting {name!r} must be declared with type integer, a minimum "
+                                                           "of at least 1 and a default (the limit when none is given)"))
+        return 1, None
+    return default, name
+
+
 def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
-              body: Node | None, generated: dict[tuple[int, str | None], Fn], tracing: bool = False) -> EventPlan:
+              body: Node | None, checks: list[_CheckSpec], generated: dict[tuple[int, str | None], Fn],
+              tracing: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
     plan = Plan(event_type, lets, generated, tracing)
 
@@ -283,7 +331,25 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
     return EventPlan(file_name, part(request["method"]), part(request["endpoint"]),
                      {name: part(node) for name, node in request["headers"].items()},
                      {name: part(node) for name, node in request["params"].items()},
-                     plan.function(body) if body is not None else None)
+                     plan.function(body) if body is not None else None,
+                     tuple(Check(label, plan.function(when) if when is not None else None, validator,
+                                 fast_test(validator.schema))
+                           for label, when, validator in checks))
+
+
+def _compile_checks(compiler: Compiler, specs: list[dict[str, Any]]) -> list[_CheckSpec]:
+    """Compile ``validate`` entries: each schema is checked (and its references resolved) now, once."""
+    checks: list[_CheckSpec] = []
+    for index, spec in enumerate(specs):
+        path = ("validate", index)
+        broken = False
+        for where, message in schema_problems(spec["schema"]):
+            compiler.problem((*path, "schema", *where), message)
+            broken = True
+        when = compiler.condition(spec["when"], (*path, "when")) if "when" in spec else None
+        if not broken:
+            checks.append((rule_label(compiler.source, path), when, validator_for(spec["schema"])))
+    return checks
 
 
 def _no_such_file(file_name: str, names: list[str]) -> str:

@@ -179,7 +179,7 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
 
     write = cli._line_writer()
     errors = 0
-    for result in destination.iter_batches(results()) if batch else results():
+    for result in destination.iter_batches(results(), settings) if batch else results():
         if "output" in result:
             result["output"]["headers"] = redacted_headers(result["output"]["headers"])
         errors += result["statusCode"] != 200

@@ -69,7 +69,7 @@ def transform(events: DataFrame, destination: str | Path | Destination, settings
         loaded = shipped.load()
         parsed = (json.loads(line) for frame in frames for line in frame["result"].tolist())
         chunk: list[str] = []
-        for out in loaded.iter_batches(parsed):
+        for out in loaded.iter_batches(parsed, shipped.settings):
             chunk.append(compact_json(out))
             if len(chunk) >= _ROWS:
                 yield pd.DataFrame({"result": chunk})

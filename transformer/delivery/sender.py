@@ -73,9 +73,11 @@ class Sender:
     def stopped(self) -> bool:
         return self.client.stopped.is_set()
 
-    def run(self, inputs: Iterable[Any], *, lookup: Lookup | None = None, batch: bool | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, inputs: Iterable[Any], *, lookup: Lookup | None = None, batch: bool | None = None,
+            settings: Any = None) -> Iterator[dict[str, Any]]:
         """Transform (look-ups by ``lookup``, default live), pack (by default when the destination
-        batches), send; one outcome per input, in order."""
+        batches, with the batch limits ``settings`` give, else the defaults), send; one outcome per
+        input, in order."""
         ask = self.lookup if lookup is None else lookup
         batch = self.destination.supports_batching if batch is None else batch
 
@@ -91,7 +93,7 @@ class Sender:
 
         if batch:  # look-ups are held only until the event is transformed: packing comes between
             results = self._ordered(transform, self._until_stopped(inputs))
-            yield from self.deliver(self.destination.iter_batches(results), batched=True)
+            yield from self.deliver(self.destination.iter_batches(results, settings), batched=True)
         else:
             for outcomes in self._ordered(transform_and_send, self._until_stopped(inputs)):
                 yield from outcomes
