@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ import transformer
 from transformer import cli
 
 from .conftest import SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EVENT_FILE = """\
 let:
@@ -198,3 +203,19 @@ def test_explain_shows_deep_values_cut_short(demo: transformer.Destination) -> N
     data = demo.explain({"type": "test", "traits": {"handle": deep}}, SETTINGS, lookup=lookup)
     assert "nested deeper than 100 levels" in data["error"]["message"]
     assert "(nested too deeply to show)" in json.dumps(data)
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"]], ids=["text", "json"])
+def test_cli_explain_of_an_event_not_unicode_is_escaped_and_exit_1(tmp_path: Path, mode: list[str]) -> None:
+    """A lone surrogate escape in a value or a key once crashed explain's output (a traceback):
+    it is shown as the escape, and the event is the error `run` makes it (exit 1)."""
+    (tmp_path / "s.yaml").write_text("apiKey: explain-secret-1\n")
+    (tmp_path / "e.json").write_text('{"type":"track","userId":"u","event":"e","properties":{"\\udc00k":"v\\ud83d"}}')
+    done = subprocess.run([sys.executable, "-m", "transformer", "explain", "-d", "kustomer", "-s", str(tmp_path / "s.yaml"),
+                           str(tmp_path / "e.json"), *mode], capture_output=True, timeout=60, check=False,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    out = done.stdout.decode("utf-8")  # strict: every byte written is UTF-8
+    assert "\\udc00k" in out and "not valid Unicode" in out
+    if mode:
+        assert json.loads(out)["error"]["status_code"] == 400
