@@ -592,3 +592,15 @@ def test_run_and_explain_read_an_event_alike_a_bom_included(tmp_path: Path, sett
         done = subprocess.run([sys.executable, "-m", "transformer", command[0], "-d", "kustomer", "-s", str(settings_file),
                                *command[1:]], input=path.read_bytes(), capture_output=True, env=env, timeout=60, check=False)
         assert done.returncode == 0, done.stderr
+
+
+def test_test_says_why_no_fixture_ran(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`test -d segmnet`, a folder without that destination's fixtures, an empty folder: once only
+    "0 passed, 0 failed" and exit 1, no hint."""
+    monkeypatch.chdir(ROOT)
+    code, out, err = run_cli(["test", "-d", "segmnet"], capsys)
+    assert (code, out) == (2, "") and "no destination 'segmnet' (did you mean `segment`?)" in err
+    code, out, _ = run_cli(["test", "fixtures/segment", "-d", "kustomer"], capsys)
+    assert code == 1 and out.splitlines() == ["no fixtures in fixtures/segment for destination kustomer", "0 passed, 0 failed"]
+    code, out, _ = run_cli(["test", str(tmp_path)], capsys)
+    assert code == 1 and out.splitlines() == [f"no fixtures in {tmp_path}", "0 passed, 0 failed"]

@@ -24,6 +24,7 @@ from .errors import MappingError, TransformError
 from .explain import render as render_explanation
 from .lookups import Lookup
 from .scaffold import ScaffoldError, scaffold
+from .suggest import did_you_mean
 from .values import has_surrogate, printable
 from .wire import json_bytes
 from .yamlsource import parse_yaml
@@ -520,6 +521,11 @@ def _resolve(name: str) -> str | Path:
     return name
 
 
+def _resolvable(name: str) -> bool:
+    """Whether a destination name (not a path) means a mapping folder here or a built-in."""
+    return isinstance(_resolve(name), Path) or name in builtin_destinations()
+
+
 def _load(name: str, report: IO[str]) -> Destination:
     """Load a destination by name or folder and say which folder it came from."""
     destination = load(_resolve(name))
@@ -555,6 +561,10 @@ def _default_folders() -> list[str]:
 def _test(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
+    if args.destination and not _resolvable(args.destination):
+        known = {p.parent.name for p in WORKING_COPY.glob("*/destination.yaml")} | set(builtin_destinations())
+        raise UsageError(f"no destination {args.destination!r}{did_you_mean(args.destination, known)} "
+                         f"(known: {', '.join(sorted(known))})")
     custom = _load(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
     passed = failed = 0
@@ -590,6 +600,9 @@ def _test(args: argparse.Namespace) -> int:
         print(f"FAIL {path}: {data['name']}")
         sys.stdout.writelines(difflib.unified_diff(
             _pretty(data.get("expected")), _pretty(actual), "expected", "actual"))
+    if not passed and not failed:  # say why nothing ran rather than leave "0 passed" to puzzle over
+        wanted = args.destination or (custom.name if custom is not None else None)
+        print(f"no fixtures in {args.path}" + (f" for destination {wanted}" if wanted else ""))
     print(f"{passed} passed, {failed} failed")
     return EXIT_EVENT_ERRORS if failed or not passed else EXIT_OK
 
