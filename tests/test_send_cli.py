@@ -109,9 +109,10 @@ def test_dry_run_sends_nothing_and_never_shows_credentials(api: Any, tmp_path: P
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     settings, events = _files(tmp_path, {"apiKey": KEY, "baseEndpoint": api.url}, EVENTS)
     assert cli.main(["send", "-d", "kustomer", "-s", str(settings), "--dry-run", str(events)]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     results = [json.loads(line) for line in out.splitlines()]
     assert [r["statusCode"] for r in results] == [200, 200, 400, 400, 200]
+    assert err.splitlines()[-1] == "kustomer: dry run, nothing sent; 3 requests written, 2 errors"  # the summary send promises
     assert results[0]["output"]["method"] == "POST" and results[0]["output"]["headers"]["Authorization"] == "[redacted]"
     assert KEY not in out and {r.method for r in api.received} == {"GET"}  # look-ups only
     # Canned answers: nothing is sent at all (these settings name the real host).

@@ -174,13 +174,15 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
                                                "metadata": where}, lookup=lookup)
 
     write = cli._line_writer()
-    errors = 0
+    errors = requests = 0
     for result in destination.iter_batches(results(), settings) if batch else results():
         if "output" in result:
             result["output"]["headers"] = redacted_headers(result["output"]["headers"])
+            requests += 1
         errors += result["statusCode"] != 200
         write(result)
     sys.stdout.flush()
+    print(f"{destination.name}: dry run, nothing sent; {requests} requests written, {errors} errors", file=sys.stderr)
     return cli.EXIT_EVENT_ERRORS if errors else cli.EXIT_OK
 
 
