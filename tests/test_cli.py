@@ -255,8 +255,10 @@ def test_new_scaffolds_a_destination_that_passes_check_and_test(tmp_path: Path, 
     # Its files name an editor schema that exists, and the schema accepts them.
     for name in ("destination.yaml", "track.yaml"):
         first = (tmp_path / "mappings" / "acme" / name).read_text().splitlines()[0]
-        assert first.startswith("# yaml-language-server: $schema=file://")
-        assert Path(first.split("$schema=file://", 1)[1]).is_file()
+        # outside a checkout: the installed copy, relative to the new folder (as the README says)
+        assert first.startswith("# yaml-language-server: $schema=../")
+        schema = tmp_path / "mappings" / "acme" / first.split("$schema=", 1)[1]
+        assert schema.is_file() and schema.resolve().parent == transformer.scaffold.SCHEMAS.resolve()
     code, _, err = run_cli(["new", "acme"], capsys)
     assert (code, err) == (2, f"transformer: {Path('mappings/acme')} already exists\n")
     assert run_cli(["new", "9lives"], capsys)[0] == 2
