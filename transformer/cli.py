@@ -113,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     where = test.add_mutually_exclusive_group()
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
     where.add_argument("--mappings", type=Path, help="run the fixtures of this mapping folder's destination against it")
+    test.add_argument("--update", action="store_true",
+                      help="accept the changes: rewrite each mismatching fixture's expected (review the diff before committing)")
     test.set_defaults(handler=_test)
 
     explain = commands.add_parser("explain", help="show which rule gave each field of one event's request, and why",
@@ -567,7 +569,7 @@ def _test(args: argparse.Namespace) -> int:
                          f"(known: {', '.join(sorted(known))})")
     custom = _load(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
-    passed = failed = 0
+    passed = failed = updated = 0
     for path in fixtures.find(args.path):
         try:
             data = fixtures.read(path)
@@ -596,15 +598,19 @@ def _test(args: argparse.Namespace) -> int:
         if actual == data.get("expected"):
             passed += 1
             continue
-        failed += 1
-        print(f"FAIL {path}: {data['name']}")
+        if args.update:  # the same text the golden test compares, so it passes too
+            path.write_text(fixtures.render(data, actual), encoding="utf-8")
+            updated += 1
+        else:
+            failed += 1
+        print(f"{'UPDATED' if args.update else 'FAIL'} {path}: {data['name']}")
         sys.stdout.writelines(difflib.unified_diff(
             _pretty(data.get("expected")), _pretty(actual), "expected", "actual"))
-    if not passed and not failed:  # say why nothing ran rather than leave "0 passed" to puzzle over
+    if not passed and not failed and not updated:  # say why nothing ran rather than leave "0 passed" to puzzle over
         wanted = args.destination or (custom.name if custom is not None else None)
         print(f"no fixtures in {args.path}" + (f" for destination {wanted}" if wanted else ""))
-    print(f"{passed} passed, {failed} failed")
-    return EXIT_EVENT_ERRORS if failed or not passed else EXIT_OK
+    print(f"{passed} passed, {failed} failed" + (f", {updated} updated" if args.update else ""))
+    return EXIT_EVENT_ERRORS if failed or not passed + updated else EXIT_OK
 
 
 def _pretty(value: Any) -> list[str]:
