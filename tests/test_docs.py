@@ -50,3 +50,17 @@ def test_every_command_option_is_in_the_readme() -> None:
     options = {(name, option) for name, parser in commands.items() for action in parser._actions
                for option in action.option_strings if option.startswith("--") and option != "--help"}
     assert [(name, option) for name, option in sorted(options) if f"[{option}" not in readme and f"{option} " not in readme] == []
+
+
+@pytest.mark.parametrize("name", ["kustomer", "segment"])
+def test_destination_docs_state_the_delivery_rules_send_follows(name: str) -> None:
+    """docs/kustomer.md said pacing was the caller's concern while `send` enforces delivery.rate_limit."""
+    import transformer
+
+    rules = transformer.load(ROOT / "mappings" / name).delivery
+    text = (ROOT / "docs" / f"{name}.md").read_text(encoding="utf-8")
+    assert "caller's concern" not in text and "Delivery and retries are the caller's" not in text
+    section = text.split("\n## Delivery\n", 1)[1].split("\n## ", 1)[0]
+    assert rules.rate_limit is not None
+    assert f"{rules.rate_limit.requests:,} requests" in section and f"up to\n  {rules.tries} tries" in section
+    assert ", ".join(str(s) for s in sorted(rules.retry_statuses)[:-1]) in section and "--rate-limit" in section
