@@ -624,10 +624,10 @@ def _explain(args: argparse.Namespace) -> int:
     lookup = None if args.lookups is None else _canned_lookup(args.lookups)
     label = "<stdin>" if str(args.event) == "-" else printable(str(args.event))
     try:
-        data = _stdin_bytes().read() if str(args.event) == "-" else args.event.read_bytes()
+        text = _stdin_bytes().read() if str(args.event) == "-" else args.event.read_bytes()
     except OSError as exc:
         raise UsageError(f"{label}: cannot read the event: {exc}") from None
-    event = _event(_without_bom(data), label)  # read as `run` reads an input
+    event = _event(_without_bom(text), label)  # read as `run` reads an input
     if isinstance(event, _Unreadable):
         raise UsageError(f"{event.reason} (not one JSON event)")
     data = destination.explain(event, settings, lookup=lookup)
