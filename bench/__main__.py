@@ -1,16 +1,21 @@
-"""python -m bench [--events N] [--rounds R] [--cli-events N] [--json PATH]
+"""python -m bench [--events N] [--rounds R] [--cli-events N] [--hold-events N] [--jobs-events N] [--json PATH]
 
 Measures, in one process and interleaved (engine and baseline alternate every round, so machine
-noise hits both alike): µs/event and events/s per event type and overall, the engine/baseline
-throughput ratio, the load+compile time of the Kustomer mappings, and `transformer run` on a
-large NDJSON file against a small one (throughput and peak memory).
+noise hits both alike): µs/event and events/s per event type and overall, and the engine/baseline
+throughput ratio, in two modes over the same events: "shared" (a pipeline passing the same few
+settings objects) and "processor" (every input carries its own settings dict, parsed from JSON,
+in the processor shape). Then: the load+compile time of the Kustomer mappings, `transformer run`
+on a large NDJSON file against a small one (throughput and peak memory), `process()` holding its
+results against streaming (the cyclic garbage collector's share), and `transformer run --jobs`.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,17 +40,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="in-process events per round (default 20,000)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; medians are reported (default 7)")
     parser.add_argument("--cli-events", type=int, default=100_000, help="events in the large CLI file (default 100,000)")
+    parser.add_argument("--hold-events", type=int, default=50_000, help="inputs for process() vs streaming (default 50,000)")
+    parser.add_argument("--jobs-events", type=int, default=200_000, help="events in the --jobs file (default 200,000)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
     pairs = generate(args.events)
     answers = lookup_answers(pairs)
     kustomer = transformer.load("kustomer")
-    check_equal(kustomer, pairs, answers)
+    inputs = processor_inputs(pairs)
+    check_equal(kustomer, pairs, inputs, answers)
+    # The benchmark's own event lists stay alive throughout: left to the cyclic collector, its full
+    # rescans of them would land at random in one subject's timing. What holding data costs a
+    # caller is measured on its own, below ("process() on N inputs").
+    gc.freeze()
     figures: dict[str, Any] = {"machine": machine(), "events": args.events, "rounds": args.rounds}
-    figures["throughput"] = throughput(kustomer, pairs, answers, args.rounds)
+    figures["load_before"] = os.getloadavg()[0]
+    figures["throughput"] = throughput(kustomer, pairs, inputs, answers, args.rounds)
     figures["load_ms"] = load_times()
     figures["cli"] = cli_run(kustomer, args.cli_events)
+    figures["hold"] = holding(kustomer, args.hold_events)
+    figures["jobs"] = jobs_run(args.jobs_events)
+    figures["load_after"] = os.getloadavg()[0]
     print_table(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
@@ -57,112 +73,238 @@ def machine() -> dict[str, Any]:
             "processor": platform.processor() or platform.machine()}
 
 
-def check_equal(kustomer: transformer.Destination, pairs: Pairs, answers: dict[str, Any]) -> None:
-    """The baseline must be the same behaviour, or the comparison means nothing."""
-    lookup = canned_lookup(answers)
-    for event, settings in pairs:
-        engine = kustomer.transform(event, settings, lookup=lookup)
-        hand = baseline.transform(event, settings, lookup)
-        if engine != hand:
-            raise SystemExit(f"baseline and engine differ on {json.dumps(event)[:300]}:\n{engine}\n{hand}")
+def processor_inputs(pairs: Pairs) -> list[dict[str, Any]]:
+    """The processor shape, as a processor receives it: each input parsed from its own JSON text,
+    so every input's settings are a dict of their own (never the same object twice)."""
+    return [json.loads(json.dumps({"message": event, "destination": {"Config": settings}, "metadata": {"n": n}}))
+            for n, (event, settings) in enumerate(pairs)]
 
 
-def throughput(kustomer: transformer.Destination, pairs: Pairs, answers: dict[str, Any], rounds: int) -> dict[str, Any]:
+def check_equal(kustomer: transformer.Destination, pairs: Pairs, inputs: list[dict[str, Any]], answers: dict[str, Any]) -> None:
+    """The baseline must be the same behaviour, in both modes, or the comparison means nothing."""
     lookup = canned_lookup(answers)
-    by_type = {kind: [p for p in pairs if p[0]["type"] == kind] for kind in TYPES}
-    def run_engine(subset: Pairs) -> None:
+    for (event, settings), item in zip(pairs, inputs):
+        for engine, hand in ((kustomer.transform(event, settings, lookup=lookup), baseline.transform(event, settings, lookup)),
+                             (kustomer.process_one(item, lookup=lookup), baseline.process_one(item, lookup))):
+            if engine != hand:
+                raise SystemExit(f"baseline and engine differ on {json.dumps(event)[:300]}:\n{engine}\n{hand}")
+
+
+def throughput(kustomer: transformer.Destination, pairs: Pairs, inputs: list[dict[str, Any]], answers: dict[str, Any],
+               rounds: int) -> dict[str, Any]:
+    """Per mode, per event type and overall: engine and baseline alternate, medians of the rounds."""
+    lookup = canned_lookup(answers)
+
+    def shared_engine(subset: list[Any]) -> None:
         for event, settings in subset:
             kustomer.transform(event, settings, lookup=lookup)
 
-    def run_baseline(subset: Pairs) -> None:
+    def shared_baseline(subset: list[Any]) -> None:
         for event, settings in subset:
             baseline.transform(event, settings, lookup)
 
-    subjects: dict[str, Callable[[Pairs], None]] = {"engine": run_engine, "baseline": run_baseline}
-    samples: dict[tuple[str, str], list[float]] = {}
+    def processor_engine(subset: list[Any]) -> None:
+        for item in subset:
+            kustomer.process_one(item, lookup=lookup)
+
+    def processor_baseline(subset: list[Any]) -> None:
+        for item in subset:
+            baseline.process_one(item, lookup)
+
+    modes: dict[str, tuple[list[Any], dict[str, Callable[[list[Any]], None]]]] = {
+        "shared": (list(pairs), {"engine": shared_engine, "baseline": shared_baseline}),
+        "processor": (inputs, {"engine": processor_engine, "baseline": processor_baseline}),
+    }
+    kinds = [event["type"] for event, _ in pairs]
+    samples: dict[tuple[str, str, str], list[float]] = {}
     for round_no in range(rounds):
-        order = list(subjects) if round_no % 2 == 0 else list(reversed(subjects))
-        for group, subset in [("overall", pairs), *by_type.items()]:
-            for name in order:
-                start = time.perf_counter()
-                subjects[name](subset)
-                samples.setdefault((group, name), []).append((time.perf_counter() - start) / len(subset))
+        for mode, (items, subjects) in modes.items():
+            order = list(subjects) if round_no % 2 == 0 else list(reversed(subjects))
+            groups = [("overall", items), *((kind, [x for x, k in zip(items, kinds) if k == kind]) for kind in TYPES)]
+            for group, subset in groups:
+                for name in order:
+                    start = time.perf_counter()
+                    subjects[name](subset)
+                    samples.setdefault((mode, group, name), []).append((time.perf_counter() - start) / len(subset))
     out: dict[str, Any] = {}
-    for group in ["overall", *TYPES]:
-        engine = statistics.median(samples[(group, "engine")])
-        hand = statistics.median(samples[(group, "baseline")])
-        out[group] = {"engine_us": engine * 1e6, "baseline_us": hand * 1e6, "engine_eps": 1 / engine,
-                      "baseline_eps": 1 / hand, "ratio": hand / engine}
+    for mode in modes:
+        for group in ["overall", *TYPES]:
+            engine = statistics.median(samples[(mode, group, "engine")])
+            hand = statistics.median(samples[(mode, group, "baseline")])
+            out.setdefault(mode, {})[group] = {"engine_us": engine * 1e6, "baseline_us": hand * 1e6, "engine_eps": 1 / engine,
+                                               "baseline_eps": 1 / hand, "ratio": hand / engine}
+    return out
+
+
+def holding(kustomer: transformer.Destination, count: int) -> dict[str, Any]:
+    """`process()` on a list keeps every result, as its caller asked; streaming keeps none. What
+    holding costs is the cyclic garbage collector rescanning the held inputs and results; measured
+    as they are, after gc.freeze() of the inputs, and with the collector off during the call."""
+    pairs = generate(count, seed=5)
+    answers = lookup_answers(pairs)
+    lookup = canned_lookup(answers)
+    inputs = processor_inputs(pairs)
+    del pairs
+
+    def streaming() -> None:
+        for item in inputs:
+            kustomer.process_one(item, lookup=lookup)
+
+    def process() -> None:
+        kustomer.process(inputs, lookup=lookup)
+
+    def process_frozen() -> None:
+        gc.freeze()
+        try:
+            kustomer.process(inputs, lookup=lookup)
+        finally:
+            gc.unfreeze()
+
+    def process_gc_off() -> None:
+        gc.disable()
+        try:
+            kustomer.process(inputs, lookup=lookup)
+        finally:
+            gc.enable()
+
+    subjects = {"streaming": streaming, "process": process, "process_frozen": process_frozen, "process_gc_off": process_gc_off}
+    samples: dict[str, list[float]] = {}
+    for round_no in range(3):
+        for name in (list(subjects) if round_no % 2 == 0 else list(reversed(subjects))):
+            gc.collect()
+            start = time.perf_counter()
+            subjects[name]()
+            samples.setdefault(name, []).append(time.perf_counter() - start)
+    out: dict[str, Any] = {"events": count}
+    for name, times in samples.items():
+        out[name] = count / statistics.median(times)
     return out
 
 
 def load_times() -> dict[str, float]:
-    """Cold: a fresh interpreter's first load (schema compile included); warm: later loads."""
-    code = ("import time, transformer; t = time.perf_counter(); transformer.load('kustomer'); "
-            "cold = time.perf_counter() - t; w = []\n"
-            "for _ in range(20):\n t = time.perf_counter(); transformer.load('kustomer'); w.append(time.perf_counter() - t)\n"
-            "import statistics; print(cold * 1e3, statistics.median(w) * 1e3)")
-    colds, warms = [], []
+    """Cold: a fresh interpreter's first load (schema compile included); warm: later loads. Wall
+    time, and CPU time, which a busy machine inflates less."""
+    code = ("import time, transformer\n"
+            "def load():\n t, c = time.perf_counter(), time.process_time(); transformer.load('kustomer')\n"
+            " return time.perf_counter() - t, time.process_time() - c\n"
+            "cold = load(); warm = sorted(load() for _ in range(20))[10]\n"
+            "print(*(x * 1e3 for x in (*cold, *warm)))")
+    runs = []
     for _ in range(5):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-        cold, warm = map(float, done.stdout.split())
-        colds.append(cold)
-        warms.append(warm)
-    return {"cold_ms": statistics.median(colds), "warm_ms": statistics.median(warms)}
+        runs.append(list(map(float, done.stdout.split())))
+    keys = ("cold_ms", "cold_cpu_ms", "warm_ms", "warm_cpu_ms")
+    return {key: statistics.median(run[i] for run in runs) for i, key in enumerate(keys)}
+
+
+def write_events(folder: Path, label: str, count: int, seed: int) -> list[str]:
+    """An NDJSON file of ``count`` events and its look-up answers: the arguments for `transformer run`."""
+    settings = folder / "settings.json"
+    settings.write_text(json.dumps(SETTINGS[3]))
+    pairs = generate(count, seed=seed)
+    events = folder / f"{label}.ndjson"
+    with events.open("w") as handle:
+        for event, _ in pairs:
+            handle.write(json.dumps(event) + "\n")
+    lookups = folder / f"{label}-lookups.json"
+    lookups.write_text(json.dumps(lookup_answers(pairs)))
+    return ["-d", "kustomer", "-s", str(settings), "--lookups", str(lookups), str(events)]
 
 
 def cli_run(kustomer: transformer.Destination, large: int) -> dict[str, Any]:
-    """`transformer run` on NDJSON files, against the engine in process on the very same events."""
+    """`transformer run` on NDJSON files (startup, reading, writing and all), against the engine in
+    process on the very same events (process_one, look-ups from the same answers); alternating, medians of 3."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        settings = folder / "settings.json"
-        settings.write_text(json.dumps(SETTINGS[3]))
-        results: dict[str, Any] = {}
-        for label, count in (("small", 1_000), ("large", large)):
-            pairs = generate(count, seed=11)
-            events = folder / f"{label}.ndjson"
-            with events.open("w") as handle:
-                for event, _ in pairs:
-                    handle.write(json.dumps(event) + "\n")
-            lookups = folder / f"{label}-lookups.json"
-            lookups.write_text(json.dumps(lookup_answers(pairs)))
-            command = [sys.executable, "-m", "bench.peak", "run", "-d", "kustomer", "-s", str(settings),
-                       "--lookups", str(lookups), "--no-progress", str(events)]
-            start = time.perf_counter()
-            with open(os.devnull, "w") as sink:
-                done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
-            elapsed = time.perf_counter() - start
-            if done.returncode != 0:
-                raise SystemExit(f"transformer run failed on {label}: {done.stderr}")
-            peak_kb = int(done.stderr.strip().splitlines()[-1].split()[1])
-            results[label] = {"events": count, "seconds": elapsed, "events_per_s": count / elapsed,
-                              "peak_rss_mb": peak_kb / 1024}
-        results["extra_peak_mb"] = results["large"]["peak_rss_mb"] - results["small"]["peak_rss_mb"]
+        small = run_cli(write_events(folder, "small", 1_000, seed=11))
+        args = write_events(folder, "large", large, seed=11)
+        pairs = generate(large, seed=11)
         lookup = canned_lookup(lookup_answers(pairs))
-        start = time.perf_counter()
-        for event, _ in pairs:
-            kustomer.process_one({"message": event, "destination": {"Config": SETTINGS[3]}}, lookup=lookup)
-        results["engine_events_per_s"] = len(pairs) / (time.perf_counter() - start)
-        results["ratio_to_engine"] = results["large"]["events_per_s"] / results["engine_events_per_s"]
-        return results
+        inputs = [{"message": event, "destination": {"Config": SETTINGS[3]}} for event, _ in pairs]
+        del pairs
+        runs: list[dict[str, float]] = []
+        engine: list[tuple[float, float]] = []
+        for _ in range(3):
+            runs.append(run_cli(args))
+            start, cpu = time.perf_counter(), time.process_time()
+            for item in inputs:
+                kustomer.process_one(item, lookup=lookup)
+            engine.append((time.perf_counter() - start, time.process_time() - cpu))
+    cli = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    engine_s, engine_cpu = statistics.median(e[0] for e in engine), statistics.median(e[1] for e in engine)
+    return {"events": large, "events_per_s": large / cli["seconds"], "peak_rss_mb": cli["peak_rss_mb"],
+            "small_peak_rss_mb": small["peak_rss_mb"], "extra_peak_mb": cli["peak_rss_mb"] - small["peak_rss_mb"],
+            "engine_events_per_s": large / engine_s, "ratio_to_engine": engine_s / cli["seconds"],
+            "cpu_ratio_to_engine": engine_cpu / cli["cpu_seconds"]}
+
+
+def run_cli(args: list[str]) -> dict[str, float]:
+    """One `transformer run` under bench.peak: wall and CPU seconds (workers included), peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        done = subprocess.run([sys.executable, "-m", "bench.peak", "run", "--no-progress", *args], stdout=sink,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"transformer run failed: {done.stderr}")
+    lines = dict(line.split() for line in done.stderr.strip().splitlines()[-2:])
+    return {"seconds": elapsed, "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+            "peak_rss_mb": int(lines["peak-rss-kb"]) / 1024, "worker_peak_rss_mb": int(lines["worker-peak-rss-kb"]) / 1024}
+
+
+def jobs_run(count: int) -> dict[str, Any]:
+    """`transformer run --jobs <CPUs>` against `--jobs 1` on one file, alternating, medians of 3."""
+    jobs = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        common = write_events(Path(tmp), "jobs", count, seed=13)
+        runs: dict[int, list[dict[str, float]]] = {1: [], jobs: []}
+        for round_no in range(3):
+            for n in ([1, jobs] if round_no % 2 == 0 else [jobs, 1]):
+                runs[n].append(run_cli([*common, "--jobs", str(n)]))
+    out: dict[str, Any] = {"events": count, "jobs": jobs}
+    for n, label in ((1, "single"), (jobs, "parallel")):
+        row = {key: statistics.median(r[key] for r in runs[n]) for key in runs[n][0]}
+        row["events_per_s"] = count / row["seconds"]
+        out[label] = row
+    out["speedup"] = out["parallel"]["events_per_s"] / out["single"]["events_per_s"]
+    out["cpu_ratio"] = out["parallel"]["cpu_seconds"] / out["single"]["cpu_seconds"]
+    out["worker_extra_mb"] = out["parallel"]["worker_peak_rss_mb"] - out["single"]["peak_rss_mb"]
+    return out
 
 
 def print_table(f: dict[str, Any]) -> None:
     m = f["machine"]
     print(f"machine: {m['processor']}, {m['cpus']} cpus, Python {m['python']}, {m['platform']}")
-    print(f"{f['events']:,} events per round, {f['rounds']} interleaved rounds, medians\n")
-    print(f"{'':10} {'engine µs/ev':>13} {'baseline µs/ev':>15} {'engine ev/s':>12} {'baseline ev/s':>14} {'engine/baseline':>16}")
-    for group, row in f["throughput"].items():
-        print(f"{group:10} {row['engine_us']:13.1f} {row['baseline_us']:15.1f} {row['engine_eps']:12,.0f} "
-              f"{row['baseline_eps']:14,.0f} {row['ratio']:15.2f}x")
-    print(f"\nload + compile kustomer: {f['load_ms']['cold_ms']:.1f} ms cold (first in a process), "
-          f"{f['load_ms']['warm_ms']:.1f} ms warm")
+    print(f"load average {f['load_before']:.1f} at the start, {f['load_after']:.1f} at the end "
+          f"(the machine may be shared: compare ratios, not absolute figures)")
+    print(f"{f['events']:,} events per round, {f['rounds']} interleaved rounds, medians")
+    for mode, rows in f["throughput"].items():
+        print(f"\n{mode} mode")
+        print(f"{'':10} {'engine µs/ev':>13} {'baseline µs/ev':>15} {'engine ev/s':>12} {'baseline ev/s':>14} {'engine/baseline':>16}")
+        for group, row in rows.items():
+            print(f"{group:10} {row['engine_us']:13.1f} {row['baseline_us']:15.1f} {row['engine_eps']:12,.0f} "
+                  f"{row['baseline_eps']:14,.0f} {row['ratio']:15.2f}x")
+    print()
+    load = f["load_ms"]
+    print(f"load + compile kustomer: {load['cold_ms']:.1f} ms cold (first in a process; {load['cold_cpu_ms']:.1f} ms CPU), "
+          f"{load['warm_ms']:.1f} ms warm ({load['warm_cpu_ms']:.1f} ms CPU)")
     cli = f["cli"]
-    print(f"transformer run: {cli['large']['events']:,} events in {cli['large']['seconds']:.2f} s = "
-          f"{cli['large']['events_per_s']:,.0f} ev/s, {cli['ratio_to_engine']:.2f}x the engine in process on the same "
-          f"events ({cli['engine_events_per_s']:,.0f} ev/s); "
-          f"peak RSS {cli['large']['peak_rss_mb']:.1f} MB vs {cli['small']['peak_rss_mb']:.1f} MB on "
-          f"{cli['small']['events']:,} events (+{cli['extra_peak_mb']:.1f} MB)")
+    print(f"transformer run: {cli['events']:,} events at {cli['events_per_s']:,.0f} ev/s, {cli['ratio_to_engine']:.2f}x the "
+          f"engine in process on the same events ({cli['engine_events_per_s']:,.0f} ev/s; CPU time ratio "
+          f"{cli['cpu_ratio_to_engine']:.2f}x); peak RSS {cli['peak_rss_mb']:.1f} MB vs {cli['small_peak_rss_mb']:.1f} MB "
+          f"on 1,000 events (+{cli['extra_peak_mb']:.1f} MB)")
+    hold = f["hold"]
+    print(f"process() on {hold['events']:,} inputs: {hold['process']:,.0f} ev/s; after gc.freeze() of the inputs "
+          f"{hold['process_frozen']:,.0f} ev/s; collector off {hold['process_gc_off']:,.0f} ev/s; "
+          f"streaming process_one {hold['streaming']:,.0f} ev/s")
+    jobs = f["jobs"]
+    single, parallel = jobs["single"], jobs["parallel"]
+    print(f"transformer run --jobs {jobs['jobs']} on {jobs['events']:,} events: {parallel['events_per_s']:,.0f} ev/s vs "
+          f"{single['events_per_s']:,.0f} ev/s with --jobs 1 = {jobs['speedup']:.2f}x; CPU time {jobs['cpu_ratio']:.2f}x; "
+          f"peak RSS per worker {parallel['worker_peak_rss_mb']:.1f} MB (main {parallel['peak_rss_mb']:.1f} MB) vs "
+          f"{single['peak_rss_mb']:.1f} MB single ({jobs['worker_extra_mb']:+.1f} MB)")
 
 
 if __name__ == "__main__":

@@ -219,3 +219,13 @@ def tracking(event: dict[str, Any], kind: str, settings: dict[str, Any], base: s
             meta.pop("email", None)
         out["meta"] = meta
     return request("POST", f"{base}/v1/tracking/identityEvent", settings, {"identity": identity, "event": out})
+
+
+def process_one(item: dict[str, Any], lookup: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """The processor shape by hand: one input (message, destination.Config, metadata) to one result."""
+    metadata = item.get("metadata")
+    try:
+        output = transform(item["message"], item["destination"]["Config"], lookup)
+    except Invalid as exc:
+        return {"error": str(exc), "statusCode": 400, "metadata": metadata}
+    return {"output": output, "statusCode": 200, "metadata": metadata}

@@ -22,11 +22,12 @@ from .wire import compact_json, json_bytes, request_description
 class _TypeState:
     """What one (settings, event type) pair computes once: settings-only lets and request parts.
 
-    ``method`` and ``endpoint`` hold a value, or the Part to run per event; ``headers`` and
-    ``params`` hold the values computed once, ``*_rules`` the Parts to run per event.
+    ``method`` and ``endpoint`` hold a checked string, or the Part to run (and check) per event;
+    ``headers`` and ``params`` hold the values computed once, ``*_rules`` the Parts to run per
+    event. ``asker`` is the last Asker made, reused while callers pass the same lookup function.
     """
 
-    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules")
+    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "asker")
 
     def __init__(self, event_type: str) -> None:
         self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
@@ -36,6 +37,7 @@ class _TypeState:
         self.params: dict[str, Any] = {}
         self.header_rules: tuple[tuple[str, Part], ...] = ()
         self.param_rules: tuple[tuple[str, Part], ...] = ()
+        self.asker: Asker | None = None
 
 
 def _rebuild(folder: str, texts: dict[str, str]) -> Destination:
@@ -199,36 +201,38 @@ class Destination:
             raise TransformError(f"the message must be an object, got {type_name(message)}")
         state = self._settings.state(settings)
         event_type = message.get("type", MISSING)
+        key = event_type.lower() if isinstance(event_type, str) else ""
+        plan = self._mapping.plans.get(key)
+        if plan is not None:  # the common case first: every test below is for an error's wording
+            return key, plan, state
         if not is_present(event_type):
             raise TransformError("Event type is required")
         if not isinstance(event_type, str):
             raise TransformError(f"Event type must be a string, got {type_name(event_type)}")
-        key = event_type.lower()
-        plan = self._mapping.plans.get(key)
-        if plan is None:
-            shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
-            raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
-        return key, plan, state
+        shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
+        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
 
     def _build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
                lookup: Lookup | None, static: _TypeState | None = None) -> dict[str, Any]:
         if static is None:
             static = state.types.get(event_type) or self._type_state(state, event_type, plan)
-        ctx = Context(message, state.settings, static.static_vars, Asker(lookup, static.headers, state.secrets))
+        asker = static.asker
+        if asker is None or asker.function is not lookup:
+            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        ctx = Context(message, state.settings, static.static_vars, asker)
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
         for check in plan.checks:
             check.apply(body, ctx)
-        method = static.method.fn(ctx) if isinstance(static.method, Part) else static.method
-        endpoint = static.endpoint.fn(ctx) if isinstance(static.endpoint, Part) else static.endpoint
-        for name, value in (("method", method), ("endpoint", endpoint)):
-            if value is MISSING:
-                raise TransformError(f"{plan.file} request.{name}: the rule gave no value for this event")
-            if value.__class__ is not str:
-                raise TransformError(f"{plan.file} request.{name}: must be a string, got {type_name(value)}")
-        headers = _with_rules(static.headers, static.header_rules, ctx)
-        params = _with_rules(static.params, static.param_rules, ctx)
+        method = static.method
+        if method.__class__ is not str:
+            method = _request_string(method.fn(ctx), plan.file, "method")
+        endpoint = static.endpoint
+        if endpoint.__class__ is not str:
+            endpoint = _request_string(endpoint.fn(ctx), plan.file, "endpoint")
+        headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
+        params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
         limit = self._mapping.max_body_bytes
         if self._mapping.max_body_setting is not None:
             limit = state.settings.get(self._mapping.max_body_setting, limit)
@@ -242,8 +246,11 @@ class Destination:
         """Compute the request parts that read only settings, once per (settings, event type)."""
         static = _TypeState(event_type)
         ctx = Context({}, state.settings, static.static_vars, None)
-        static.method = plan.method.fn(ctx) if plan.method.settings_only else plan.method
-        static.endpoint = plan.endpoint.fn(ctx) if plan.endpoint.settings_only else plan.endpoint
+        for name in ("method", "endpoint"):
+            part: Part = getattr(plan, name)
+            value = part.fn(ctx) if part.settings_only else MISSING
+            # A bad value stays a Part: each event then reports it, as a per-event rule would.
+            setattr(static, name, value if value.__class__ is str else part)
         for name, part in plan.headers.items():
             if part.settings_only and (value := part.fn(ctx)) is not MISSING:
                 static.headers[name] = value
@@ -354,6 +361,14 @@ class Destination:
             self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+
+
+def _request_string(value: Any, file: str, name: str) -> str:
+    if value is MISSING:
+        raise TransformError(f"{file} request.{name}: the rule gave no value for this event")
+    if value.__class__ is not str:
+        raise TransformError(f"{file} request.{name}: must be a string, got {type_name(value)}")
+    return str(value)
 
 
 def _redacted(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 import jmespath  # type: ignore[import-untyped]
 import jmespath.exceptions  # type: ignore[import-untyped]
+import jmespath.visitor  # type: ignore[import-untyped]
 
 from .codegen import Gen, Node, read_key
 from .errors import TransformError
@@ -55,10 +56,13 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
         column = getattr(exc, "lex_position", None)
         return scope.problem(path, f"JMESPath does not parse ({reason}{f' at column {column}' if column is not None else ''})")
     label = scope.label(path)
+    # One interpreter per rule: compiled.search would build one per call, a reference cycle that
+    # leaves work for the cyclic garbage collector on every event.
+    interpreter = jmespath.visitor.TreeInterpreter()
 
     def search(event: Any) -> Any:
         try:
-            value = compiled.search(event)
+            value = interpreter.visit(compiled.parsed, event)
         except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
             raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
         return fresh(value, label) if is_present(value) else MISSING

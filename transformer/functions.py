@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .values import type_name
+from .wire import compact_json
 
 
 class StepError(Exception):
@@ -45,12 +46,10 @@ def needs_text(value: Any, coercion: str) -> str:
     return value
 
 
-_WHITESPACE_RUN = re.compile(r"\s+")
-
-
 def dasherize(value: Any) -> str:
     """Trim, then turn each run of white space into one dash: ``" Order  Done "`` -> ``Order-Done``."""
-    return _WHITESPACE_RUN.sub("-", needs_text(value, "dasherize").strip())
+    # split() cuts at exactly the white space a regex's \s matches, and is several times faster.
+    return "-".join(needs_text(value, "dasherize").split())
 
 
 def trim(value: Any) -> str:
@@ -80,7 +79,7 @@ def string(value: Any) -> str:
 
 def to_json(value: Any) -> str:
     """Compact JSON text, as JavaScript's JSON.stringify writes it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return compact_json(value)
 
 
 def json_items(value: Any) -> str:
@@ -211,8 +210,12 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
 # optional seconds, fraction and zone.
 _ISO_8601 = re.compile(r"\d{4}(-\d\d(-\d\d([Tt]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:\d\d)?)?)?)?")
 
+_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", dict: "object", list: "array",
+               type(None): "null"}  # type_name's answers for the plain classes, by one dict look-up
+
+
 def type_class(value: Any) -> str:
     """The class ``entries.by_type`` dispatches on: a JSON type name, with ``datetime`` for a
     string in ISO 8601 form."""
-    name = type_name(value)
+    name = _JSON_TYPES.get(value.__class__) or type_name(value)
     return "datetime" if name == "string" and _ISO_8601.fullmatch(value) else name

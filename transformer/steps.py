@@ -72,7 +72,15 @@ def _needs_object(value: Any, step: str) -> dict[str, Any]:
 @step("omit")
 def _omit(scope: Scope, keys: list[str], path: YamlPath) -> Step:
     dropped = frozenset(keys)
-    return lambda value: {k: v for k, v in _needs_object(value, "omit").items() if k not in dropped}
+
+    def omit(value: Any) -> Any:
+        kept = _needs_object(value, "omit")
+        for key in dropped:
+            if key in kept:
+                return {k: v for k, v in kept.items() if k not in dropped}
+        return kept  # nothing to drop: the value is the rule's own already, no copy needed
+
+    return omit
 
 
 @step("coerce")
@@ -80,32 +88,44 @@ def _coerce(scope: Scope, name: str, path: YamlPath) -> Step:
     return COERCIONS[name]
 
 
+_NAMES_KEPT = 4096
+
+
 @step("entries")
 def _entries(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
     key_coercions = tuple(COERCIONS[name] for name in spec.get("key", ()))
-    by_type = {
-        cls: (rule.get("key_suffix", ""), COERCIONS[rule["value"]] if "value" in rule else None)
-        for cls, rule in spec.get("by_type", {}).items()
-    }
+    by_type = spec.get("by_type", {})
+    suffixes = {kind: rule["key_suffix"] for kind, rule in by_type.items() if "key_suffix" in rule}
+    coercions = {kind: COERCIONS[rule["value"]] for kind, rule in by_type.items() if "value" in rule}
+
+    names: dict[tuple[str, str], str] = {}  # (key, type class) -> new key; keys recur from event to event
+
+    def rename(key: str, kind: str) -> str:
+        new_key = key
+        for coerce in key_coercions:
+            new_key = coerce(new_key)
+        suffix = suffixes.get(kind)
+        if suffix and not new_key.endswith(suffix):
+            new_key += suffix
+        if len(names) >= _NAMES_KEPT:  # bounded: event keys are unbounded in variety
+            names.clear()
+        names[key, kind] = new_key
+        return new_key
 
     def rewrite(value: Any) -> Any:
         out: dict[str, Any] = {}
-        origin: dict[str, str] = {}
         for key, item in _needs_object(value, "entries").items():
-            new_key = key
-            for coerce in key_coercions:
-                new_key = coerce(new_key)
-            rule = by_type.get(type_class(item))
-            if rule is not None:
-                suffix, coerce_value = rule
-                if suffix and not new_key.endswith(suffix):
-                    new_key += suffix
-                if coerce_value is not None:
-                    item = coerce_value(item)
+            kind = type_class(item)
+            new_key = names.get((key, kind))
+            if new_key is None:
+                new_key = rename(key, kind)
+            coerce_value = coercions.get(kind)
+            if coerce_value is not None:
+                item = coerce_value(item)
             if new_key in out:
-                raise StepError(f"keys {origin[new_key]!r} and {key!r} both become {new_key!r}")
+                first = next(k for k, v in value.items() if rename(k, type_class(v)) == new_key)
+                raise StepError(f"keys {first!r} and {key!r} both become {new_key!r}")
             out[new_key] = item
-            origin[new_key] = key
         return out
 
     return rewrite

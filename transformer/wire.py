@@ -14,9 +14,13 @@ def request_description(method: str, endpoint: str, headers: dict[str, Any], par
             "files": {}, "userId": ""}
 
 
+# Built once: json.dumps with any non-default option builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def compact_json(value: Any) -> str:
     """JSON as sent on the wire: no spaces, UTF-8 kept, NaN refused."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _COMPACT.encode(value)
 
 
 def json_bytes(value: Any) -> bytes:

@@ -1,0 +1,100 @@
+"""transformer run --jobs N: the same output as one process, in order, one result per input line."""
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from transformer import cli, parallel
+
+TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
+
+
+def _run(args: list[str], capsys: Any) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "CHUNK", 3)  # many chunks in flight, out of step with the workers
+
+
+def _mixed_events(tmp_path: Path) -> Path:
+    lines = []
+    for i in range(40):
+        lines.append(json.dumps(dict(TRACK, userId=f"user-{i}", properties={"n": i})))
+        if i % 7 == 3:
+            lines.append("{not json")
+        if i % 9 == 4:
+            lines.append(json.dumps({"type": "alias"}))
+        if i % 11 == 5:
+            lines.append("")
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["2", "3", "auto", "0"])
+def test_jobs_give_the_single_process_output(tmp_path: Path, capsys: Any, jobs: str) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("apiKey: k\n")
+    events = _mixed_events(tmp_path)
+    args = ["run", "-d", "kustomer", "-s", str(settings), str(events)]
+    single = _run(args, capsys)
+    many = _run([*args, "--jobs", jobs], capsys)
+    assert many == single
+    code, out, err = many
+    results = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert len(results) == len([line for line in events.read_text().splitlines() if line.strip()])
+    assert [r["metadata"]["line"] for r in results] == sorted(r["metadata"]["line"] for r in results)
+    assert results[4]["statusCode"] == 400 and "not valid JSON" in results[4]["error"]  # in its place
+    assert [r["output"]["body"]["JSON"]["identity"]["externalId"] for r in results if r["statusCode"] == 200] == [
+        f"user-{i}" for i in range(40)]
+
+
+def test_jobs_with_a_json_array_and_batching(tmp_path: Path, capsys: Any) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("writeKey: wk\n")
+    events = [dict(TRACK, userId=f"user-{i}") if i % 5 else {"type": "nope"} for i in range(30)]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events))
+    args = ["run", "-d", "segment", "-s", str(settings), "--batch", str(path)]
+    single = _run(args, capsys)
+    assert _run([*args, "--jobs", "2"], capsys) == single
+    assert "lines written" in single[2]
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "1.5"])
+def test_bad_jobs_value_is_a_usage_error(tmp_path: Path, capsys: Any, value: str) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("apiKey: k\n")
+    code, out, err = _run(["run", "-d", "kustomer", "-s", str(settings), "--jobs", value, str(_mixed_events(tmp_path))], capsys)
+    assert code == 2 and out == ""
+    assert "--jobs" in err
+
+
+def _square_all(offset: int, chunk: list[int]) -> list[int]:
+    return [offset + n * n for n in chunk]
+
+
+def test_ordered_chunks_keeps_input_order() -> None:
+    results = parallel.ordered_chunks(partial(_square_all, 1), range(100), jobs=2, chunk=4)
+    assert [n for part in results for n in part] == [1 + n * n for n in range(100)]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_integers_past_64_bits_keep_their_digits(tmp_path: Path, capsys: Any, jobs: str) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("apiKey: k\n")
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"type": "track", "userId": "u", "event": "E", "properties": {"big": 123456789012345678901234, '
+                      '"digits": "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠١٢٣", "n": 12345678901234567}}\n')
+    code, out, _ = _run(["run", "-d", "kustomer", "-s", str(settings), "--jobs", jobs, str(events)], capsys)
+    assert code == 0
+    assert '"big":123456789012345678901234' in out and '"n":12345678901234567' in out
