@@ -2,8 +2,9 @@
 examples/fixtures/<name>/, run against the example mapping folder examples/mappings/<name>/.
 
 The test recomputes the fixture's ``expected`` and compares the whole file text. After an
-intended behaviour change, ``pytest --snapshot-update`` rewrites ``expected`` in place; review
-the diff of each changed fixture like code before committing it.
+intended behaviour change, ``transformer test --update`` (or ``pytest --snapshot-update``, which
+then reports its rewrite as a teardown error) rewrites ``expected`` in place; review the diff of
+each changed fixture like code before committing it.
 """
 from __future__ import annotations
 
