@@ -255,8 +255,10 @@ def test_new_scaffolds_a_destination_that_passes_check_and_test(tmp_path: Path, 
     # Its files name an editor schema that exists, and the schema accepts them.
     for name in ("destination.yaml", "track.yaml"):
         first = (tmp_path / "mappings" / "acme" / name).read_text().splitlines()[0]
-        assert first.startswith("# yaml-language-server: $schema=file://")
-        assert Path(first.split("$schema=file://", 1)[1]).is_file()
+        # outside a checkout: the installed copy, relative to the new folder (as the README says)
+        assert first.startswith("# yaml-language-server: $schema=../")
+        schema = tmp_path / "mappings" / "acme" / first.split("$schema=", 1)[1]
+        assert schema.is_file() and schema.resolve().parent == transformer.scaffold.SCHEMAS.resolve()
     code, _, err = run_cli(["new", "acme"], capsys)
     assert (code, err) == (2, f"transformer: {Path('mappings/acme')} already exists\n")
     assert run_cli(["new", "9lives"], capsys)[0] == 2
@@ -543,3 +545,64 @@ def test_stdin_that_is_not_utf8_is_an_error_in_its_place(settings_file: Path) ->
     assert done.returncode == 1 and b"Traceback" not in done.stderr
     assert [r["statusCode"] for r in results] == [200, 400, 200]
     assert results[1]["error"] == "<stdin>:2: not valid UTF-8 (byte 30 is 0xe9)"
+
+
+@pytest.mark.parametrize(("data", "before"), [(b"[" + GOOD, [200]), (b"[", []), (b" [\n" + GOOD + b",\n", [200]),
+                                             (b"[" + GOOD + b', {"type": ', [200, 400])],
+                         ids=["after-an-element", "empty", "after-a-comma", "inside-an-element"])
+def test_a_json_array_not_closed_is_an_error_in_its_place(tmp_path: Path, settings_file: Path, data: bytes,
+                                                          before: list[int]) -> None:
+    """A missing ']' once passed with exit 0: the file was cut short, so its end is an error result."""
+    code, results, _ = run_bytes(tmp_path, settings_file, data, name="events.json")
+    assert code == 1
+    assert results[-1]["statusCode"] == 400 and results[-1]["metadata"]["file"].endswith("events.json")
+    assert re.fullmatch(r".*events\.json: the JSON array is not closed \(no '\]'( after element \d)?\)", results[-1]["error"])
+    assert [r["statusCode"] for r in results[:-1]] == before
+
+
+def test_a_bracket_left_open_inside_an_element_does_not_hide_the_arrays_end(tmp_path: Path, settings_file: Path) -> None:
+    code, results, _ = run_bytes(tmp_path, settings_file, b"[" + GOOD + b', {"a": [1, 2}, {"b": ]', name="events.json")
+    assert code == 1 and [r["statusCode"] for r in results] == [200, 400, 400]
+    assert all("not closed" not in r.get("error", "") for r in results)
+
+
+@pytest.mark.parametrize("command", ["run", "send"])
+def test_a_closed_stdout_is_exit_2_with_one_line_on_stderr(tmp_path: Path, settings_file: Path, command: str) -> None:
+    """`transformer run ... | head -1` once exited 0 silently although results were lost."""
+    events = tmp_path / "events.ndjson"
+    events.write_bytes((GOOD + b"\n") * 20000)
+    extra = ["--dry-run", "--lookups", str(tmp_path / "none.json")] if command == "send" else []
+    (tmp_path / "none.json").write_text("{}")
+    process = subprocess.Popen([sys.executable, "-m", "transformer", command, "-d", "kustomer", "-s", str(settings_file),
+                                *extra, str(events)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["statusCode"] == 200
+    process.stdout.close()  # the reader goes away, as `head -1` does
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 2
+    assert err.splitlines()[-1] == "transformer: standard output was closed before every result was written"
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_run_and_explain_read_an_event_alike_a_bom_included(tmp_path: Path, settings_file: Path) -> None:
+    """explain once failed on a BOM that run skips: both read an input the same way."""
+    path = tmp_path / "event.json"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for command in (["run", str(path)], ["explain", str(path)], ["explain", "-"]):
+        done = subprocess.run([sys.executable, "-m", "transformer", command[0], "-d", "kustomer", "-s", str(settings_file),
+                               *command[1:]], input=path.read_bytes(), capture_output=True, env=env, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+
+
+def test_test_says_why_no_fixture_ran(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`test -d segmnet`, a folder without that destination's fixtures, an empty folder: once only
+    "0 passed, 0 failed" and exit 1, no hint."""
+    monkeypatch.chdir(ROOT)
+    code, out, err = run_cli(["test", "-d", "segmnet"], capsys)
+    assert (code, out) == (2, "") and "no destination 'segmnet' (did you mean `segment`?)" in err
+    code, out, _ = run_cli(["test", "fixtures/segment", "-d", "kustomer"], capsys)
+    assert code == 1 and out.splitlines() == ["no fixtures in fixtures/segment for destination kustomer", "0 passed, 0 failed"]
+    code, out, _ = run_cli(["test", str(tmp_path)], capsys)
+    assert code == 1 and out.splitlines() == [f"no fixtures in {tmp_path}", "0 passed, 0 failed"]

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ import transformer
 from transformer import cli
 
 from .conftest import SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EVENT_FILE = """\
 let:
@@ -154,9 +159,9 @@ def test_cli_explain_prints_request_and_fields(tmp_path: Path, make_destination:
     first, second = line_of(EVENT_FILE, "- {const"), line_of(EVENT_FILE, "- {path")
     assert "\n".join([
         "  from traits.handle",
-        f"    body.name.first[0] (line {first}) {{const: Everyone, when: {{setting: flag}}}}: skipped: condition false",
-        f"      when {{setting: flag}} (line {first}): false",
-        f"    body.name.first[1] (line {second}) {{path: [traits.name, traits.nick, traits.handle, traits.login]}}: gave \"ada\"",
+        f"    body.name.first[0] (test.yaml:{first}) {{const: Everyone, when: {{setting: flag}}}}: skipped: condition false",
+        f"      when {{setting: flag}} (test.yaml:{first}): false",
+        f"    body.name.first[1] (test.yaml:{second}) {{path: [traits.name, traits.nick, traits.handle, traits.login]}}: gave \"ada\"",
         "      traits.name: null",
         "      traits.nick: empty",
         "      traits.handle: found \"ada\"",
@@ -198,3 +203,30 @@ def test_explain_shows_deep_values_cut_short(demo: transformer.Destination) -> N
     data = demo.explain({"type": "test", "traits": {"handle": deep}}, SETTINGS, lookup=lookup)
     assert "nested deeper than 100 levels" in data["error"]["message"]
     assert "(nested too deeply to show)" in json.dumps(data)
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"]], ids=["text", "json"])
+def test_cli_explain_of_an_event_not_unicode_is_escaped_and_exit_1(tmp_path: Path, mode: list[str]) -> None:
+    """A lone surrogate escape in a value or a key once crashed explain's output (a traceback):
+    it is shown as the escape, and the event is the error `run` makes it (exit 1)."""
+    (tmp_path / "s.yaml").write_text("apiKey: explain-secret-1\n")
+    (tmp_path / "e.json").write_text('{"type":"track","userId":"u","event":"e","properties":{"\\udc00k":"v\\ud83d"}}')
+    done = subprocess.run([sys.executable, "-m", "transformer", "explain", "-d", "kustomer", "-s", str(tmp_path / "s.yaml"),
+                           str(tmp_path / "e.json"), *mode], capture_output=True, timeout=60, check=False,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    out = done.stdout.decode("utf-8")  # strict: every byte written is UTF-8
+    assert "\\udc00k" in out and "not valid Unicode" in out
+    if mode:
+        assert json.loads(out)["error"]["status_code"] == 400
+
+
+def test_cli_explain_names_the_file_of_each_rule_tried(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Under "rules in tracking.yaml", `let.base (line 42)` was really destination.yaml:42."""
+    (tmp_path / "s.yaml").write_text("apiKey: explain-secret-2\n")
+    (tmp_path / "e.json").write_text(json.dumps({"type": "track", "userId": "u", "event": "e"}))
+    assert cli.main(["explain", "-d", "kustomer", "-s", str(tmp_path / "s.yaml"), str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("kustomer track event, rules in tracking.yaml\n")
+    assert "(line " not in out
+    assert "    let.base (destination.yaml:" in out and "    let.user (tracking.yaml:" in out

@@ -1,21 +1,26 @@
-"""Golden fixtures: each file in fixtures/ is one case, and its own snapshot.
+"""Golden fixtures: each file in fixtures/ is one case, and its own snapshot; likewise each file in
+examples/fixtures/<name>/, run against the example mapping folder examples/mappings/<name>/.
 
 The test recomputes the fixture's ``expected`` and compares the whole file text. After an
-intended behaviour change, ``pytest --snapshot-update`` rewrites ``expected`` in place; review
-the diff of each changed fixture like code before committing it.
+intended behaviour change, ``transformer test --update`` (or ``pytest --snapshot-update``, which
+then reports its rewrite as a teardown error) rewrites ``expected`` in place; review the diff of
+each changed fixture like code before committing it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import transformer
-from transformer import fixtures
+from transformer import cli, fixtures
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures"
 FILES = fixtures.find(ROOT)
+EXAMPLES = ROOT.parent / "examples"
+EXAMPLE_FILES = fixtures.find(EXAMPLES / "fixtures")
 _loaded: dict[str, transformer.Destination] = {}
 
 
@@ -31,13 +36,32 @@ def test_fixture_tree_is_not_empty() -> None:
     assert counts["segment"] >= 20, counts
 
 
+def test_example_fixture_tree_is_not_empty() -> None:
+    assert len(list((EXAMPLES / "fixtures" / "braze").glob("*.json"))) >= 10
+
+
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT).with_suffix("")) for p in FILES])
 def test_fixture(path: Path, snapshot: Any) -> None:
+    _check(path, lambda name: name, snapshot)
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[str(p.relative_to(EXAMPLES).with_suffix("")) for p in EXAMPLE_FILES])
+def test_example_fixture(path: Path, snapshot: Any) -> None:
+    _check(path, lambda name: str(EXAMPLES / "mappings" / name), snapshot)
+
+
+def _check(path: Path, mapping: Callable[[str], str], snapshot: Any) -> None:
+    """Recompute the fixture's expected result with the destination ``mapping(name)`` loads."""
     data = fixtures.read(path)
     assert path.parent.name == data["destination"], "a fixture lives in the folder of its destination"
-    actual = fixtures.run(data, _destination(data["destination"]))
+    actual = fixtures.run(data, _destination(mapping(data["destination"])))
     snapshot.snapshot_dir = path.parent
     snapshot.assert_match(fixtures.render(data, actual), path.name)
+
+
+def test_transformer_test_runs_the_example_fixtures(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT.parent)
+    assert cli.main(["test", "examples/fixtures/braze", "--mappings", "examples/mappings/braze"]) == 0, capsys.readouterr()
 
 
 def test_a_fixture_fails_when_the_destination_modifies_its_input(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,12 +59,36 @@ def test_send_writes_one_outcome_per_input_in_order_and_a_replayable_dead_letter
     where, summary = err.splitlines()[:2]  # send says which mapping folder it used, as every command does
     assert where.startswith("transformer: kustomer from ")
     assert summary.startswith("kustomer: 5 events, 3 delivered, 2 failed (400: 2), 0 gave up, 0 interrupted; 5 requests in ")
-    assert f"; 1 written to {dead}" in err and KEY not in out + err
-    # The dead letter holds the failed event as it came (the unreadable line cannot be written back).
-    assert [json.loads(line) for line in dead.read_text(encoding="utf-8").splitlines()] == [EVENTS[2]]
+    assert f"; 2 written to {dead}" in err and KEY not in out + err
+    # The dead letter holds each input not delivered as it came: the unreadable line as read.
+    assert dead.read_text(encoding="utf-8").splitlines() == ["{not json", json.dumps(EVENTS[2], separators=(",", ":"))]
     assert cli.main(["send", "-d", "kustomer", "-s", str(settings), str(dead)]) == 1
-    [again] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert (again["outcome"], again["status"], again["metadata"]) == ("failed", 400, {"file": str(dead), "line": 1})
+    again = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(a["outcome"], a["status"], a["metadata"]) for a in again] == [
+        ("failed", 400, {"file": str(dead), "line": 1}), ("failed", 400, {"file": str(dead), "line": 2})]
+
+
+def test_dead_letter_takes_every_input_not_delivered_even_one_not_unicode(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone surrogate escape, a line not JSON, an array element not JSON and a missing ']': one
+    outcome each, and each one with text goes to the dead letter, replayable."""
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"writeKey": WRITE_KEY}), encoding="utf-8")
+    surrogate = '{"type":"track","userId":"\\ud83d","event":"e"}'
+    events = tmp_path / "events.ndjson"
+    events.write_bytes(f"{surrogate}\n{{not json\n".encode() + b"\xff\n")
+    array = tmp_path / "events.json"
+    array.write_text('[{"type": "nope"},\n {bad\n  json}', encoding="utf-8")
+    dead = tmp_path / "dead.ndjson"
+    code = cli.main(["send", "-d", "segment", "-s", str(settings), "--dead-letter", str(dead), str(events), str(array)])
+    out, err = capsys.readouterr()
+    outcomes = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(outcomes) == 6 and {o["outcome"] for o in outcomes} == {"failed"}
+    assert "the JSON array is not closed" in outcomes[-1]["error"] and "Traceback" not in err
+    assert f"; 5 written to {dead}" in err
+    lines = dead.read_bytes().splitlines()
+    assert lines == [surrogate.encode(), b"{not json", b"\xff", b'{"type":"nope"}', b"{bad   json}"]
+    assert json.loads(lines[0]) == json.loads(surrogate)
 
 
 def test_send_batches_and_an_unreachable_server_gives_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,9 +109,10 @@ def test_dry_run_sends_nothing_and_never_shows_credentials(api: Any, tmp_path: P
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     settings, events = _files(tmp_path, {"apiKey": KEY, "baseEndpoint": api.url}, EVENTS)
     assert cli.main(["send", "-d", "kustomer", "-s", str(settings), "--dry-run", str(events)]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     results = [json.loads(line) for line in out.splitlines()]
     assert [r["statusCode"] for r in results] == [200, 200, 400, 400, 200]
+    assert err.splitlines()[-1] == "kustomer: dry run, nothing sent; 3 requests written, 2 errors"  # the summary send promises
     assert results[0]["output"]["method"] == "POST" and results[0]["output"]["headers"]["Authorization"] == "[redacted]"
     assert KEY not in out and {r.method for r in api.received} == {"GET"}  # look-ups only
     # Canned answers: nothing is sent at all (these settings name the real host).

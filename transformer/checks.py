@@ -4,7 +4,6 @@ once at load time and applied to each body the rules built, so a payload the API
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import jsonschema
 
 from .codegen import Context, Fn
 from .errors import TransformError
+from . import schema_words
 from .functions import canonical_json
 
 # A body breaking many rules (500 over-long tags) gives a readable message, not one per item.
@@ -340,32 +340,4 @@ def _resolve(schema: Any, ref: str) -> Any:
 
 def describe(error: Any) -> str:
     """One broken rule in words: the field as a dotted path from ``body``, and the rule."""
-    where = ".".join(["body", *(str(p) for p in error.absolute_path)])
-    kind, expected, value = error.validator, error.validator_value, error.instance
-    if kind == "required":
-        missing = [key for key in expected if isinstance(value, dict) and key not in value]
-        return "; ".join(f"{where}.{key} is required" for key in missing)
-    if kind == "type":
-        types = [expected] if isinstance(expected, str) else expected
-        return f"{where} must be of type {' or '.join(types)}"
-    if kind == "pattern":
-        return f"{where} must match the pattern {expected}"
-    if kind == "maxLength":
-        return f"{where} is {len(value)} characters, over the limit of {expected}"
-    if kind == "minLength":
-        return f"{where} must not be empty" if expected == 1 else f"{where} must be at least {expected} characters"
-    if kind == "maxItems":
-        return f"{where} has {len(value)} items, over the limit of {expected}"
-    if kind == "maxProperties":
-        return f"{where} has {len(value)} keys, over the limit of {expected}"
-    if kind == "uniqueItems":
-        return f"{where} must not hold the same item twice"
-    if kind in ("enum", "const"):
-        allowed = expected if kind == "enum" else [expected]
-        return f"{where} must be one of {', '.join(json.dumps(v) for v in allowed)}"
-    if kind == "additionalProperties":
-        return f"{where} has a key this API does not accept"
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "over", "exclusiveMaximum": "under"}
-        return f"{where} must be {words[kind]} {expected}"
-    return f"{where} does not satisfy {kind} {json.dumps(expected)[:200]}"
+    return schema_words.describe(error, lambda path: ".".join(["body", *path]), sizes=True)

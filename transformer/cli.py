@@ -7,6 +7,7 @@ import difflib
 import io
 import itertools
 import json
+import os
 import re
 import sys
 import time
@@ -24,6 +25,7 @@ from .errors import MappingError, TransformError
 from .explain import render as render_explanation
 from .lookups import Lookup
 from .scaffold import ScaffoldError, scaffold
+from .suggest import did_you_mean
 from .values import has_surrogate, printable
 from .wire import json_bytes
 from .yamlsource import parse_yaml
@@ -49,16 +51,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             _say(f"  {problem}")
         return EXIT_USAGE
-    except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
-        if sys.stderr is not None:
-            sys.stderr.close()
-        return EXIT_OK
+    except BrokenPipeError:  # e.g. piped into `head`: results were lost, so say so
+        _say("transformer: standard output was closed before every result was written")
+        _drop_stdout()
+        return EXIT_USAGE
     except OSError as exc:  # a file or stream failed after the run began (a disk error, a closed stream)
         _say(f"transformer: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:  # Ctrl-C outside the event loop (which reports its own summary)
         _say("transformer: interrupted")
         return EXIT_INTERRUPTED
+
+
+def _drop_stdout() -> None:
+    """Point stdout at devnull: what is still buffered for the closed pipe would otherwise fail
+    again when Python flushes it at exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): nothing to flush
+        pass
 
 
 def _say(text: str, end: str = "\n") -> None:
@@ -103,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     where = test.add_mutually_exclusive_group()
     where.add_argument("--destination", "-d", help="run only fixtures of this destination")
     where.add_argument("--mappings", type=Path, help="run the fixtures of this mapping folder's destination against it")
+    test.add_argument("--update", action="store_true",
+                      help="accept the changes: rewrite each mismatching fixture's expected (review the diff before committing)")
     test.set_defaults(handler=_test)
 
     explain = commands.add_parser("explain", help="show which rule gave each field of one event's request, and why",
@@ -131,12 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 # -- run --------------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    destination = _load(args.destination, sys.stderr)
-    settings = _read_config(args.settings, "settings")
-    try:
-        destination.check_settings(settings)
-    except TransformError as exc:
-        raise UsageError(str(exc)) from None
+    destination, settings = _destination_and_settings(args)
     lookup = None if args.lookups is None else _canned_lookup(args.lookups)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
@@ -183,6 +193,18 @@ def _run(args: argparse.Namespace) -> int:
     summary += "; interrupted" if interrupted else ""
     _say(summary)
     return EXIT_INTERRUPTED if interrupted else EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def _destination_and_settings(args: argparse.Namespace) -> tuple[Destination, Any]:
+    """What run, explain and send start from: the destination named by --destination (saying
+    which folder it came from) and the --settings file, checked against it (a problem is exit 2)."""
+    destination = _load(args.destination, sys.stderr)
+    settings = _read_config(args.settings, "settings")
+    try:
+        destination.check_settings(settings)
+    except TransformError as exc:
+        raise UsageError(str(exc)) from None
+    return destination, settings
 
 
 def _check_streams(names: list[str]) -> None:
@@ -290,16 +312,21 @@ def _parse(data: bytes) -> Any:
     return json.loads(data.decode("utf-8"))
 
 
+def _without_bom(data: bytes) -> bytes:
+    """Input text without the UTF-8 byte order mark some editors put first (every reader skips it)."""
+    return data[len(_BOM):] if data.startswith(_BOM) else data
+
+
 def _event(data: bytes, where: str) -> Any:
     """One input's event, or _Unreadable saying why it is not one (``where`` names the input)."""
     try:
         return _parse(data)
     except UnicodeDecodeError as exc:
-        return _Unreadable(f"{where}: not valid UTF-8 (byte {exc.start + 1} is 0x{data[exc.start]:02x})")
+        return _Unreadable(f"{where}: not valid UTF-8 (byte {exc.start + 1} is 0x{data[exc.start]:02x})", data)
     except ValueError as exc:
-        return _Unreadable(f"{where}: not valid JSON ({exc})")
+        return _Unreadable(f"{where}: not valid JSON ({exc})", data)
     except RecursionError:
-        return _Unreadable(f"{where}: nested too deeply to read")
+        return _Unreadable(f"{where}: nested too deeply to read", data)
 
 
 def _line_bytes(result: dict[str, Any]) -> bytes:
@@ -334,10 +361,13 @@ class _Line:
 
 
 class _Unreadable:
-    """An input that could not be parsed: it still yields one (error) result, in its place."""
+    """An input that could not be parsed: it still yields one (error) result, in its place.
+    ``raw`` is its text as read (None when there is none, e.g. a missing ']'), so `send` can
+    write it to the dead letter."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, raw: bytes | None = None) -> None:
         self.reason = reason
+        self.raw = raw
 
 
 Events = Iterator[tuple[dict[str, Any], Any]]
@@ -366,8 +396,8 @@ def _events_in(handle: IO[bytes], label: str, parse: bool = True) -> Events:
     space says which): memory stays flat either way. Bytes are read, so a line that is not UTF-8
     is one error in its place."""
     for number, line in enumerate(handle, start=1):
-        if number == 1 and line.startswith(_BOM):
-            line = line[len(_BOM):]
+        if number == 1:
+            line = _without_bom(line)
         text = line.strip(_JSON_SPACE)  # only JSON's white space: a line of "\xa0" is an input
         if not text:
             continue
@@ -386,7 +416,7 @@ def _ndjson_events(lines: Iterable[bytes], first: int, label: str, after_array: 
         if line.strip(_JSON_SPACE):
             where = f"{label}:{number}"
             yield {"file": label, "line": number}, (
-                _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)")
+                _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)", line)
                 if after_array else _event(line, where) if parse else _Line(line))
 
 
@@ -435,7 +465,9 @@ def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) ->
 
     def extent() -> int:
         """Where the element at pos ends: the index of its closing ',' or ']' (len(buffer) at the end)."""
-        at, depth, in_string = pos, 0, False
+        at, in_string = pos, False
+        open_brackets: list[str] = []
+        still_open = {"[": 0, "{": 0}
         while True:
             match = (_IN_STRING if in_string else _OUTSIDE_STRING).search(buffer, at)
             if match is None or match.group() == "\\" and match.end() == len(buffer):
@@ -454,10 +486,19 @@ def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) ->
             elif char == '"':
                 in_string = True
             elif char in "[{":
-                depth += 1
-            elif depth and char in "]}":
-                depth -= 1
-            elif not depth and char in ",]":
+                open_brackets.append(char)
+                still_open[char] += 1
+            elif char in "]}":
+                # A closer closes its own kind (and whatever is left open inside it); a ']' with no
+                # '[' open in the element is the array's own end, even after a '{' left open.
+                kind = "[" if char == "]" else "{"
+                if still_open[kind]:
+                    while (opened := open_brackets.pop()) != kind:
+                        still_open[opened] -= 1
+                    still_open[kind] -= 1
+                elif char == "]":
+                    return match.start()
+            elif not open_brackets:
                 return match.start()
 
     def element(expected_value: bool) -> Any:
@@ -476,14 +517,17 @@ def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) ->
         pos = end
         where = f"{label}: element {index} of the JSON array (line {start_line})"
         if not expected_value:
-            return _Unreadable(f"{where}: expected ',' or ']' before it")
+            return _Unreadable(f"{where}: expected ',' or ']' before it", text.encode("utf-8", "surrogateescape"))
         return _event(text.encode("utf-8", "surrogateescape"), where)
 
     expect_value = True
     while True:
         char = next_char()
-        if char == "":
-            return  # a truncated array: every element read so far has had its result
+        if char == "":  # a truncated array: every element read so far has had its result; so has the end
+            yield {"file": label, "index": index}, _Unreadable(
+                f"{label}: the JSON array is not closed (no ']' after element {index - 1})" if index else
+                f"{label}: the JSON array is not closed (no ']')")
+            return
         if char == "]":
             pos += 1
             break
@@ -541,6 +585,11 @@ def _resolve(name: str) -> str | Path:
     return name
 
 
+def _resolvable(name: str) -> bool:
+    """Whether a destination name (not a path) means a mapping folder here or a built-in."""
+    return isinstance(_resolve(name), Path) or name in builtin_destinations()
+
+
 def _load(name: str, report: IO[str]) -> Destination:
     """Load a destination by name or folder and say which folder it came from."""
     destination = load(_resolve(name))
@@ -576,9 +625,13 @@ def _default_folders() -> list[str]:
 def _test(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
+    if args.destination and not _resolvable(args.destination):
+        known = {p.parent.name for p in WORKING_COPY.glob("*/destination.yaml")} | set(builtin_destinations())
+        raise UsageError(f"no destination {args.destination!r}{did_you_mean(args.destination, known)} "
+                         f"(known: {', '.join(sorted(known))})")
     custom = _load(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
-    passed = failed = 0
+    passed = failed = updated = 0
     for path in fixtures.find(args.path):
         try:
             data = fixtures.read(path)
@@ -607,12 +660,19 @@ def _test(args: argparse.Namespace) -> int:
         if actual == data.get("expected"):
             passed += 1
             continue
-        failed += 1
-        print(f"FAIL {path}: {data['name']}")
+        if args.update:  # the same text the golden test compares, so it passes too
+            path.write_text(fixtures.render(data, actual), encoding="utf-8")
+            updated += 1
+        else:
+            failed += 1
+        print(f"{'UPDATED' if args.update else 'FAIL'} {path}: {data['name']}")
         sys.stdout.writelines(difflib.unified_diff(
             _pretty(data.get("expected")), _pretty(actual), "expected", "actual"))
-    print(f"{passed} passed, {failed} failed")
-    return EXIT_EVENT_ERRORS if failed or not passed else EXIT_OK
+    if not passed and not failed and not updated:  # say why nothing ran rather than leave "0 passed" to puzzle over
+        wanted = args.destination or (custom.name if custom is not None else None)
+        print(f"no fixtures in {args.path}" + (f" for destination {wanted}" if wanted else ""))
+    print(f"{passed} passed, {failed} failed" + (f", {updated} updated" if args.update else ""))
+    return EXIT_EVENT_ERRORS if failed or not passed + updated else EXIT_OK
 
 
 def _pretty(value: Any) -> list[str]:
@@ -622,22 +682,20 @@ def _pretty(value: Any) -> list[str]:
 # -- explain ----------------------------------------------------------------------------------
 
 def _explain(args: argparse.Namespace) -> int:
-    destination = _load(args.destination, sys.stderr)
-    settings = _read_config(args.settings, "settings")
-    try:
-        destination.check_settings(settings)
-    except TransformError as exc:
-        raise UsageError(str(exc)) from None
+    destination, settings = _destination_and_settings(args)
     lookup = None if args.lookups is None else _canned_lookup(args.lookups)
+    label = "<stdin>" if str(args.event) == "-" else printable(str(args.event))
     try:
-        text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text(encoding="utf-8")
-        event = json.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{args.event}: cannot read the event: {exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{args.event}: not one JSON event ({exc.__class__.__name__}: {exc})") from None
+        text = _stdin_bytes().read() if str(args.event) == "-" else args.event.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{label}: cannot read the event: {exc}") from None
+    event = _event(_without_bom(text), label)  # read as `run` reads an input
+    if isinstance(event, _Unreadable):
+        raise UsageError(f"{event.reason} (not one JSON event)")
     data = destination.explain(event, settings, lookup=lookup)
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json else render_explanation(data))
+    # The event's own text (a lone surrogate, say) is shown escaped: the output always encodes.
+    sys.stdout.write(printable(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json
+                               else render_explanation(data)))
     return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS
 
 

@@ -106,14 +106,17 @@ class Destination:
         except RecursionError:
             raise TransformError(f"{self.name}: the event is nested too deeply to read") from None
         except UnicodeEncodeError:
-            # Settings and look-up answers are checked on their own, so the event holds it (e.g. an
-            # emoji cut in half by a client): a 400 naming the field, never an output that cannot be sent.
-            where = find_not_unicode(message)
-            field = f"the event's {where}" if where else "the event"
-            raise TransformError(f"{self.name}: {field} is not valid Unicode (it holds a lone surrogate, "
-                                 "e.g. half of an emoji)") from None
+            raise self._not_unicode(message) from None
         except Exception as exc:
             raise self._unexpected(exc, message) from None
+
+    def _not_unicode(self, message: Any) -> TransformError:
+        # Settings and look-up answers are checked on their own, so the event holds it (e.g. an
+        # emoji cut in half by a client): a 400 naming the field, never an output that cannot be sent.
+        where = find_not_unicode(message)
+        field = f"the event's {where}" if where else "the event"
+        return TransformError(f"{self.name}: {field} is not valid Unicode (it holds a lone surrogate, "
+                              "e.g. half of an emoji)")
 
     def _unexpected(self, exc: Exception, message: Any) -> TransformError:
         # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
@@ -173,8 +176,12 @@ class Destination:
         token = TRACE.set(records)
         outcome: dict[str, Any]
         try:
-            outcome = {"request": self._transform(message, settings, recording if lookup is not None else None,
-                                                  self._tracing)}
+            request = self._transform(message, settings, recording if lookup is not None else None, self._tracing)
+            json_bytes(request)  # as transform does: text that could never be sent makes the event an error
+            outcome = {"request": request}
+        except UnicodeEncodeError:
+            error = self._not_unicode(message)
+            outcome = {"error": {"message": error.message, "status_code": error.status_code}}
         except TransformError as exc:
             outcome = {"error": {"message": exc.message, "status_code": exc.status_code}}
         except RecursionError:

@@ -206,11 +206,12 @@ def _tried(rule: _Rule, depth: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for item in rule.items:
         if isinstance(item, _Rule):
-            out.append({"depth": depth, "rule": item.info.rule, "line": item.info.line, "spec": item.info.spec,
-                        "result": _rule_result(item)})
+            out.append({"depth": depth, "rule": item.info.rule, "file": item.info.file, "line": item.info.line,
+                        "spec": item.info.spec, "result": _rule_result(item)})
             out.extend(_tried(item, depth + 1))
         elif item[0] == "condition":
-            out.append({"depth": depth, "condition": item[1].spec, "line": item[1].line, "result": bool(item[2])})
+            out.append({"depth": depth, "condition": item[1].spec, "file": item[1].file, "line": item[1].line,
+                        "result": bool(item[2])})
         elif item[0] == "read":
             out.append({"depth": depth, "path": item[1], "result": _read_result(item[2])})
     return out
@@ -274,10 +275,11 @@ def render(data: dict[str, Any]) -> str:
             lines.append(f"  from {', '.join(entry['source'])}")
         for step in entry["tried"]:
             indent = "    " + "  " * step["depth"]
+            # file:line every time: a let or a condition may be written in another file (destination.yaml)
             if "rule" in step:
-                lines.append(f"{indent}{step['rule']} (line {step['line']}) {step['spec']}: {step['result']}")
+                lines.append(f"{indent}{step['rule']} ({step['file']}:{step['line']}) {step['spec']}: {step['result']}")
             elif "condition" in step:
-                lines.append(f"{indent}when {step['condition']} (line {step['line']}): {str(step['result']).lower()}")
+                lines.append(f"{indent}when {step['condition']} ({step['file']}:{step['line']}): {str(step['result']).lower()}")
             else:
                 lines.append(f"{indent}{step['path']}: {step['result']}")
     return "\n".join(lines) + "\n"

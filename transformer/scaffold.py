@@ -5,6 +5,7 @@ that shows its effect at once. The fixture's expected result is computed, not wr
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -91,8 +92,13 @@ def scaffold(name: str, root: Path) -> list[Path]:
 
 
 def _schema_ref(folder: Path, kind: str) -> str:
-    """The editor schema for a file in ``folder``: relative in a checkout (root/schema beside
-    root/mappings, as for the built-in mappings), else the installed package's copy."""
+    """The editor schema for a file in ``folder``, as a path relative to it: root/schema in a
+    checkout (beside root/mappings, as for the built-in mappings), else the installed package's
+    copy; a file:// URI only when no relative path leads there (another drive on Windows)."""
     if (folder.parent.parent / "schema" / f"{kind}.schema.json").is_file():
         return f"../../schema/{kind}.schema.json"
-    return (SCHEMAS / f"{kind}.schema.json").resolve().as_uri()
+    schema = (SCHEMAS / f"{kind}.schema.json").resolve()
+    try:
+        return Path(os.path.relpath(schema, folder.resolve())).as_posix()
+    except ValueError:
+        return schema.as_uri()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from .delivery_rules import DEFAULT_CONCURRENCY, RateLimit
-from .errors import TransformError
 from .wire import compact_json
 
 EXIT_INTERRUPTED = 130
@@ -55,12 +54,7 @@ def _send(args: argparse.Namespace) -> int:
         from .delivery import Sender
     except ImportError:
         raise cli.UsageError("transformer send needs the [http] extra: pip install 'event-transformer[http]'") from None
-    destination = cli._load(args.destination, sys.stderr)  # a name means ./mappings/NAME in a checkout, as for run
-    settings = cli._read_config(args.settings, "settings")
-    try:
-        destination.check_settings(settings)
-    except TransformError as exc:
-        raise cli.UsageError(str(exc)) from None
+    destination, settings = cli._destination_and_settings(args)  # a name means ./mappings/NAME in a checkout
     canned = None if args.lookups == "live" else cli._canned_lookup(Path(args.lookups))
     if args.concurrency < 1:
         raise cli.UsageError("--concurrency must be at least 1")
@@ -85,7 +79,7 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: bool,
-             dead_letter: IO[str] | None, args: argparse.Namespace) -> int:
+             dead_letter: IO[bytes] | None, args: argparse.Namespace) -> int:
     from . import cli
 
     # The engine sees a sequence number as metadata; the input's own place ({file, line}) and
@@ -129,9 +123,11 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
             counts[outcome["outcome"]] += 1
             if outcome["outcome"] == "failed":
                 failed_statuses[outcome["status"]] += 1
-            if outcome["outcome"] != "delivered" and dead_letter is not None and not isinstance(message, cli._Unreadable):
-                dead_letter.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n")
-                dead += 1
+            if outcome["outcome"] != "delivered" and dead_letter is not None:
+                line = _dead_line(message, cli._Unreadable)
+                if line is not None:
+                    dead_letter.write(line)
+                    dead += 1
             progress.tick()
     except KeyboardInterrupt:  # the second Ctrl-C
         sys.stdout.flush()
@@ -178,14 +174,25 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
                                                "metadata": where}, lookup=lookup)
 
     write = cli._line_writer()
-    errors = 0
+    errors = requests = 0
     for result in destination.iter_batches(results(), settings) if batch else results():
         if "output" in result:
             result["output"]["headers"] = redacted_headers(result["output"]["headers"])
+            requests += 1
         errors += result["statusCode"] != 200
         write(result)
     sys.stdout.flush()
+    print(f"{destination.name}: dry run, nothing sent; {requests} requests written, {errors} errors", file=sys.stderr)
     return cli.EXIT_EVENT_ERRORS if errors else cli.EXIT_OK
+
+
+def _dead_line(message: Any, unreadable: type[Any]) -> bytes | None:
+    """An input's dead-letter line: the text read when it was not JSON (on one line), else the
+    event as ASCII JSON (a lone surrogate stays an escape, so every event can be written and read
+    back); None when there is no text (a missing ']')."""
+    if isinstance(message, unreadable):
+        return None if message.raw is None else b" ".join(message.raw.splitlines()).strip() + b"\n"
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode("ascii")
 
 
 def _rate_limit(text: str | None, usage: type[Exception]) -> RateLimit | None:
@@ -201,10 +208,10 @@ def _rate_limit(text: str | None, usage: type[Exception]) -> RateLimit | None:
     return limit
 
 
-def _open(path: Path | None, usage: type[Exception]) -> IO[str] | None:
+def _open(path: Path | None, usage: type[Exception]) -> IO[bytes] | None:
     if path is None:
         return None
     try:
-        return open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+        return open(path, "wb")  # noqa: SIM115 (closed by the caller)
     except OSError as exc:
         raise usage(f"{path}: cannot write the dead letter: {exc}") from None

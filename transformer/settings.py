@@ -9,11 +9,11 @@ inputs with the same bad settings pays for one validation too.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from . import schema_words
 from .errors import TransformError
 from .values import MAX_DEPTH, find_not_json, find_not_unicode, fresh, type_name
 
@@ -131,26 +131,17 @@ def value_key(value: Any, depth: int = 0) -> Hashable | None:
 
 
 def describe_error(error: Any, messages: Mapping[str, str] | None = None) -> str:
-    """A settings problem in words that name the setting and never repeat its value: the
-    destination's own message for that (top-level) setting when ``messages`` has one."""
+    """A settings problem in words that name the setting and never repeat its value (nor its
+    size): the destination's own message for a top-level setting when ``messages`` has one."""
     messages = messages or {}
-    path = ".".join(str(p) for p in error.absolute_path)
-    if error.absolute_path and str(error.absolute_path[0]) in messages:
-        return messages[str(error.absolute_path[0])]
-    name = f"setting {path}" if path else "settings"
-    kind, expected = error.validator, error.validator_value
-    if kind == "required":
-        instance = error.instance if isinstance(error.instance, Mapping) else {}
-        missing = [key for key in expected if key not in instance]
-        prefix = f"{path}." if path else ""
-        return "; ".join(messages.get(key, f"setting {key} is required") if not path else f"setting {prefix}{key} is required"
-                         for key in missing)
-    if kind == "type":
-        return f"{name} must be of type {expected if isinstance(expected, str) else ' or '.join(expected)}"
-    if kind == "enum":
-        return f"{name} must be one of {', '.join(json.dumps(v) for v in expected)}"
-    if kind == "pattern":
-        return f"{name} must match the pattern {expected}"
-    if kind == "minLength":
-        return f"{name} must not be empty" if expected == 1 else f"{name} must be at least {expected} characters"
-    return f"{name} does not satisfy {kind} {json.dumps(expected)}"
+
+    def name(path: list[str]) -> str:
+        return f"setting {'.'.join(path)}" if path else "settings"
+
+    path = [str(p) for p in error.absolute_path]
+    if path and path[0] in messages:
+        return messages[path[0]]
+    if error.validator == "required" and not path and isinstance(error.instance, Mapping):
+        return "; ".join(messages.get(key, f"setting {key} is required")
+                         for key in error.validator_value if key not in error.instance)
+    return schema_words.describe(error, name, sizes=False)
