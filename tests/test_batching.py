@@ -213,3 +213,166 @@ def test_the_readmes_batch_when_example() -> None:
     packed = only_track.batch(results)
     assert [out["metadata"] for out in packed] == [[0, 2], 1, 3]
     assert [out["output"]["endpoint"].rsplit("/", 1)[1] for out in packed] == ["batch", "identify", "page"]
+
+
+# batch.concat: bodies' lists concatenated, each within its own limit; "tag" is an other key.
+CONCAT = """\
+name: lists
+settings: {type: object, required: [key], properties: {key: {type: string}}}
+request:
+  method: POST
+  endpoint: {const: "https://example.invalid/v1/track"}
+  headers: {Authorization: {setting: key}}
+events: {track: events.yaml}
+batch:
+  endpoint: {path: endpoint}
+  concat: {a: 3, b: 2}
+  max_request_bytes: 60
+  max_events: 4
+  max_event_bytes: 50
+"""
+CONCAT_EVENTS = """\
+body:
+  object:
+    tag: {path: tag}
+    a: {path: a}
+    b: {path: b}
+"""
+
+
+def concat_destination(folder: Path, limits: str = "") -> transformer.Destination:
+    text = CONCAT if not limits else CONCAT.replace("  max_request_bytes: 60\n", f"  max_request_bytes: {limits}\n")
+    (folder / "destination.yaml").write_text(text)
+    (folder / "events.yaml").write_text(CONCAT_EVENTS)
+    return transformer.load(folder)
+
+
+@pytest.fixture(scope="module")
+def lists(tmp_path_factory: pytest.TempPathFactory) -> transformer.Destination:
+    return concat_destination(tmp_path_factory.mktemp("lists"))
+
+
+def list_results(destination: transformer.Destination, bodies: list[dict[str, Any]], key: str = "k") -> list[dict[str, Any]]:
+    return destination.process([{"message": {"type": "track", **body}, "destination": {"Config": {"key": key}},
+                                 "metadata": i} for i, body in enumerate(bodies)])
+
+
+def check_concat(destination: transformer.Destination, results: list[dict[str, Any]],
+                 packed: list[dict[str, Any]]) -> None:
+    """Every event once and in order inside its batch; each batch within every limit, of one key,
+    its lists the members' lists concatenated and its other keys theirs; the order rule."""
+    limits = destination.batch_limits()
+    by_metadata = {r["metadata"]: r for r in results}
+    firsts, seen = [], []
+    for out in packed:
+        if "output" in out and isinstance(out["metadata"], list):
+            body = out["output"]["body"]["JSON"]
+            assert len(out["metadata"]) <= limits["max_events"]
+            assert len(transformer.wire.compact_json(body).encode()) <= limits["max_request_bytes"]
+            members = [by_metadata[m]["output"]["body"]["JSON"] for m in out["metadata"]]
+            assert len({destination.batch_key(by_metadata[m]) for m in out["metadata"]}) == 1
+            assert out["metadata"] == sorted(out["metadata"])
+            for name, limit in limits["concat"].items():
+                items = [item for member in members for item in member.get(name, [])]
+                assert body.get(name, []) == items and len(items) <= limit
+            assert all({k: v for k, v in m.items() if k not in limits["concat"]} ==
+                       {k: v for k, v in body.items() if k not in limits["concat"]} for m in members)
+            firsts.append(out["metadata"][0])
+            seen.extend(out["metadata"])
+        else:
+            firsts.append(out["metadata"])
+            seen.append(out["metadata"])
+    assert sorted(seen) == sorted(r["metadata"] for r in results), "an event lost or duplicated"
+    assert firsts == sorted(firsts), "an output does not stand where its first event stood"
+
+
+def test_concat_joins_lists_each_within_its_limit(lists: transformer.Destination) -> None:
+    results = list_results(lists, [{"a": [1, 2]}, {"b": [3]}, {"a": [4], "b": [5]}, {"a": [6]}])
+    packed = lists.batch(results)
+    check_concat(lists, results, packed)
+    assert [out["output"]["body"]["JSON"] for out in packed] == [{"a": [1, 2, 4], "b": [3, 5]}, {"a": [6]}]
+    assert [out["metadata"] for out in packed] == [[0, 1, 2], [3]]  # a would have held 4 items
+    assert lists.batch_limits() == {"max_events": 4, "max_request_bytes": 60, "max_event_bytes": 50,
+                                    "concat": {"a": 3, "b": 2}}
+
+
+def test_concat_bodies_whose_other_keys_differ_never_share_a_batch(lists: transformer.Destination) -> None:
+    results = list_results(lists, [{"tag": "x", "a": [1]}, {"tag": "y", "a": [2]}, {"tag": "x", "a": [3]}, {"a": [4]}])
+    packed = lists.batch(results)
+    check_concat(lists, results, packed)
+    assert [out["output"]["body"]["JSON"] for out in packed] == [{"tag": "x", "a": [1, 3]}, {"tag": "y", "a": [2]}, {"a": [4]}]
+    assert lists.batch_key(results[0]) == lists.batch_key(results[2]) != lists.batch_key(results[1])
+
+
+def test_concat_a_body_over_a_list_limit_is_an_error_in_its_place(lists: transformer.Destination) -> None:
+    results = list_results(lists, [{"a": [1]}, {"b": [1, 2, 3]}, {"a": "no list"}, {"a": [2]}])
+    packed = lists.batch(results)
+    check_concat(lists, results, packed)
+    assert [out["metadata"] for out in packed] == [[0, 3], 1, 2]
+    assert packed[1] == {"error": "lists: the event has 3 b, over the batch limit of 2 b per request",
+                         "statusCode": 400, "metadata": 1}
+    assert packed[2]["statusCode"] == 400 and "body key a must be a list, got string" in packed[2]["error"]
+    assert lists.batch_key(results[2]) is None
+
+
+@pytest.mark.parametrize("bodies", [
+    [{"a": [1]}, {"a": [22]}],  # the second joins a list
+    [{"a": [1]}, {"b": [22]}],  # the second adds a list
+    [{"tag": "t", "a": [1]}, {"tag": "t", "b": [2, 3]}],  # after other keys
+    [{"tag": "t"}, {"tag": "t", "a": ["x"]}],  # the first has no items
+    [{"a": []}, {"b": ["é"]}],  # an empty list is left out; UTF-8 bytes counted
+])
+def test_concat_counts_the_batch_body_to_the_byte(tmp_path: Path, bodies: list[dict[str, Any]]) -> None:
+    lists = concat_destination(tmp_path)
+    joined = lists.batch(list_results(lists, bodies))[0]["output"]["body"]["JSON"]
+    size = len(transformer.wire.compact_json(joined).encode())
+    for limit, batches in ((size, 1), (size - 1, 2)):
+        sized = concat_destination(tmp_path, str(limit))
+        assert len(sized.batch(list_results(sized, bodies))) == batches, (limit, joined)
+
+
+def test_concat_batches_work_per_group_as_engines_pack_them(lists: transformer.Destination) -> None:
+    results = list_results(lists, [{"tag": t, "a": [i]} for i, t in enumerate("xyxxyxxz")] + [{"a": "bad"}])
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault(lists.batch_key(result), []).append(result)
+    per_group = [out for group in groups.values() for out in lists.iter_batches(group)]
+    whole = lists.batch(results)
+    assert sorted(map(repr, per_group)) == sorted(map(repr, whole))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "x", "y"]), st.integers(0, 4), st.integers(0, 3), st.sampled_from(["k", "j"])),
+                max_size=60))
+def test_any_concat_mix_keeps_every_limit_every_event_and_the_order(
+        lists: transformer.Destination, events: list[tuple[str, int, int, str]]) -> None:
+    inputs = []
+    for i, (tag, a, b, key) in enumerate(events):
+        message: dict[str, Any] = {"type": "track", "a": list(range(a)), "b": [i] * b}
+        if tag:
+            message["tag"] = tag
+        inputs.append({"message": message, "destination": {"Config": {"key": key}}, "metadata": i})
+    results = lists.process(inputs)
+    check_concat(lists, results, lists.batch(results))
+
+
+def test_batch_needs_exactly_one_of_key_and_concat(tmp_path: Path) -> None:
+    for text in (CONCAT.replace("  concat:", "  key: batch\n  concat:"), CONCAT.replace("  concat: {a: 3, b: 2}\n", "")):
+        (tmp_path / "destination.yaml").write_text(text)
+        (tmp_path / "events.yaml").write_text(CONCAT_EVENTS)
+        with pytest.raises(transformer.MappingError) as caught:
+            transformer.load(tmp_path)
+        shown = [str(p) for p in caught.value.problems]
+        assert shown == [f"{tmp_path / 'destination.yaml'}:8: batch: give exactly one of: key, concat"], shown
+
+
+def test_the_readmes_batch_concat_example(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Batching by concatenating lists.**", 1)[1]
+    concat = section.split("`concat: ", 1)[1].split("`", 1)[0]
+    (tmp_path / "destination.yaml").write_text(CONCAT.replace("{a: 3, b: 2}", concat))
+    (tmp_path / "events.yaml").write_text("body: {object: {events: {path: events}, purchases: {path: purchases}}}\n")
+    braze_like = transformer.load(tmp_path)
+    assert braze_like.batch_limits()["concat"] == {"attributes": 75, "events": 75, "purchases": 75}
+    [batch] = braze_like.batch(list_results(braze_like, [{"events": ["e1"]}, {"purchases": ["p"], "events": ["e2"]}]))
+    assert batch["output"]["body"]["JSON"] == {"events": ["e1", "e2"], "purchases": ["p"]}

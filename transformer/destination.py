@@ -352,14 +352,20 @@ class Destination:
             raise ValueError(f"destination {self.name} declares no batching")
         return spec if settings is None else spec.for_settings(self._settings.state(settings).settings)
 
-    def batch_limits(self, settings: Any = None) -> dict[str, int]:
+    def batch_limits(self, settings: Any = None) -> dict[str, Any]:
         """The batch limits (``max_events``, ``max_request_bytes``, ``max_event_bytes``) that
         ``batch(results, settings)`` packs by: limits the destination lets settings change are read
-        from ``settings``, else their defaults. And ``envelope_bytes``, what a batch adds around its
-        events' bodies besides one comma between two of them."""
+        from ``settings``, else their defaults. With ``batch.key``, ``envelope_bytes``: what a batch
+        adds around its events' bodies besides one comma between two of them; with ``batch.concat``,
+        ``concat``: the most items of each concatenated list."""
         spec = self._batching(settings)
-        return {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
-                "max_event_bytes": spec.max_event_bytes, "envelope_bytes": Packer(spec, self.name).overhead}
+        limits: dict[str, Any] = {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
+                                  "max_event_bytes": spec.max_event_bytes}
+        if spec.key is not None:
+            limits["envelope_bytes"] = Packer(spec, self.name).overhead
+        else:
+            limits["concat"] = dict(spec.concat)
+        return limits
 
     def check_settings(self, settings: Any) -> None:
         """Raise TransformError when ``settings`` do not satisfy the destination's settings schema."""

@@ -87,7 +87,8 @@ BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
 class Batching:
     endpoint: Fn  # evaluated with each request description as the event
     when: Fn | None  # gives a bool: whether that request is batched at all
-    key: str
+    key: str | None  # the body key wrapping the list of bodies; None when concat is given
+    concat: tuple[tuple[str, int], ...]  # (list key, most items per batch body), or () with key
     max_request_bytes: int
     max_events: int
     max_event_bytes: int
@@ -277,7 +278,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
         batch_plan = Plan(None, shared_lets, {})
         batching = Batching(batch_plan.function(batch_endpoint),
                             batch_plan.function(batch_when) if batch_when is not None else None,
-                            spec["batch"]["key"],
+                            spec["batch"].get("key"), tuple(spec["batch"].get("concat", {}).items()),
                             limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
                             tuple((limit, name) for limit, (_, name) in limits.items() if name is not None))
     generated: dict[tuple[int, str | None], Fn] = {}
@@ -441,6 +442,11 @@ def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:
 
 
 def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[Problem]:
+    alternatives = error.validator_value if error.validator == "oneOf" else None
+    if isinstance(alternatives, list) and all(set(one) == {"required"} for one in alternatives):
+        # Exactly one of some keys: say so, not "valid under each of" a dump of the schema.
+        keys = ", ".join(key for one in alternatives for key in one["required"])
+        return [source.problem(tuple(error.absolute_path), f"give exactly one of: {keys}")]
     if error.context:  # anyOf: report the alternative that got furthest into the value, and
         # of those one that took the value for its kind (not merely "wrong type" or "not one of")
         error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator not in ("enum", "type")))
