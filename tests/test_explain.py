@@ -1,6 +1,7 @@
 """Destination.explain and `transformer explain`: which rule gave each field, from where, and what was tried."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -13,8 +14,9 @@ import pytest
 
 import transformer
 from transformer import cli
+from transformer.explain import render as render_explanation
 
-from .conftest import SETTINGS
+from .conftest import BASE, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +65,7 @@ EVENT = {"type": "test", "traits": {"id": "u-7", "name": None, "nick": "", "hand
 def test_each_field_names_its_rule_line_and_source(demo: transformer.Destination) -> None:
     data = demo.explain(EVENT, SETTINGS, lookup=lookup)
     request = demo.transform(EVENT, SETTINGS, lookup=lookup)
-    assert data["request"] == {**request, "headers": {"Authorization": "Key [redacted]"}}  # secrets never shown
+    assert data["request"] == {**request, "headers": {"Authorization": "[redacted]"}}  # secrets never shown
     assert (data["destination"], data["event_type"], data["file"]) == ("demo", "test", "test.yaml")
     user = field(data, "body.user")
     assert (user["file"], user["line"], user["rule"], user["value"]) == ("test.yaml", line_of(EVENT_FILE, "user: {var"), "body.user", "u-7")
@@ -88,13 +90,13 @@ def test_each_field_names_its_rule_line_and_source(demo: transformer.Destination
     assert data["lookups"] == [{"kind": "email", "value": "a@b.example", "request": "GET https://example.invalid/users/a@b.example",
                                 "status": 200}]
     auth = field(data, "headers.Authorization")
-    assert (auth["file"], auth["source"], auth["value"]) == ("destination.yaml", ["setting key"], "Key [redacted]")
+    assert (auth["file"], auth["source"], auth["value"]) == ("destination.yaml", ["setting key"], "[redacted]")
 
 
 def test_secrets_never_appear(demo: transformer.Destination) -> None:
     data = demo.explain(EVENT, SETTINGS, lookup=lookup)
     assert SETTINGS["key"] not in json.dumps(data)
-    assert data["request"]["headers"]["Authorization"] == "Key [redacted]"
+    assert data["request"]["headers"]["Authorization"] == "[redacted]"
 
 
 def test_an_error_is_explained_up_to_where_it_stopped(make_destination: Callable[..., transformer.Destination]) -> None:
@@ -230,3 +232,111 @@ def test_cli_explain_names_the_file_of_each_rule_tried(tmp_path: Path, capsys: p
     assert out.startswith("kustomer track event, rules in tracking.yaml\n")
     assert "(line " not in out
     assert "    let.base (destination.yaml:" in out and "    let.user (tracking.yaml:" in out
+
+
+# -- secrets: redacted by what a value is, never by searching text ------------------------------
+
+def _engine_text(data: dict[str, Any]) -> Any:
+    """What the engine writes in an explanation, its values left aside: keys, names, rules, files."""
+    def step(s: dict[str, Any]) -> Any:
+        return (s["depth"], s.get("rule") or s.get("condition") or s.get("path"), s.get("file"), s.get("line"), sorted(s))
+    request = data.get("request", {})
+    return (sorted(data), data["destination"], data["event_type"], data["file"],
+            {part: sorted(request.get(part, {})) for part in ("headers", "params")}, sorted(request),
+            [(f["field"], f["file"], f["line"], f["rule"], f["spec"], f["result"], f.get("source"), sorted(f),
+              [step(s) for s in f["tried"]]) for f in data["fields"]])
+
+
+KUSTOMER_TRACK = {"type": "track", "userId": "u-1", "event": "Clicked", "properties": {"plan": "pro"}}
+SEGMENT_TRACK = {"type": "track", "userId": "u-1", "event": "Clicked", "properties": {"plan": "pro"}}
+
+
+@pytest.mark.parametrize("name, key, event, header", [
+    ("kustomer", "apiKey", KUSTOMER_TRACK, lambda s: f"Bearer {s}"),
+    ("segment", "writeKey", SEGMENT_TRACK, lambda s: "Basic " + base64.b64encode(f"{s}:".encode()).decode()),
+], ids=["kustomer", "segment"])
+@pytest.mark.parametrize("secret", ["k", "track", "e", "sk-Live-Secret-0042"])
+def test_a_secret_of_any_length_never_damages_keys_or_text_and_never_shows(
+        name: str, key: str, event: dict[str, Any], header: Callable[[str], str], secret: str) -> None:
+    """A one-letter apiKey `k` once turned the key `lookups` into `loo[redacted]ups` (and the text
+    mode crashed on it): only values derived from a secret are redacted, whole."""
+    destination = transformer.load(name)
+    data = destination.explain(event, {key: secret})
+    control = destination.explain(event, {key: "zz-control-0"})
+    assert _engine_text(data) == _engine_text(control)  # keys, field names, rules, files: all intact
+    assert data["request"]["headers"]["Authorization"] == "[redacted]"
+    assert field(data, "headers.Authorization")["value"] == "[redacted]"
+    text = render_explanation(data)
+    assert text.startswith(f"{name} track event, rules in ")
+    shown = json.dumps(data) + text
+    credential = header(secret)
+    assert credential not in shown  # "Bearer k", "Basic azo="
+    assert credential.partition(" ")[2] not in shown or credential.partition(" ")[2] == secret  # base64("k:") too
+    if len(secret) > 5:  # a long secret appears nowhere at all (a short one is in many a word)
+        assert secret not in shown
+    # The request itself, and transform's output, keep the real credential.
+    assert destination.transform(event, {key: secret})["headers"]["Authorization"] == credential
+
+
+SECRET_USES = """\
+let:
+  token: {template: "t-{k}", vars: {k: {setting: key}}}
+body:
+  object:
+    auth: {var: token}
+    echo: {path: properties.echo}
+    handle: {path: traits.handle}
+    kind:
+      case: {setting: key}
+      values: {other: {const: x}}
+    plan:
+      lookup:
+        requests:
+          - kind: email
+            value: {path: traits.email}
+            endpoint: {template: "https://example.invalid/users/{e}?key={k}", vars: {e: {path: traits.email}, k: {setting: key}}}
+        found: data.plan
+"""
+
+
+def test_values_derived_from_a_secret_are_redacted_whole(make_destination: Callable[..., transformer.Destination]) -> None:
+    destination = make_destination(SECRET_USES, BASE.replace("    Authorization:", "    X-Echo: {path: properties.echo}\n    Authorization:"))
+    event = {"type": "test", "traits": {"handle": "ada", "email": "a@b.example"}, "properties": {"echo": "say k-9"}}
+    data = destination.explain(event, {"key": "k-9"}, lookup=lookup)
+    auth = field(data, "body.auth")
+    assert (auth["value"], auth["source"][0]) == ("[redacted]", "let token")  # derived through a let
+    assert [t["result"] for t in auth["tried"]] == ['gave "[redacted]"', 'gave "[redacted]"']
+    assert data["request"]["body"]["JSON"]["auth"] == "[redacted]"
+    kind = field(data, "body.kind")
+    assert kind["why"] == 'gave nothing: no branch under values for "[redacted]"'
+    assert field(data, "body.handle")["value"] == "ada"
+    assert field(data, "body.echo")["value"] == "say k-9"  # the event's own data in the body, as sent
+    # an endpoint, header or parameter holding the secret is redacted whole, however it got there
+    assert data["request"]["headers"] == {"X-Echo": "[redacted]", "Authorization": "[redacted]"}
+    assert field(data, "headers.X-Echo")["value"] == "[redacted]"
+    # a look-up's URL shows as in messages; its answer is not derived from the secret
+    assert data["lookups"][0]["request"] == "GET https://example.invalid/users/a@b.example?key=[redacted]"
+    assert field(data, "body.plan")["value"] == "gold" and data["request"]["body"]["JSON"]["plan"] == "gold"
+    for shown in (json.dumps(data), render_explanation(data)):  # the secret only where the event itself holds it
+        assert "k-9" not in shown.replace("say k-9", "")
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"]], ids=["text", "json"])
+@pytest.mark.parametrize("secret", ["k", "track", "e"])
+def test_cli_explain_with_a_short_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str], secret: str,
+                                         mode: list[str]) -> None:
+    (tmp_path / "s.yaml").write_text(f"writeKey: {secret}\n")
+    (tmp_path / "e.json").write_text(json.dumps(SEGMENT_TRACK))
+    assert cli.main(["explain", "-d", "segment", "-s", str(tmp_path / "s.yaml"), str(tmp_path / "e.json"), *mode]) == 0
+    out = capsys.readouterr().out
+    basic = base64.b64encode(f"{secret}:".encode()).decode()
+    assert basic not in out and "[redacted]" in out
+    if mode:
+        data = json.loads(out)
+        assert sorted(data) == ["destination", "event_type", "fields", "file", "lookups", "request"]
+        assert data["request"]["body"]["JSON"]["type"] == "track"
+    else:
+        assert out.startswith("segment track event, rules in track.yaml\n") and "\nbody.type = \"track\"\n" in out
+    # run's output carries the real credential: only explain redacts
+    assert cli.main(["run", "-d", "segment", "-s", str(tmp_path / "s.yaml"), str(tmp_path / "e.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["output"]["headers"]["Authorization"] == f"Basic {basic}"

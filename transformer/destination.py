@@ -12,9 +12,9 @@ from .codegen import TRACE, Context
 from .compiler import EVENT_TYPE_VAR
 from .delivery_rules import DeliveryRules
 from .errors import TransformError
-from .explain import TOO_DEEP, explanation
+from .explain import TOO_DEEP, Secrets, explanation
 from .loader import Batching, EventPlan, Part, load_mapping, tracing_plans
-from .lookups import Asker, Lookup
+from .lookups import Asker, Lookup, shown_url
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
 from .values import MISSING, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
@@ -159,14 +159,21 @@ class Destination:
                          "value", "source": [...] (when sent), "why" (when left out),
                          "tried": [{"depth", "rule" | "condition" | "path", "result", ...}]}]}
 
-        Secret settings' values are replaced by ``[redacted]`` throughout. The tracing functions are
+        A value derived from a secret setting shows as ``[redacted]``, and so does a request
+        endpoint, header or parameter holding a secret's value; a look-up's URL shows as in
+        messages. Keys and the engine's own words are never changed. The tracing functions are
         generated on the first call; ``transform`` never runs them."""
         if self._tracing is None:
             self._tracing = tracing_plans(self._mapping)
+        try:
+            secrets = Secrets(frozenset(self._mapping.secrets), self._settings.state(settings).secrets)
+        except TransformError:  # invalid settings: the event is that error, and no rule runs
+            secrets = Secrets()
         asked: list[dict[str, Any]] = []
 
         def recording(request: dict[str, Any]) -> tuple[int, Any]:
-            entry = {**request.get("lookup", {}), "request": f"{request['method']} {request['endpoint']}", "status": None}
+            url = shown_url(request["endpoint"], secrets.values)  # as a message shows it
+            entry = {**request.get("lookup", {}), "request": f"{request['method']} {url}", "status": None}
             asked.append(entry)
             answer: tuple[int, Any] = lookup(request)  # type: ignore[misc]  # only given when there is one
             entry["status"] = answer[0] if isinstance(answer, tuple) and answer else None
@@ -194,14 +201,13 @@ class Destination:
         event_type = message.get("type") if isinstance(message, dict) else None
         key = event_type.lower() if isinstance(event_type, str) else None
         plan = self._mapping.plans.get(key) if key is not None else None
+        fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)
+        if shown is not None:
+            outcome = {"request": shown}
         data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
-                "lookups": asked, "fields": explanation(records, lookups=asked)}
-        try:
-            secrets = self._settings.state(settings).secrets
-        except TransformError:
-            secrets = ()
-        shown: dict[str, Any] = _redacted(data, secrets)
-        return shown
+                "lookups": asked, "fields": fields}
+        cut: dict[str, Any] = _cut_deep(data)
+        return cut
 
     def _dispatch(self, message: Any, settings: Any) -> tuple[str, EventPlan, SettingsState]:
         if not isinstance(message, dict):
@@ -386,19 +392,15 @@ def _request_string(value: Any, file: str, name: str) -> str:
     return str(value)
 
 
-def _redacted(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
-    """A copy of ``value`` with each secret's text replaced, in every string and key, and what is
-    nested deeper than any request may be (an event's value read as it came) cut short."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "[redacted]")
-        return value
+def _cut_deep(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with what is nested deeper than any request may be (an event's value
+    read as it came) cut short."""
     if isinstance(value, (dict, list)) and depth > _SHOWN_DEPTH:
         return TOO_DEEP
     if isinstance(value, dict):
-        return {_redacted(k, secrets, depth): _redacted(v, secrets, depth + 1) for k, v in value.items()}
+        return {k: _cut_deep(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redacted(item, secrets, depth + 1) for item in value]
+        return [_cut_deep(item, depth + 1) for item in value]
     return value
 
 

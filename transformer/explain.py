@@ -5,6 +5,11 @@ generates the same rules a second time, only when explain is first called, with 
 each rule notes when it starts and the value it gives, each condition its result, each path read
 the raw value it found (``traced_rule``, ``traced_condition`` and ``Gen.trace`` add them only to
 that variant). This module turns those records into data (``explanation``) and text (``render``).
+
+Secrets are kept out by what a value is, never by searching text: a value that a rule derived
+from a setting marked ``secrets`` (the records show every setting a rule read, a let's included)
+is shown as ``[redacted]``, and so is a request endpoint, header or parameter that holds a
+secret's value. Keys, and the words the engine writes around values, are never touched.
 """
 from __future__ import annotations
 
@@ -23,6 +28,26 @@ from .yamlsource import Source, YamlPath, format_path
 _SPEC_CHARS = 100
 _VALUE_CHARS = 80
 TOO_DEEP = "(nested too deeply to show)"
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What an explanation keeps out of sight: the names of the settings marked ``secrets``, and
+    their values in the forms a URL may hold them (``settings.secret_forms``)."""
+
+    names: frozenset[str] = frozenset()
+    values: tuple[str, ...] = ()
+
+    def held_in(self, value: Any) -> bool:
+        """Whether a string in ``value`` (its keys aside) contains a secret's value."""
+        if isinstance(value, str):
+            return any(secret in value for secret in self.values)
+        if isinstance(value, dict):
+            return any(self.held_in(item) for item in value.values())
+        if isinstance(value, list):
+            return any(self.held_in(item) for item in value)
+        return False
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,11 @@ class _Rule:
     value: Any = _OPEN
     # _Rule, ("condition", info, bool), ("read", path, raw value), ("let", name): a binding was used
     items: list[Any] = field(default_factory=list)
+    secret: bool | None = None  # whether the value derives from a secret setting (see _mark_secret)
+
+    @property
+    def shown(self) -> Any:
+        return REDACTED if self.secret else self.value
 
 
 def _tree(records: list[tuple[Any, ...]]) -> list[Any]:
@@ -118,23 +148,99 @@ def _tree(records: list[tuple[Any, ...]]) -> list[Any]:
     return roots
 
 
-def explanation(records: list[tuple[Any, ...]], *, lookups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+# One output field: its entry, the keys where it stands in the request (("headers", "Authorization"),
+# ("body", "user", "id")), and whether its value derives from a secret setting.
+_Field = tuple[dict[str, Any], tuple[str, ...], bool]
+# The request parts that may hold a secret as outside text (a URL, a credential): a value holding
+# one is redacted whole, however it got there.
+_OUTSIDE_TEXT = ("endpoint", "headers", "params")
+
+
+def explanation(records: list[tuple[Any, ...]], *, lookups: list[dict[str, Any]], request: dict[str, Any] | None,
+                secrets: Secrets) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Each output field (and each that was left out), in the order the rules ran, with the rule
-    that decided it, where its value came from, and what was tried on the way."""
+    that decided it, where its value came from, and what was tried on the way; and ``request`` (the
+    one these records made) as shown, its secret values redacted as the fields show them."""
     roots = _tree(records)
+    _mark_secret(roots, secrets.names)
     lets: dict[str, list[str]] = {}
     for rule in _rules(roots):
         if rule.info.yaml_path[:1] == ("let",) and len(rule.info.yaml_path) == 2:
             lets[str(rule.info.yaml_path[1])] = _sources(rule, lets, lookups)
-    fields: list[dict[str, Any]] = []
+    fields: list[_Field] = []
     for root in roots:
         if isinstance(root, _Rule):
             path = root.info.yaml_path
             if path[:1] == ("request",):
-                _fields(root, ".".join(str(p) for p in path[1:]), fields, lets, lookups)
+                _fields(root, tuple(str(p) for p in path[1:]), fields, lets, lookups)
             elif path[:1] == ("body",):
-                _fields(root, "body", fields, lets, lookups)
-    return fields
+                _fields(root, ("body",), fields, lets, lookups)
+    shown = None if request is None else _shown_request(request, fields, secrets)
+    return [entry for entry, _, _ in fields], shown
+
+
+def _mark_secret(roots: list[Any], names: frozenset[str]) -> None:
+    """Mark each rule whose value derives from a secret setting: a ``setting`` rule reading one,
+    and a rule that ran a marked rule or used a marked let binding, except through its own
+    ``when`` (a condition gives no value) or a look-up's requests (a look-up gives the answer's)."""
+    rules = _rules(roots)
+    lets = {rule.info.yaml_path[1]: rule for rule in rules
+            if rule.info.yaml_path[:1] == ("let",) and len(rule.info.yaml_path) == 2}
+
+    def derived(rule: _Rule) -> bool:
+        if rule.secret is None:
+            rule.secret = False  # (a binding never uses itself; this only keeps the walk finite)
+            own = rule.info.yaml_path
+            rule.secret = rule.info.directive == "setting" and rule.info.arg in names or \
+                rule.info.directive != "lookup" and any(
+                    derived(item) if isinstance(item, _Rule) and item.info.yaml_path[len(own):len(own) + 1] != ("when",)
+                    else isinstance(item, tuple) and item[0] == "let" and item[1] in lets and derived(lets[item[1]])
+                    for item in rule.items)
+        return rule.secret
+
+    for rule in rules:
+        derived(rule)
+
+
+def _shown_request(request: dict[str, Any], fields: list[_Field], secrets: Secrets) -> dict[str, Any]:
+    """A copy of ``request`` with each field's value that derives from a secret redacted, and each
+    endpoint, header or parameter holding a secret's value redacted whole (in its field too)."""
+    shown = {**request, "headers": dict(request["headers"]), "params": dict(request["params"]),
+             "body": {**request["body"], "JSON": _copy(request["body"]["JSON"])}}
+    for entry, keys, secret in fields:
+        if entry["result"] != "sent":
+            continue
+        if keys[0] in _OUTSIDE_TEXT and secrets.held_in(entry["value"]):
+            entry["value"] = REDACTED
+            secret = True
+        if secret:
+            _put(shown, ("body", "JSON", *keys[1:]) if keys[0] == "body" else keys, REDACTED)
+    if secrets.held_in(shown["endpoint"]):
+        shown["endpoint"] = REDACTED
+    for part in _OUTSIDE_TEXT[1:]:
+        for name, value in shown[part].items():
+            if secrets.held_in(value):
+                shown[part][name] = REDACTED
+    return shown
+
+
+def _copy(value: Any) -> Any:
+    """The containers of a request body copied (as far as a request nests), to redact in place."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _put(request: dict[str, Any], place: tuple[str, ...], value: Any) -> None:
+    """Set the value at ``place`` (keys of objects), when it is still there (a check may have
+    taken it out)."""
+    parent: Any = request
+    for key in place[:-1]:
+        parent = parent.get(key) if isinstance(parent, dict) else None
+    if isinstance(parent, dict) and place[-1] in parent:
+        parent[place[-1]] = value
 
 
 def _rules(items: list[Any]) -> list[_Rule]:
@@ -146,18 +252,18 @@ def _rules(items: list[Any]) -> list[_Rule]:
     return found
 
 
-def _fields(rule: _Rule, name: str, out: list[dict[str, Any]], lets: dict[str, list[str]],
+def _fields(rule: _Rule, keys: tuple[str, ...], out: list[_Field], lets: dict[str, list[str]],
             lookups: list[dict[str, Any]]) -> None:
     """An object rule that gave an object (or was stopped by an error) stands for its keys;
-    anything else is one field."""
+    anything else is one field, noted with the keys where it stands in the request."""
     if rule.info.directive == "object" and (isinstance(rule.value, dict) or rule.value is _OPEN):
-        keys = rule.info.yaml_path + ("object",)
+        own = rule.info.yaml_path + ("object",)
         for item in rule.items:
-            if isinstance(item, _Rule) and item.info.yaml_path[:-1] == keys:
-                _fields(item, f"{name}.{item.info.yaml_path[-1]}", out, lets, lookups)
+            if isinstance(item, _Rule) and item.info.yaml_path[:-1] == own:
+                _fields(item, (*keys, str(item.info.yaml_path[-1])), out, lets, lookups)
         return
-    entry: dict[str, Any] = {"field": name, "file": rule.info.file, "line": rule.info.line, "rule": rule.info.rule,
-                             "spec": rule.info.spec}
+    entry: dict[str, Any] = {"field": ".".join(keys), "file": rule.info.file, "line": rule.info.line,
+                             "rule": rule.info.rule, "spec": rule.info.spec}
     if rule.value is _OPEN:
         entry["result"] = "error"
     elif rule.value is MISSING:
@@ -165,10 +271,10 @@ def _fields(rule: _Rule, name: str, out: list[dict[str, Any]], lets: dict[str, l
         entry["why"] = _rule_result(rule)
     else:
         entry["result"] = "sent"
-        entry["value"] = rule.value
+        entry["value"] = rule.shown
         entry["source"] = _sources(rule, lets, lookups)
     entry["tried"] = _tried(rule, 0)
-    out.append(entry)
+    out.append((entry, keys, bool(rule.secret)))
 
 
 def _sources(rule: _Rule, lets: dict[str, list[str]], lookups: list[dict[str, Any]]) -> list[str]:
@@ -221,7 +327,7 @@ def _rule_result(rule: _Rule) -> str:
     if rule.value is _OPEN:
         return "error"
     if rule.value is not MISSING:
-        return "gave " + _short(rule.value)
+        return "gave " + _short(rule.shown)
     own_when = rule.info.yaml_path + ("when",)
     if any(isinstance(i, tuple) and i[0] == "condition" and i[1].yaml_path == own_when and not i[2] for i in rule.items):
         return "skipped: condition false"
@@ -229,9 +335,9 @@ def _rule_result(rule: _Rule) -> str:
         subject = rule.info.yaml_path + ("case",)
         branches = rule.info.yaml_path + ("values",)
         picked = [i for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path[:len(branches)] == branches]
-        given = [i.value for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path == subject]
-        if not picked and given and given[0] is not MISSING:
-            return f"gave nothing: no branch under values for {_short(given[0])}"
+        given = [i for i in rule.items if isinstance(i, _Rule) and i.info.yaml_path == subject]
+        if not picked and given and given[0].value is not MISSING:
+            return f"gave nothing: no branch under values for {_short(given[0].shown)}"
     return "gave nothing"
 
 

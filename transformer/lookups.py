@@ -57,6 +57,15 @@ def table_lookup(table: Mapping[tuple[str, Any], Any]) -> Lookup:
     return lookup
 
 
+def shown_url(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` (a URL built from settings and the event) as a message may show it: each secret
+    value in it replaced, whatever its length. Only this outside text is redacted, never the
+    words the engine wrote around it."""
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return printable(text)
+
+
 class Asker:
     """What one event's look-ups are asked with: the caller's function, the request headers, and
     the secret settings' values, which never reach a message (a URL may contain one)."""
@@ -69,12 +78,7 @@ class Asker:
         self.secrets = secrets
 
     def shown(self, text: str) -> str:
-        """``text`` (a URL built from settings and the event) as a message may show it: each secret
-        value in it replaced, whatever its length. Only this outside text is redacted, never the
-        words the engine wrote around it."""
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return printable(text)
+        return shown_url(text, self.secrets)
 
     def ask(self, kind: str, value: Any, url: str, label: str) -> tuple[int, Any]:
         where = f"look-up {kind} (GET {self.shown(url)})"
