@@ -1,8 +1,8 @@
 """Kustomer written by hand in straight-line Python: the benchmark's baseline, nothing else.
 
 It does what mappings/kustomer/*.yaml do for valid events, including what the engine promises
-(the output shares no object with the input and is strict JSON), so the two are compared on equal
-terms. The benchmark checks that both give equal output on its events.
+(the output shares no object with the input, is strict JSON, and encodes as UTF-8: a lone
+surrogate is refused), so the two are compared on equal terms. The benchmark checks that both give equal output on its events.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 US = "https://api.kustomerapp.com"
 SESSION_KEYS = ("kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "kustomer_tracking_id")
@@ -86,9 +88,15 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
         raise Invalid("apiKey")
     kind = event["type"].lower()
     base = host(settings)
-    if kind == "identify":
-        return identify(event, settings, base, lookup)
-    return tracking(event, kind, settings, base)
+    out = identify(event, settings, base, lookup) if kind == "identify" else tracking(event, kind, settings, base)
+    try:
+        orjson.dumps(out)  # every output can be sent: no lone surrogate anywhere
+    except orjson.JSONEncodeError:  # or an integer past 64 bits, which the standard library writes
+        try:
+            json.dumps(out, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid("not valid Unicode") from None
+    return out
 
 
 def identify(event: dict[str, Any], settings: dict[str, Any], base: str, lookup: Callable[..., Any]) -> dict[str, Any]:
