@@ -233,15 +233,15 @@ def _result(destination: Destination, settings: Any, lookup: Any, metadata: dict
 
 
 def _transform_chunk(destination: Destination, settings: Any, lookup: Any, encode: bool,
-                     records: list[tuple[dict[str, Any], Any, bool]]) -> tuple[list[int], Any]:
+                     records: list[tuple[dict[str, Any], Any]]) -> tuple[list[int], Any]:
     """A worker's task: the results of a chunk of read events, as one block of output lines when
     ``encode`` (each result encoded as soon as it is made: holding 500 of them costs the garbage
     collector more than the encoding), with their status codes for the summary. An NDJSON line
-    comes unparsed (``parsed`` false) and is parsed here."""
+    comes unparsed, as bytes (which no parsed event is), and is parsed here."""
     statuses: list[int] = []
     out: list[Any] = []
-    for metadata, message, parsed in records:
-        event = message if parsed else _event(message, f"{metadata['file']}:{metadata['line']}")
+    for metadata, message in records:
+        event = _event(message, f"{metadata['file']}:{metadata['line']}") if message.__class__ is bytes else message
         result = _result(destination, settings, lookup, metadata, event)
         statuses.append(result["statusCode"])
         out.append(_line_bytes(result) if encode else result)
@@ -250,9 +250,8 @@ def _transform_chunk(destination: Destination, settings: Any, lookup: Any, encod
 
 def _results_of_jobs(work: Any, names: list[str], jobs: int, counts: Counter[int], progress: _Progress) -> Iterator[Any]:
     try:
-        # A line travels as plain bytes, with a flag: pickling an object per line cost more than parsing it.
-        records = ((m, x.data, False) if x.__class__ is _Line else (m, x, True) for m, x in _read_events(names, parse=False))
-        for statuses, results in parallel.ordered_chunks(work, records, jobs):
+        # A line travels as plain bytes: pickling an object per line cost more than parsing it.
+        for statuses, results in parallel.ordered_chunks(work, _read_events(names, parse=False), jobs):
             counts.update(statuses)
             for _ in statuses:
                 progress.tick()
@@ -351,15 +350,6 @@ def _line_writer() -> Any:
     return write
 
 
-class _Line:
-    """An NDJSON line read but not parsed yet (a --jobs worker parses it)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
 class _Unreadable:
     """An input that could not be parsed: it still yields one (error) result, in its place.
     ``raw`` is its text as read (None when there is none, e.g. a missing ']'), so `send` can
@@ -411,13 +401,13 @@ def _events_in(handle: IO[bytes], label: str, parse: bool = True) -> Events:
 def _ndjson_events(lines: Iterable[bytes], first: int, label: str, after_array: bool = False,
                    parse: bool = True) -> Events:
     """One input per line that is not blank; after a JSON array, each is an error in its place.
-    Without ``parse``, a line comes as a _Line, parsed later (by a --jobs worker)."""
+    Without ``parse``, a line comes as its bytes, parsed later (by a --jobs worker)."""
     for number, line in enumerate(lines, start=first):
         if line.strip(_JSON_SPACE):
             where = f"{label}:{number}"
             yield {"file": label, "line": number}, (
                 _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)", line)
-                if after_array else _event(line, where) if parse else _Line(line))
+                if after_array else _event(line, where) if parse else line)
 
 
 _NOT_SPACE = re.compile(r"[^ \t\r\n]")
