@@ -62,9 +62,7 @@ def _send(args: argparse.Namespace) -> int:
         raise cli.UsageError("--timeout must be more than 0")
     rate_limit = _rate_limit(args.rate_limit, cli.UsageError)
     names = args.files or ["-"]
-    for name in names:
-        if name != "-" and not Path(name).is_file():
-            raise cli.UsageError(f"{name}: no such file")
+    cli._check_streams(names)  # as run does: every input readable, stdout open, before any output
     batch = destination.supports_batching and not args.no_batch
     with Sender(destination, concurrency=args.concurrency, timeout=args.timeout, rate_limit=rate_limit) as sender:
         lookup = canned or sender.lookup
