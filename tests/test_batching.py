@@ -74,17 +74,27 @@ def check_packing(destination: transformer.Destination, results: list[dict[str, 
     """Every event once; each batch within every limit and of one key; the order rule: each output
     stands where its first event stood."""
     limits = destination.batch_limits()
+
+    def check_batch(out: dict[str, Any], members: list[dict[str, Any]]) -> None:
+        bodies = out["output"]["body"]["JSON"]["batch"]
+        assert len(bodies) == len(out["metadata"]) <= limits["max_events"]
+        size = len(transformer.wire.compact_json(out["output"]["body"]["JSON"]).encode())
+        assert size <= limits["max_request_bytes"]
+        assert len({destination.batch_key(m) for m in members}) == 1
+        assert bodies == [m["output"]["body"]["JSON"] for m in members]
+
+    check_every_event_once_in_order(results, packed, check_batch)
+
+
+def check_every_event_once_in_order(results: list[dict[str, Any]], packed: list[dict[str, Any]],
+                                    check_batch: Any) -> None:
+    """``check_batch(out, member results)`` on each batch; every event once; the order rule: each
+    output stands where its first event stood."""
     by_metadata = {r["metadata"]: r for r in results}
     firsts, seen = [], []
     for out in packed:
         if "output" in out and isinstance(out["metadata"], list):
-            bodies = out["output"]["body"]["JSON"]["batch"]
-            assert len(bodies) == len(out["metadata"]) <= limits["max_events"]
-            size = len(transformer.wire.compact_json(out["output"]["body"]["JSON"]).encode())
-            assert size <= limits["max_request_bytes"]
-            members = [by_metadata[m] for m in out["metadata"]]
-            assert len({destination.batch_key(m) for m in members}) == 1
-            assert bodies == [m["output"]["body"]["JSON"] for m in members]
+            check_batch(out, [by_metadata[m] for m in out["metadata"]])
             firsts.append(out["metadata"][0])
             seen.extend(out["metadata"])
         else:
@@ -262,28 +272,21 @@ def check_concat(destination: transformer.Destination, results: list[dict[str, A
     """Every event once and in order inside its batch; each batch within every limit, of one key,
     its lists the members' lists concatenated and its other keys theirs; the order rule."""
     limits = destination.batch_limits()
-    by_metadata = {r["metadata"]: r for r in results}
-    firsts, seen = [], []
-    for out in packed:
-        if "output" in out and isinstance(out["metadata"], list):
-            body = out["output"]["body"]["JSON"]
-            assert len(out["metadata"]) <= limits["max_events"]
-            assert len(transformer.wire.compact_json(body).encode()) <= limits["max_request_bytes"]
-            members = [by_metadata[m]["output"]["body"]["JSON"] for m in out["metadata"]]
-            assert len({destination.batch_key(by_metadata[m]) for m in out["metadata"]}) == 1
-            assert out["metadata"] == sorted(out["metadata"])
-            for name, limit in limits["concat"].items():
-                items = [item for member in members for item in member.get(name, [])]
-                assert body.get(name, []) == items and len(items) <= limit
-            assert all({k: v for k, v in m.items() if k not in limits["concat"]} ==
-                       {k: v for k, v in body.items() if k not in limits["concat"]} for m in members)
-            firsts.append(out["metadata"][0])
-            seen.extend(out["metadata"])
-        else:
-            firsts.append(out["metadata"])
-            seen.append(out["metadata"])
-    assert sorted(seen) == sorted(r["metadata"] for r in results), "an event lost or duplicated"
-    assert firsts == sorted(firsts), "an output does not stand where its first event stood"
+
+    def check_batch(out: dict[str, Any], results_in: list[dict[str, Any]]) -> None:
+        body = out["output"]["body"]["JSON"]
+        assert len(out["metadata"]) <= limits["max_events"]
+        assert len(transformer.wire.compact_json(body).encode()) <= limits["max_request_bytes"]
+        members = [r["output"]["body"]["JSON"] for r in results_in]
+        assert len({destination.batch_key(r) for r in results_in}) == 1
+        assert out["metadata"] == sorted(out["metadata"])
+        for name, limit in limits["concat"].items():
+            items = [item for member in members for item in member.get(name, [])]
+            assert body.get(name, []) == items and len(items) <= limit
+        assert all({k: v for k, v in m.items() if k not in limits["concat"]} ==
+                   {k: v for k, v in body.items() if k not in limits["concat"]} for m in members)
+
+    check_every_event_once_in_order(results, packed, check_batch)
 
 
 def test_concat_joins_lists_each_within_its_limit(lists: transformer.Destination) -> None:
