@@ -40,6 +40,21 @@ def test_path_takes_first_present_value(body_of: Body) -> None:
     assert body_of(rule, {}) == {}
 
 
+def test_path_prefixes_read_where_needed_are_read_again_where_not_certain(body_of: Body) -> None:
+    # Generated code reads a path's prefixes (c, c.d) only when an earlier path gave nothing: a
+    # later rule must not rely on a prefix read inside a branch that did not run.
+    rule = """\
+        object:
+          first: {when: {present: {path: a}}, path: c.d.x}
+          second: {path: [a, c.d.x, c.0.y]}
+          third: {path: [c.d.z, c.1]}
+    """
+    assert body_of(rule, {"a": 1, "c": {"d": {"x": 2, "z": 3}}}) == {"first": 2, "second": 1, "third": 3}
+    assert body_of(rule, {"c": {"d": {"x": 2}}}) == {"second": 2}
+    assert body_of(rule, {"c": [{"y": "in a list"}, "third"]}) == {"second": "in a list", "third": "third"}
+    assert body_of(rule, {"a": 1, "c": "not an object", "d": None}) == {"second": 1}
+
+
 def test_path_alias_expands_in_place(body_of: Body) -> None:
     assert body_of("object: {v: {path: [$uid, anonymousId]}}", {"traits": {"id": "t"}, "anonymousId": "a"}) == {"v": "t"}
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from .errors import TransformError
@@ -40,6 +41,7 @@ class Node:
 UNSET: Any = object()
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
+NO_KEYS: Mapping[str, Any] = MappingProxyType({})  # what a path reads keys of when the value there is no object
 _function_ids = itertools.count()
 # Where tracing functions (a Plan with tracing=True, built only for explain) append their records.
 TRACE: ContextVar[list[tuple[Any, ...]]] = ContextVar("transformer_trace")
@@ -65,11 +67,16 @@ def as_text(value: Any, label: str) -> str:
         raise TransformError(f"{label}: {exc}") from None
 
 
+def is_index(key: str) -> bool:
+    """A key that is a non-negative integer (``0``, ``12``): also an index into a list."""
+    return key.isascii() and key.isdigit() and str(int(key)) == key
+
+
 def read_key(parent: str, key: str) -> str:
     """An expression for ``key`` of the value in local ``parent``, or MISSING: a key of an object;
-    and, for a key that is a non-negative integer (``0``, ``12``), also an index into a list."""
+    and, for a key that is an index, also an element of a list."""
     of_object = f"{parent}.get({key!r}, MISSING) if isinstance({parent}, dict) else MISSING"
-    if not (key.isascii() and key.isdigit() and str(int(key)) == key):
+    if not is_index(key):
         return of_object
     return f"{parent}[{key}] if isinstance({parent}, list) and len({parent}) > {key} else {of_object}"
 
@@ -107,9 +114,11 @@ class Gen:
         self.lines: list[str] = []
         self.depth = 1
         self.names = itertools.count()
-        self.globals: dict[str, Any] = {"MISSING": MISSING, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
+        self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
                                         "as_text": as_text, "TransformError": TransformError, "StepError": StepError}
-        self.prefixes: dict[tuple[str, ...], str] = {}
+        self.prefixes: dict[tuple[bool, tuple[str, ...]], str] = {}
+        self.assigned: set[str] = set()  # prefix locals certainly set where the next line runs
+        self.reads_event_object = False
         self.used_event_type = False
         self.tracing = plan.tracing
 
@@ -126,17 +135,20 @@ class Gen:
     def block(self, header: str) -> Iterator[None]:
         self.line(header)
         self.depth += 1
+        assigned = set(self.assigned)
         try:
             yield
         finally:
             self.depth -= 1
+            self.assigned = assigned  # what the block read may not have run
 
     def chain(self, steps: list[Callable[[], None]], go_on: str) -> None:
         """Emit each step under the test ``go_on`` (an ``if ...:`` line) of the one before it:
         later steps run only while the earlier ones leave ``go_on`` true. ``go_on`` only reads a
         local, so every CHAIN_DEPTH steps the chain steps back out and tests it again: a list of
-        hundreds of paths stays within Python's limit of 100 indentation levels."""
-        depth = self.depth
+        hundreds of paths stays within Python's limit of 100 indentation levels. A step runs only
+        after every step before it, so what they read stays assigned for it, even stepped out."""
+        depth, assigned = self.depth, set(self.assigned)
         for index, step in enumerate(steps):
             step()
             if index < len(steps) - 1:
@@ -144,7 +156,7 @@ class Gen:
                     self.depth = depth
                 self.line(go_on)
                 self.depth += 1
-        self.depth = depth
+        self.depth, self.assigned = depth, assigned
 
     def trace(self, *parts: str) -> None:
         """In a tracing plan only, a line appending the record ``(parts...)`` to the trace."""
@@ -160,14 +172,29 @@ class Gen:
         self.globals[name] = value
         return name
 
-    def prefix(self, keys: tuple[str, ...]) -> str:
-        """The local holding the event's value at ``keys`` (read once at the function's top)."""
-        if not keys:
-            return "ev"
-        if keys not in self.prefixes:
-            self.prefix(keys[:-1])
-            self.prefixes[keys] = f"_p{len(self.prefixes)}"
-        return self.prefixes[keys]
+    def read(self, keys: tuple[str, ...]) -> str:
+        """An expression for the event's value at ``keys`` (not empty), or MISSING. Each prefix of
+        the path is read into a local where first needed, so a value found early in a list of paths
+        reads nothing more, and later reads that this one dominates reuse it."""
+        *parents, key = keys
+        if is_index(key):
+            return read_key(self._prefix(tuple(parents), as_object=False), key)
+        return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r}, MISSING)"
+
+    def _prefix(self, keys: tuple[str, ...], as_object: bool) -> str:
+        """The local holding the event's value at ``keys``; ``as_object``: that value if it is an
+        object, else an empty read-only one, so that reading a key of it needs no test."""
+        if not keys:  # the event itself: read at the function's top (see build)
+            self.reads_event_object |= as_object
+            return "evo" if as_object else "ev"
+        local = self.prefixes.setdefault((as_object, keys), f"_p{len(self.prefixes)}")
+        if local not in self.assigned:
+            self.line(f"{local} = {self.read(keys)}")
+            if as_object:
+                with self.block(f"if not isinstance({local}, dict):"):
+                    self.line(f"{local} = NO_KEYS")
+            self.assigned.add(local)
+        return local
 
     def function(self, node: Node) -> Fn:
         """Another rule's generated function, to call from this one; a per-type one makes this per type."""
@@ -182,10 +209,8 @@ class Gen:
 
     def build(self, node: Node) -> Fn:
         node.emit(self, "_r")
-        head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else [])]
-        for keys, local in self.prefixes.items():  # parents come first: they were added first
-            parent = self.prefixes.get(keys[:-1], "ev")
-            head.append(f"    {local} = {read_key(parent, keys[-1])}")
+        head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else []),
+                *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else [])]
         name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)

@@ -335,14 +335,14 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
 
         def read(keys: tuple[str, ...]) -> None:
             if root is None:
-                parent = gen.prefix(keys[:-1])
+                gen.line(f"{target} = {gen.read(keys)}")
             else:
                 parent = base
                 for key in keys[:-1]:
                     step = gen.temp()
                     gen.line(f"{step} = {read_key(parent, key)}")
                     parent = step
-            gen.line(f"{target} = {read_key(parent, keys[-1])}")
+                gen.line(f"{target} = {read_key(parent, keys[-1])}")
             gen.trace(repr("read"), repr(".".join(keys)), target)  # explain shows each candidate path's raw value
             emit_present_copy(gen, target, ".".join(keys))
 
@@ -388,7 +388,8 @@ def merged_object(shared: Node, own: Node) -> Node:
 
 def emit_present_copy(gen: Gen, target: str, where: str) -> None:
     """Apply the present rule to a value read from the input, and copy it if it is a container."""
-    with gen.block(f"if {target} is None or {target} == '':"):
-        gen.line(f"{target} = MISSING")
-    with gen.block(f"elif {target} is not MISSING and {target}.__class__ not in SCALARS:"):
-        gen.line(f"{target} = fresh({target}, {where!r})")
+    with gen.block(f"if {target} is not MISSING:"):  # the usual miss in a list of paths: one test
+        with gen.block(f"if {target} is None or {target} == '':"):
+            gen.line(f"{target} = MISSING")
+        with gen.block(f"elif {target}.__class__ not in SCALARS:"):
+            gen.line(f"{target} = fresh({target}, {where!r})")
