@@ -1,7 +1,9 @@
 """The settings cache (settings.py) and the engine's garbage: correctness only, nothing timed."""
 from __future__ import annotations
 
+import enum
 import gc
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 
 import transformer
 from transformer import settings as settings_module
-from transformer.settings import value_key
+from transformer.settings import cache_key, value_key
 
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
 
@@ -21,6 +23,28 @@ def test_value_key_tells_types_apart() -> None:
     assert value_key({"a": [1]}) != value_key({"a": [True]})
     assert value_key({"a": {"b": "x"}}) == value_key({"a": {"b": "x"}})
     assert value_key({1: "x"}) is None and value_key({"a": object()}) is None and value_key({"a": (1,)}) is None
+
+
+class Plan(enum.Enum):
+    PRO = "pro"
+
+
+class Text(str):
+    pass
+
+
+def test_cache_key_tells_apart_what_value_key_does() -> None:
+    """The fast key (JSON text, for flat settings) may be used only where JSON text keeps every type."""
+    same_json = [({"a": True}, {"a": 1}), ({"a": 1}, {"a": 1.0}), ({"a": 0.0}, {"a": -0.0}), ({"a": None}, {"a": float("nan")}),
+                 ({"a": "pro"}, {"a": Plan.PRO}), ({"a": "12345678-1234-5678-1234-567812345678"},
+                                                   {"a": uuid.UUID("12345678-1234-5678-1234-567812345678")}),
+                 ({"a": "x"}, {"a": Text("x")}), ({"a": "x"}, {Text("a"): "x"}), ({"a": 1}, {"a": 1, "b": None})]
+    for plain, other in same_json:
+        assert cache_key(plain) != cache_key(other), (plain, other)
+    assert cache_key({"k": "v", "n": 1}) == cache_key({"k": "v", "n": 1})
+    assert cache_key({"a": [1]}) == value_key({"a": [1]})  # not flat: the exact key
+    for not_json in ({1: "x"}, {"a": object()}, {"a": Plan.PRO}, {"a": 2**70 + 0.5j}):
+        assert cache_key(not_json) is None
 
 
 def test_settings_mutated_in_place_are_checked_again() -> None:

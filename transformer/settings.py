@@ -13,6 +13,8 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import orjson
+
 from . import schema_words
 from .errors import TransformError
 from .values import MAX_DEPTH, find_not_json, find_not_unicode, fresh, type_name
@@ -51,7 +53,7 @@ class SettingsChecker:
             raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
         if settings.__class__ is not dict:  # a subclass may override get/items: read the plain storage
             settings = dict(dict.items(settings))
-        key = value_key(settings)
+        key = cache_key(settings)
         cached = self._cache.get(key) if key is not None else None
         if cached is None:
             cached = self._check(settings)
@@ -90,6 +92,23 @@ def secret_forms(values: list[str]) -> tuple[str, ...]:
     forms = {form for value in values for form in (value, quote(value, safe=""), quote(value, safe="@"),
                                                      quote(value, safe="-_.!~*'()"), quote_plus(value))}
     return tuple(sorted(forms, key=len, reverse=True))
+
+
+# Setting types whose compact JSON text tells every value apart with its exact type.
+_FLAT_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def cache_key(settings: dict[str, Any]) -> Hashable | None:
+    """``value_key(settings)``, or an equivalent that is cheaper to make and to compare: for
+    settings of strings, integers, booleans and nulls alone (as most are), their JSON text, in
+    which ``true`` and ``1`` differ. orjson refuses what would blur a type there (subclasses,
+    non-string keys, integers past 64 bits, lone surrogates): those take the exact path."""
+    if _FLAT_TYPES.issuperset(map(type, settings.values())):
+        try:
+            return orjson.dumps(settings, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except TypeError:
+            pass
+    return value_key(settings)
 
 
 def value_key(value: Any, depth: int = 0) -> Hashable | None:
