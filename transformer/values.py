@@ -80,31 +80,30 @@ def _copy(value: Any, depth: int) -> Any:
         raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
     if depth >= MAX_DEPTH:
         raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
-    # Scalars are handled inline: they are most of any payload, and a call each would double the cost.
+    # Copied whole at C speed, then each value that is not a plain scalar replaced by its own
+    # copy: scalars are most of any payload, and a call each would double the cost.
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
+        out = value.copy() if cls is dict else dict(value.items())  # a subclass's own items()
+        for key, item in out.items():
             if key.__class__ is not str:
                 raise _BadValue("has a key that is not a string")
             kind = item.__class__
             if kind is str or kind is int or kind is bool or item is None:
-                out[key] = item
                 continue
             try:
-                out[key] = _copy(item, depth + 1)
+                out[key] = _copy(item, depth + 1)  # a value replaced, no key added: iterating stays valid
             except _BadValue as bad:
                 bad.keys.append(key)
                 raise
         return out
     if isinstance(value, (list, tuple)):
-        items = []
-        for index, item in enumerate(value):
+        items = list(value)
+        for index, item in enumerate(items):
             kind = item.__class__
             if kind is str or kind is int or kind is bool or item is None:
-                items.append(item)
                 continue
             try:
-                items.append(_copy(item, depth + 1))
+                items[index] = _copy(item, depth + 1)
             except _BadValue as bad:
                 bad.keys.append(str(index))
                 raise
