@@ -27,12 +27,13 @@ class _TypeState:
     ``method`` and ``endpoint`` hold a checked string, or the Part to run (and check) per event;
     ``headers`` and ``params`` hold the values computed once, ``*_rules`` the Parts to run per
     event. ``checks`` are the body checks that may apply: one whose condition reads only settings
-    is left out when false, and kept without its condition when true. ``asker`` is the last Asker
-    made, reused while callers pass the same lookup function.
+    is left out when false, and kept without its condition when true. ``per_event`` says whether
+    any of that (or a body size limit) is left to do per event. ``asker`` is the last Asker made,
+    reused while callers pass the same lookup function.
     """
 
     __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "checks",
-                 "asker")
+                 "max_body_bytes", "per_event", "asker")
 
     def __init__(self, event_type: str) -> None:
         self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
@@ -43,6 +44,8 @@ class _TypeState:
         self.header_rules: tuple[tuple[str, Part], ...] = ()
         self.param_rules: tuple[tuple[str, Part], ...] = ()
         self.checks: tuple[Check, ...] = ()
+        self.max_body_bytes: int | None = None
+        self.per_event = True
         self.asker: Asker | None = None
 
 
@@ -141,7 +144,7 @@ class Destination:
             static = _TypeState(key)
             static.method, static.endpoint = plan.method, plan.endpoint
             static.header_rules, static.param_rules = tuple(plan.headers.items()), tuple(plan.params.items())
-            static.checks = plan.checks
+            static.checks, static.max_body_bytes = plan.checks, self._body_limit(state)
             return self._build(message, state, key, plan, lookup, static)
         except TransformError as exc:
             raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
@@ -236,6 +239,14 @@ class Destination:
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
+        if static.per_event:
+            return self._per_event(body, ctx, static, plan)
+        return request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
+
+    @staticmethod
+    def _per_event(body: Any, ctx: Context, static: _TypeState, plan: EventPlan) -> dict[str, Any]:
+        """The request, with what varies per event besides the body: checks, request parts whose
+        rules read the event, the body size limit."""
         for check in static.checks:
             check.apply(body, ctx)
         method = static.method
@@ -244,11 +255,9 @@ class Destination:
         endpoint = static.endpoint
         if endpoint.__class__ is not str:
             endpoint = _request_string(endpoint.fn(ctx), plan.file, "endpoint")
-        headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
-        params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
-        limit = self._mapping.max_body_bytes
-        if self._mapping.max_body_setting is not None:
-            limit = state.settings.get(self._mapping.max_body_setting, limit)
+        headers = _with_rules(static.headers, static.header_rules, ctx)
+        params = _with_rules(static.params, static.param_rules, ctx)
+        limit = static.max_body_bytes
         if limit is not None:
             size = len(compact_json(body).encode("utf-8"))
             if size > limit:
@@ -274,8 +283,18 @@ class Destination:
         static.param_rules = tuple((n, p) for n, p in plan.params.items() if not p.settings_only)
         static.checks = tuple(check if not check.settings_only else replace(check, when=None) for check in plan.checks
                               if not check.settings_only or check.when is None or check.when(ctx))
+        static.max_body_bytes = self._body_limit(state)
+        static.per_event = bool(static.checks or static.header_rules or static.param_rules
+                                or static.max_body_bytes is not None or static.method.__class__ is not str
+                                or static.endpoint.__class__ is not str)
         state.types[event_type] = static
         return static
+
+    def _body_limit(self, state: SettingsState) -> int | None:
+        limit = self._mapping.max_body_bytes
+        if self._mapping.max_body_setting is not None:
+            limit = state.settings.get(self._mapping.max_body_setting, limit)
+        return limit
 
     def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
         """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
