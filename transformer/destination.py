@@ -133,7 +133,14 @@ class Destination:
     def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
                    tracing: dict[str, EventPlan] | None = None) -> dict[str, Any]:
         try:
-            key, plan, state = self._dispatch(message, settings)
+            if not isinstance(message, dict):
+                raise TransformError(f"the message must be an object, got {type_name(message)}")
+            state = self._settings.state(settings)
+            event_type = message.get("type", MISSING)
+            key = event_type.lower() if isinstance(event_type, str) else ""
+            plan = self._mapping.plans.get(key)
+            if plan is None:
+                raise self._unsupported(event_type)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
         try:
@@ -212,21 +219,13 @@ class Destination:
         cut: dict[str, Any] = _cut_deep(data)
         return cut
 
-    def _dispatch(self, message: Any, settings: Any) -> tuple[str, EventPlan, SettingsState]:
-        if not isinstance(message, dict):
-            raise TransformError(f"the message must be an object, got {type_name(message)}")
-        state = self._settings.state(settings)
-        event_type = message.get("type", MISSING)
-        key = event_type.lower() if isinstance(event_type, str) else ""
-        plan = self._mapping.plans.get(key)
-        if plan is not None:  # the common case first: every test below is for an error's wording
-            return key, plan, state
+    def _unsupported(self, event_type: Any) -> TransformError:
         if not is_present(event_type):
-            raise TransformError("Event type is required")
+            return TransformError("Event type is required")
         if not isinstance(event_type, str):
-            raise TransformError(f"Event type must be a string, got {type_name(event_type)}")
+            return TransformError(f"Event type must be a string, got {type_name(event_type)}")
         shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
-        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+        return TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
 
     def _build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
                lookup: Lookup | None, static: _TypeState | None = None) -> dict[str, Any]:

@@ -86,7 +86,7 @@ class _Omit:
         return kept  # nothing to drop: the value is the rule's own already, no copy needed
 
     def in_place(self, value: Any) -> Any:
-        kept = _needs_object(value, "omit")
+        kept = value if isinstance(value, dict) else _needs_object(value, "omit")
         for key in self.dropped:
             kept.pop(key, None)
         return kept
