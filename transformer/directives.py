@@ -18,6 +18,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 
 from .codegen import Gen, Node, read_key
 from .errors import TransformError
+from .jmes import compile_search
 from .lookups import look_up_rule
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -56,13 +57,13 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
         column = getattr(exc, "lex_position", None)
         return scope.problem(path, f"JMESPath does not parse ({reason}{f' at column {column}' if column is not None else ''})")
     label = scope.label(path)
-    # One interpreter per rule: compiled.search would build one per call, a reference cycle that
-    # leaves work for the cyclic garbage collector on every event.
-    interpreter = jmespath.visitor.TreeInterpreter()
+    # One interpreter per rule, for the nodes jmes does not compile: compiled.search would build
+    # one per call, a reference cycle that leaves work for the cyclic garbage collector every event.
+    searching = compile_search(compiled.parsed, jmespath.visitor.TreeInterpreter())
 
     def search(event: Any) -> Any:
         try:
-            value = interpreter.visit(compiled.parsed, event)
+            value = searching(event)
         except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
             raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
         return fresh(value, label) if is_present(value) else MISSING

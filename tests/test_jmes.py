@@ -1,0 +1,47 @@
+"""Compiled JMESPath searches give what the jmespath library's interpreter gives, on any JSON."""
+from __future__ import annotations
+
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+import jmespath.visitor
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from transformer.jmes import compile_search
+
+EXPRESSIONS = [
+    "context.externalId[?type == 'kustomerId'].id | [0]", "a", "a.b.c", "a[0]", "a[-1].b", "a[*].b", "a[].b", "a[]",
+    "a[?b != `1`]", "a[?b == `true`].c", "a || b", "a && b", "a.b || `[]`", "a[?b].c", "@", "a | [0] | b",
+    "a[*][0]", "a[?b == c]", "[0]", "a.*", "length(a)", "a[?b > `1`]", "a[1:2]", "{x: a, y: b}", "[a, b]", "!a",
+    "a[?b == `0`]", "a[?b == `false`]", "a.b[?c == 'x'] || a.d",
+]
+KEYS = st.sampled_from(["a", "b", "c", "d", "type", "id", "context", "externalId"])
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-2, 2) | st.floats(allow_nan=False) | st.sampled_from(["", "x", "kustomerId"]),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=20)
+
+
+def outcome(search: Any, value: Any) -> tuple[str, str]:
+    try:
+        return "gives", repr(search(value))
+    except jmespath.exceptions.JMESPathError as exc:
+        return "raises", exc.__class__.__name__
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+@settings(max_examples=150, deadline=None)
+@given(value=JSON)
+def test_compiled_search_gives_what_the_interpreter_gives(expression: str, value: Any) -> None:
+    parsed = jmespath.compile(expression).parsed
+    compiled = compile_search(parsed, jmespath.visitor.TreeInterpreter())
+    assert outcome(compiled, value) == outcome(lambda v: jmespath.visitor.TreeInterpreter().visit(parsed, v), value)
+
+
+def test_the_kustomer_id_search_on_the_shapes_it_meets() -> None:
+    search = compile_search(jmespath.compile("context.externalId[?type == 'kustomerId'].id | [0]").parsed,
+                            jmespath.visitor.TreeInterpreter())
+    assert search({"context": {"externalId": [{"type": "other", "id": 1}, {"type": "kustomerId", "id": "k"}]}}) == "k"
+    assert search({"context": {"externalId": [{"type": "kustomerId"}, {"type": "kustomerId", "id": 0}]}}) == 0
+    assert search({"context": {"externalId": "not a list"}}) is None
+    assert search({"context": "x"}) is None and search({}) is None and search([]) is None
