@@ -77,13 +77,13 @@ class Asker:
         self.headers = headers
         self.secrets = secrets
 
-    def shown(self, text: str) -> str:
-        return shown_url(text, self.secrets)
+    def where(self, kind: str, url: str) -> str:
+        """The look-up as a message names it (made only for a message: redacting has a cost)."""
+        return f"look-up {kind} (GET {shown_url(url, self.secrets)})"
 
     def ask(self, kind: str, value: Any, url: str, label: str) -> tuple[int, Any]:
-        where = f"look-up {kind} (GET {self.shown(url)})"
         if self.function is None:
-            raise TransformError(f"{label}: this event needs a {where} and no lookup function was given; "
+            raise TransformError(f"{label}: this event needs a {self.where(kind, url)} and no lookup function was given; "
                                  "pass lookup=... (or canned answers to the CLI with --lookups)")
         request = request_description("GET", url, dict(self.headers), {}, {})
         request["lookup"] = {"kind": kind, "value": value}
@@ -92,10 +92,12 @@ class Asker:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
-            raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {where}", 502) from None
+            raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {self.where(kind, url)}",
+                                 502) from None
         if (not isinstance(answer, (tuple, list)) or len(answer) != 2 or answer[0].__class__ is not int
                 or not 100 <= answer[0] <= 599):
-            raise TransformError(f"{label}: the lookup function must return (status_code, body) for {where}", 502)
+            raise TransformError(f"{label}: the lookup function must return (status_code, body) for {self.where(kind, url)}",
+                                 502)
         return answer[0], answer[1]
 
 
@@ -119,13 +121,15 @@ def look_up_rule(requests: list[LookupRequest], found: Callable[[Any], Any], fou
                 raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
             asker: Asker = ctx.lookup
             status, body = asker.ask(kind, value, url, label)
-            where = f"look-up {kind} (GET {asker.shown(url)})"
             if status == 200:
-                return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path, where, label),
-                               found_path, where, label)
+                try:
+                    return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
+                except _BadAnswer as bad:
+                    raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
             if status in absent:
                 continue
-            raise TransformError(f"{label}: {where} failed with status {status}", status if status >= 400 else 502)
+            raise TransformError(f"{label}: {asker.where(kind, url)} failed with status {status}",
+                                 status if status >= 400 else 502)
         return MISSING
 
     return look_up
@@ -141,23 +145,25 @@ class _BodyContext:
         self.settings: dict[str, Any] = {}
 
 
-def _found_in(found: Callable[[Any], Any], body: Any, found_path: str, where: str, label: str) -> Any:
+class _BadAnswer(Exception):
+    """What is wrong with a 200 answer, in the words that follow "answered 200"."""
+
+
+def _found_in(found: Callable[[Any], Any], body: Any, found_path: str) -> Any:
     try:
         value = found(_BodyContext(body))
     except Exception:  # the answer holds something that is not JSON (or raises when read): the look-up's fault
-        raise TransformError(f"{label}: {where} answered 200 with a body that is not JSON at {found_path}", 502) from None
+        raise _BadAnswer(f"with a body that is not JSON at {found_path}") from None
     if value is MISSING:
-        raise TransformError(f"{label}: {where} answered 200 without {found_path}", 502)
+        raise _BadAnswer(f"without {found_path}")
     return value
 
 
-def _usable(value: Any, found_path: str, where: str, label: str) -> Any:
+def _usable(value: Any, found_path: str) -> Any:
     """A found value is an id: a string or a finite number, never an object, a list or a boolean."""
     cls = value.__class__
     if cls is str and value and not has_surrogate(value) or cls is int or cls is float and math.isfinite(value):
         return value
     if cls is str and value:
-        raise TransformError(f"{label}: {where} answered 200 with {found_path} that is not valid Unicode "
-                             "(it holds a lone surrogate)", 502)
-    raise TransformError(f"{label}: {where} answered 200 with {found_path} that is not a string or a number "
-                         f"(got {type_name(value)})", 502)
+        raise _BadAnswer(f"with {found_path} that is not valid Unicode (it holds a lone surrogate)")
+    raise _BadAnswer(f"with {found_path} that is not a string or a number (got {type_name(value)})")
