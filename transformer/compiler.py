@@ -157,8 +157,9 @@ class Compiler:
 def _with_default(node: Node, default: Any) -> Node:
     def emit(gen: Gen, target: str) -> None:
         node.emit(gen, target)
-        with gen.block(f"if {target} is MISSING:"):
-            gen.line(f"{target} = fresh({gen.const(default)}, 'default')")
+        with gen.block(f"if {target} is MISSING:"):  # a container is copied: each output has its own
+            copy = isinstance(default, (dict, list))
+            gen.line(f"{target} = fresh({gen.const(default)}, 'default')" if copy else f"{target} = {gen.const(default)}")
 
     return Node(emit, node.settings_only, node.sources)
 
