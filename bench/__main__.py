@@ -88,6 +88,14 @@ def check_equal(kustomer: transformer.Destination, pairs: Pairs, inputs: list[di
                              (kustomer.process_one(item, lookup=lookup), baseline.process_one(item, lookup))):
             if engine != hand:
                 raise SystemExit(f"baseline and engine differ on {json.dumps(event)[:300]}:\n{engine}\n{hand}")
+    # Both refuse the same invalid settings (their messages differ: the status is compared).
+    event = pairs[0][0]
+    for bad in ({"apiKey": ""}, {"apiKey": 5}, {"apiKey": "k", "genericPage": 1}, {"apiKey": "k", "genericScreen": None},
+                {"apiKey": "k", "orgPod": "eu"}, {"apiKey": "k", "baseEndpoint": "https://x/"},
+                {"apiKey": "k", "identifyStrategy": "other"}, {"apiKey": "k", "strictPayloads": "yes"}):
+        item = {"message": event, "destination": {"Config": bad}}
+        if kustomer.process_one(item, lookup=lookup)["statusCode"] != 400 or baseline.process_one(item, lookup)["statusCode"] != 400:
+            raise SystemExit(f"baseline and engine differ on the settings {bad}")
 
 
 def throughput(kustomer: transformer.Destination, pairs: Pairs, inputs: list[dict[str, Any]], answers: dict[str, Any],

@@ -1,8 +1,9 @@
 """Kustomer written by hand in straight-line Python: the benchmark's baseline, nothing else.
 
 It does what mappings/kustomer/*.yaml do for valid events, including what the engine promises
-(the output shares no object with the input, is strict JSON, and encodes as UTF-8: a lone
-surrogate is refused), so the two are compared on equal terms. The benchmark checks that both give equal output on its events.
+(settings of the wrong type or shape are refused, the output shares no object with the input, is
+strict JSON, and encodes as UTF-8: a lone surrogate is refused), so the two are compared on equal
+terms. The benchmark checks that both give equal output on its events.
 """
 from __future__ import annotations
 
@@ -28,8 +29,29 @@ SAME_NAMED = ("lastActivityAt", "lastCustomerActivityAt", "lastSeenAt", "importe
               "sentiment", "whatsapps", "facebookIds", "instagramIds", "timeZone", "rev")
 
 
+BOOLEAN_SETTINGS = ("genericPage", "genericScreen", "advancedTransform", "setIdentityEmail",
+                    "disableEmailAsTrackingProperty", "customAttributes", "strictPayloads")
+BASE_ENDPOINT = re.compile(r"https?://\S*[^/\s]")
+ORG_POD = re.compile(r"prod[0-9]+")
+
+
 class Invalid(Exception):
     pass
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """What the settings schema in destination.yaml refuses, by hand."""
+    api_key = settings.get("apiKey")
+    if api_key.__class__ is not str or not api_key:
+        raise Invalid("apiKey")
+    for name in BOOLEAN_SETTINGS:
+        if settings.get(name, False).__class__ is not bool:
+            raise Invalid(name)
+    for name, pattern in (("baseEndpoint", BASE_ENDPOINT), ("orgPod", ORG_POD)):
+        if name in settings and (settings[name].__class__ is not str or not pattern.fullmatch(settings[name])):
+            raise Invalid(name)
+    if settings.get("identifyStrategy", "lookup") not in ("lookup", "trackingIdentity"):
+        raise Invalid("identifyStrategy")
 
 
 def copy_json(value: Any) -> Any:
@@ -84,8 +106,9 @@ def request(method: str, endpoint: str, settings: dict[str, Any], body: dict[str
 
 
 def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
-    if not isinstance(settings.get("apiKey"), str) or not settings["apiKey"]:
-        raise Invalid("apiKey")
+    if not isinstance(settings, dict):
+        raise Invalid("settings")
+    check_settings(settings)
     kind = event["type"].lower()
     base = host(settings)
     out = identify(event, settings, base, lookup) if kind == "identify" else tracking(event, kind, settings, base)
