@@ -220,6 +220,33 @@ def test_a_schema_with_other_keywords_has_no_fast_test_and_is_still_checked() ->
     assert checks.fast_test({"$defs": {"n": {"items": {"$ref": "#/$defs/n"}}}, "$ref": "#/$defs/n"}) is None
 
 
+DOCUMENT: dict[str, Any] = {"$id": "https://example.com/doc", "$defs": {
+    "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "number"}], "items": {"type": "boolean"}},
+    "names": {"propertyNames": {"pattern": "^[a-z]+$"}, "dependentRequired": {"a": ["b"]}, "x-note": "an annotation"},
+    "tree": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/tree"}}},
+             "additionalProperties": {"$ref": "#/$defs/pair"}},
+}}
+DOCUMENT_VALUES: list[Any] = [*VALUES, ["a", 1], ["a", 1, True], ["a", 1, 2], [1, "a"], ["a"], {"a": 1, "b": 2}, {"A": 1},
+                              {"kids": []}, {"kids": [{"kids": [{"n": ["a", 1]}]}]}, {"kids": [{"kids": [{"n": ["a", "b"]}]}]},
+                              {"kids": [{"kids": {}}]}, {"n": ["a", 1, False]}]
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENT["$defs"]))
+def test_document_tests_say_valid_exactly_when_jsonschema_does(name: str) -> None:
+    """What fast_test leaves to jsonschema, document_tests knows: recursive references,
+    prefixItems, propertyNames, dependentRequired, keys that are no keyword."""
+    tests = checks.document_tests(DOCUMENT, f"#/$defs/{name}")
+    assert tests is not None
+    validator = checks.validator_for({**DOCUMENT, "$ref": f"#/$defs/{name}"})
+    for value in DOCUMENT_VALUES:
+        assert tests[0](value) == validator.is_valid(value), value
+
+
+def test_document_tests_leave_unknown_keywords_and_nested_ids_to_jsonschema() -> None:
+    assert checks.document_tests({"$defs": {"a": {"if": {"type": "string"}}}}, "#/$defs/a") is None
+    assert checks.document_tests({"$defs": {"a": {"$id": "https://example.com/a", "type": "string"}}}, "#/$defs/a") is None
+
+
 BUNDLED_CHECKS = [check for name in ("kustomer", "segment") for plan in transformer.load(name)._mapping.plans.values()
                   for check in plan.checks]
 

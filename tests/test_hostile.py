@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -464,3 +465,31 @@ def test_yaml_with_anchors_and_aliases_parses_or_is_a_problem(text: str) -> None
     problems, never raises."""
     source, problems = parse_yaml("v: " + text + "\n", "t.yaml")
     assert source is not None or problems
+
+
+@RUN
+@given(st.recursive(st.sampled_from(["a", "1", "-1.5e3", "0x1F", "1_000", "1:20", "0b_", "._", ".nan", "-.inf", "yes", "~", "''",
+                                     "2020-01-02", "2020-13-45", "<<", "=", "'q'", "!!str 1", "!foo x", "! 1", "*x", "&x a"]),
+                    lambda kids: st.lists(kids, max_size=4).map(lambda items: "[" + ", ".join(items) + "]")
+                    | st.lists(st.tuples(st.sampled_from(["a", "b", "1", "true", "<<", "'a'", "[k]", "&x k"]), kids), max_size=4)
+                    .map(lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"), max_leaves=20))
+def test_yaml_data_is_what_pyyaml_constructs(text: str) -> None:
+    """parse_yaml builds plain texts itself, in the pass that bounds them, and leaves the rest
+    (anchors, tags, merge keys, complex keys) to PyYAML: either way the data is PyYAML's."""
+    try:
+        expected = repr(yaml.load(text, Loader=yaml.CSafeLoader))
+    except (yaml.YAMLError, ValueError):
+        expected = None
+    source, problems = parse_yaml(text, "t.yaml")
+    assert (None if source is None else repr(source.data)) == expected
+    assert source is not None or problems
+
+
+def test_yaml_lines_and_duplicate_keys_are_the_same_with_or_without_anchors() -> None:
+    text = "a:\n  - x\n  - {b: 1,\n     b: 2}\nc: [1,\n  2]\na: 3\n"
+    source, problems = parse_yaml(text, "t.yaml")
+    assert source is not None and source.data == {"a": 3, "c": [1, 2]}
+    assert source.lines == {(): 1, ("a",): 1, ("a", 0): 2, ("a", 1): 3, ("a", 1, "b"): 3, ("c",): 5, ("c", 0): 5, ("c", 1): 6}
+    assert [(p.line, p.yaml_path) for p in problems] == [(4, "a[1].b"), (7, "a")]
+    anchored, anchored_problems = parse_yaml(text.replace("- x", "- &x x"), "t.yaml")  # composed by PyYAML
+    assert anchored is not None and (anchored.data, anchored.lines, anchored_problems) == (source.data, source.lines, problems)

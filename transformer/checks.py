@@ -95,6 +95,9 @@ _TYPES: dict[str, Test] = {
 }
 
 
+# What jsonschema checks; document_tests takes any other key for an annotation, as jsonschema does.
+_KEYWORDS = frozenset(jsonschema.Draft202012Validator.VALIDATORS)
+
 _CLASSES: dict[str, tuple[type, ...]] = {"string": (str,), "object": (dict,), "array": (list,), "boolean": (bool,),
                                          "null": (type(None),), "number": (int, float)}
 
@@ -114,6 +117,21 @@ def fast_test(schema: Any) -> Test | None:
     uses a keyword it does not know."""
     try:
         return _compile(schema, schema, (), ())
+    except (_Unsupported, _Invalid):
+        return None
+
+
+def document_tests(root: dict[str, Any], *refs: str) -> tuple[Test, ...] | None:
+    """The fast tests of the schemas ``refs`` name in ``root``, a valid schema that may be
+    recursive (the mapping schema: rules hold rules); None when it uses a keyword they do not know.
+
+    Besides fast_test's: each reference's target is compiled once for them all (a recursive
+    reference calls the test its target becomes); prefixItems, propertyNames and dependentRequired
+    are known; a key that is no keyword of jsonschema's is an annotation, as jsonschema takes it.
+    A test may raise for a value that is not JSON (a date YAML read): then it has said nothing."""
+    targets: dict[str, Test] = {}
+    try:
+        return tuple(_compile({"$ref": ref}, root, (), (), targets) for ref in refs)
     except (_Unsupported, _Invalid):
         return None
 
@@ -182,7 +200,9 @@ def _is_number(value: Any) -> bool:
     return value.__class__ is int or value.__class__ is float
 
 
-def _compile(node: Any, root: Any, refs: tuple[str, ...], path: tuple[str | int, ...]) -> Test:
+def _compile(node: Any, root: Any, refs: tuple[str, ...], path: tuple[str | int, ...],
+             targets: dict[str, Test] | None = None) -> Test:
+    """``targets``: None for fast_test and schema_problems; for document_tests, each reference's test."""
     if node is True or node == {}:
         return lambda v: True
     if node is False:
@@ -191,12 +211,14 @@ def _compile(node: Any, root: Any, refs: tuple[str, ...], path: tuple[str | int,
         raise _Invalid(path, "a schema must be an object or a boolean")
     tests: list[Test] = []
     for key, arg in node.items():
-        if key in _ANNOTATIONS:
+        if key == "$id" and targets is not None and node is not root:
+            raise _Unsupported  # a new base for the references under it
+        if key in _ANNOTATIONS or (targets is not None and key not in _KEYWORDS):
             continue
         problem = _arg_problem(key, arg)
         if problem is not None:
             raise _Invalid((*path, key), problem)
-        tests.append(_keyword(key, arg, node, root, refs, (*path, key)))
+        tests.append(_keyword(key, arg, node, root, refs, (*path, key), targets))
     return _all_of(tests)
 
 
@@ -211,15 +233,22 @@ def _all_of(tests: list[Test]) -> Test:
 
 
 def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[str, ...],
-             path: tuple[str | int, ...]) -> Test:
+             path: tuple[str | int, ...], targets: dict[str, Test] | None) -> Test:
     def sub(schema: Any, *where: str | int) -> Test:
-        return _compile(schema, root, refs, (*path, *where))
+        return _compile(schema, root, refs, (*path, *where), targets)
 
     if key == "$ref":
         target = _resolve(root, arg) if arg.startswith("#") else None
-        if arg in refs or target is None:  # recursive, remote or dangling: reported or left to jsonschema
-            raise _Unsupported
-        return _compile(target, root, (*refs, arg), path)
+        if target is None or (arg in refs and targets is None):  # remote, dangling or recursive:
+            raise _Unsupported  # reported, or left to jsonschema
+        if targets is None:
+            return _compile(target, root, (*refs, arg), path)
+        if arg not in targets:
+            compiled: list[Test] = []
+            targets[arg] = lambda v: compiled[0](v)  # what a recursive reference calls
+            compiled.append(_compile(target, root, (*refs, arg), path, targets))
+            targets[arg] = compiled[0]
+        return targets[arg]
     if key == "type":
         names = [arg] if isinstance(arg, str) else arg
         if "integer" in names:
@@ -250,7 +279,19 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
         return lambda v: v.__class__ is not list or len({_key(item) for item in v}) == len(v)
     if key == "items":
         item = sub(arg)
+        after = len(node.get("prefixItems", ())) if targets is not None else 0  # items tests the items after those
+        if after:
+            return lambda v: v.__class__ is not list or all(item(x) for x in v[after:])
         return lambda v: v.__class__ is not list or all(item(x) for x in v)
+    if targets is not None and key == "prefixItems":
+        firsts = [sub(schema, index) for index, schema in enumerate(arg)]
+        return lambda v: v.__class__ is not list or all(test(x) for test, x in zip(firsts, v))
+    if targets is not None and key == "propertyNames":
+        name = sub(arg)
+        return lambda v: v.__class__ is not dict or all(name(k) for k in v)
+    if targets is not None and key == "dependentRequired":
+        needs = tuple((name, tuple(names)) for name, names in arg.items())
+        return lambda v: v.__class__ is not dict or all(n in v for name, names in needs if name in v for n in names)
     if key == "required":
         names = tuple(arg)
         return lambda v: v.__class__ is not dict or all(name in v for name in names)

@@ -15,7 +15,7 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
-from .checks import Check, fast_test, schema_problems, validator_for
+from .checks import Check, Test, document_tests, fast_test, schema_problems, validator_for
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
@@ -78,6 +78,22 @@ def _validators() -> tuple[Any, Any]:
         inline(definition)
     cls = jsonschema.Draft202012Validator
     return cls(defs["destination"]), cls(defs["eventFile"])
+
+
+@cache
+def _fast_tests() -> tuple[Test, ...] | None:
+    """The fast tests of destination.yaml and event files (see checks.document_tests)."""
+    return document_tests(_schema(), "#/$defs/destination", "#/$defs/eventFile")
+
+
+def _known_valid(data: Any, which: int) -> bool:
+    """Whether the fast test says ``data`` has no schema error; jsonschema finds and words any
+    there are, and decides whatever the fast test cannot."""
+    tests = _fast_tests()
+    try:
+        return tests is not None and tests[which](data)
+    except Exception:  # noqa: BLE001 - a value that is not JSON (a date YAML read): jsonschema decides
+        return False
 
 
 BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
@@ -383,8 +399,8 @@ def _read_checked(text: str, display: str, which: int, problems: list[Problem]) 
     if key_problems:
         problems.extend(key_problems)
         return None
-    validator = _validators()[which]
-    schema_problems = [problem for error in validator.iter_errors(source.data) for problem in _schema_problems(source, error)]
+    errors = () if _known_valid(source.data, which) else _validators()[which].iter_errors(source.data)
+    schema_problems = [problem for error in errors for problem in _schema_problems(source, error)]
     problems.extend(sorted(schema_problems, key=lambda p: (p.line or 0, p.yaml_path)))
     # Rules are compiled only from files whose shape is right; their own checks come after a fix.
     return None if schema_problems or parse_problems else source
