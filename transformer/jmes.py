@@ -87,39 +87,30 @@ def _comparator(node: _Node, children: list[Search]) -> Search | None:
     return lambda value: equals(left(value), right(value))
 
 
-def _filter_projection(node: _Node, children: list[Search]) -> Search:
-    base, each, condition = children
-
-    def filter_projection(value: Any) -> Any:
-        items = base(value)
-        if not isinstance(items, list):
-            return None
-        collected = []
-        for item in items:
-            if not _is_false(condition(item)):
-                current = each(item)
-                if current is not None:
-                    collected.append(current)
-        return collected
-
-    return filter_projection
-
-
-def _projection(node: _Node, children: list[Search]) -> Search:
-    base, each = children
-
+def _projected(base: Search, each: Search, condition: Search | None) -> Search:
     def projection(value: Any) -> Any:
         items = base(value)
         if not isinstance(items, list):
             return None
         collected = []
         for item in items:
-            current = each(item)
-            if current is not None:
-                collected.append(current)
+            if condition is None or not _is_false(condition(item)):
+                current = each(item)
+                if current is not None:
+                    collected.append(current)
         return collected
 
     return projection
+
+
+def _filter_projection(node: _Node, children: list[Search]) -> Search:
+    base, each, condition = children
+    return _projected(base, each, condition)
+
+
+def _projection(node: _Node, children: list[Search]) -> Search:
+    base, each = children
+    return _projected(base, each, None)
 
 
 def _flatten(node: _Node, children: list[Search]) -> Search:
