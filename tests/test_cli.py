@@ -52,6 +52,25 @@ def test_run_ndjson_one_result_per_line_in_order(tmp_path: Path, settings_file: 
     assert "cli-secret-key-77" not in err
 
 
+def test_run_ndjson_lines_cut_across_reads(tmp_path: Path, settings_file: Path, capsys: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """NDJSON is read a block at a time: lines cut between reads, lines longer than a read, a blank
+    line and a last line without a newline each still give one result (or none, when blank), in
+    place, exactly as when the whole file comes in one read."""
+    lines = [json.dumps(dict(TRACK, userId=f"u{i}", properties={"pad": "x" * (i * 37 % 300)})) for i in range(40)]
+    lines[7], lines[13] = "", "{not json"
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join(lines))
+    args = ["run", "-d", "kustomer", "-s", str(settings_file), str(events)]
+    _, whole, _ = run_cli(args, capsys)
+    monkeypatch.setattr(cli, "_READ", 50)
+    code, cut, _ = run_cli(args, capsys)
+    assert (code, cut) == (1, whole)
+    results = [json.loads(line) for line in cut.splitlines()]
+    assert [r["metadata"]["line"] for r in results] == [n for n in range(1, 41) if n != 8]
+    assert [r["metadata"]["line"] for r in results if r["statusCode"] != 200] == [14]
+
+
 def test_run_json_array_streams_across_chunk_boundaries(tmp_path: Path, settings_file: Path, capsys: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_CHUNK", 7)  # every value straddles several reads
