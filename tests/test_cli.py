@@ -324,6 +324,23 @@ def test_run_reads_and_writes_what_only_the_standard_library_parses(settings_fil
     assert second["output"]["body"]["JSON"]["event"]["meta"] == {"n": 123456789012345678901234567890}
 
 
+def test_lines_only_the_standard_library_parses_read_alike_beside_a_long_integer(
+        settings_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of lines holding an integer past 64 bits is parsed through the slower path, line by
+    line; a block without one goes to orjson first: a line orjson refuses but the standard library
+    reads (NaN, a lone surrogate escape) gets the same result either way."""
+    nan = '{"type": "track", "userId": "u", "event": "e", "properties": {"n": NaN}}\n'
+    surrogate = '{"type": "track", "userId": "u", "event": "e", "properties": {"s": "\\ud800"}}\n'
+    long_integer = '{"type": "track", "userId": "u", "event": "e", "properties": {"n": 123456789012345678901234567890}}\n'
+    args = ["run", "-d", "kustomer", "-s", str(settings_file)]
+    _, alone, _ = run_cli(args, capsys, stdin=nan + surrogate, monkeypatch=monkeypatch)
+    _, beside, _ = run_cli(args, capsys, stdin=nan + surrogate + long_integer, monkeypatch=monkeypatch)
+    assert beside.splitlines()[:2] == alone.splitlines()
+    first, second = (json.loads(line) for line in alone.splitlines())
+    assert first["error"] == "kustomer track: properties.n is not a finite number (NaN and infinity are not JSON)"
+    assert second["statusCode"] == 400 and "properties.s" in second["error"]
+
+
 def test_run_shows_progress_on_a_terminal_only(settings_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter(range(0, 10_000))
     monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))

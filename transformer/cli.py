@@ -398,6 +398,9 @@ class _Lines:
     def records(self, after_array: bool = False) -> Iterator[Record]:
         """(metadata, event) for each line that is not blank; after a JSON array, each is an error."""
         label = self.label
+        # One look at the whole block for integers past 64 bits: a block without any is parsed by
+        # orjson straight away, sparing each line _parse's own look (a third of its cost).
+        loads = _parse if _LONG_DIGITS in b"".join(self.lines).translate(_DIGIT_BYTES) else orjson.loads
         for number, line in enumerate(self.lines, start=self.first):
             if not line.strip(_JSON_SPACE):
                 continue
@@ -406,8 +409,8 @@ class _Lines:
                                     "or one JSON array)", line)
             else:
                 try:
-                    event = _parse(line)
-                except (ValueError, RecursionError):  # parsed again for the reason, which names the line
+                    event = loads(line)
+                except (ValueError, RecursionError):  # what orjson refuses: _parse reads it, or says why not
                     event = _event(line, f"{label}:{number}")
             yield {"file": label, "line": number}, event
 
