@@ -52,6 +52,25 @@ def test_run_ndjson_one_result_per_line_in_order(tmp_path: Path, settings_file: 
     assert "cli-secret-key-77" not in err
 
 
+def test_run_ndjson_lines_cut_across_reads(tmp_path: Path, settings_file: Path, capsys: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """NDJSON is read a block at a time: lines cut between reads, lines longer than a read, a blank
+    line and a last line without a newline each still give one result (or none, when blank), in
+    place, exactly as when the whole file comes in one read."""
+    lines = [json.dumps(dict(TRACK, userId=f"u{i}", properties={"pad": "x" * (i * 37 % 300)})) for i in range(40)]
+    lines[7], lines[13] = "", "{not json"
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join(lines))
+    args = ["run", "-d", "kustomer", "-s", str(settings_file), str(events)]
+    _, whole, _ = run_cli(args, capsys)
+    monkeypatch.setattr(cli, "_READ", 50)
+    code, cut, _ = run_cli(args, capsys)
+    assert (code, cut) == (1, whole)
+    results = [json.loads(line) for line in cut.splitlines()]
+    assert [r["metadata"]["line"] for r in results] == [n for n in range(1, 41) if n != 8]
+    assert [r["metadata"]["line"] for r in results if r["statusCode"] != 200] == [14]
+
+
 def test_run_json_array_streams_across_chunk_boundaries(tmp_path: Path, settings_file: Path, capsys: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_CHUNK", 7)  # every value straddles several reads
@@ -303,6 +322,23 @@ def test_run_reads_and_writes_what_only_the_standard_library_parses(settings_fil
     assert code == 1
     assert first["error"] == "kustomer track: properties.n is not a finite number (NaN and infinity are not JSON)"
     assert second["output"]["body"]["JSON"]["event"]["meta"] == {"n": 123456789012345678901234567890}
+
+
+def test_lines_only_the_standard_library_parses_read_alike_beside_a_long_integer(
+        settings_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of lines holding an integer past 64 bits is parsed through the slower path, line by
+    line; a block without one goes to orjson first: a line orjson refuses but the standard library
+    reads (NaN, a lone surrogate escape) gets the same result either way."""
+    nan = '{"type": "track", "userId": "u", "event": "e", "properties": {"n": NaN}}\n'
+    surrogate = '{"type": "track", "userId": "u", "event": "e", "properties": {"s": "\\ud800"}}\n'
+    long_integer = '{"type": "track", "userId": "u", "event": "e", "properties": {"n": 123456789012345678901234567890}}\n'
+    args = ["run", "-d", "kustomer", "-s", str(settings_file)]
+    _, alone, _ = run_cli(args, capsys, stdin=nan + surrogate, monkeypatch=monkeypatch)
+    _, beside, _ = run_cli(args, capsys, stdin=nan + surrogate + long_integer, monkeypatch=monkeypatch)
+    assert beside.splitlines()[:2] == alone.splitlines()
+    first, second = (json.loads(line) for line in alone.splitlines())
+    assert first["error"] == "kustomer track: properties.n is not a finite number (NaN and infinity are not JSON)"
+    assert second["statusCode"] == 400 and "properties.s" in second["error"]
 
 
 def test_run_shows_progress_on_a_terminal_only(settings_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,8 +83,8 @@ def _square_all(offset: int, chunk: list[int]) -> list[int]:
     return [offset + n * n for n in chunk]
 
 
-def test_ordered_chunks_keeps_input_order() -> None:
-    results = parallel.ordered_chunks(partial(_square_all, 1), range(100), jobs=2, chunk=4)
+def test_ordered_map_keeps_input_order() -> None:
+    results = parallel.ordered_map(partial(_square_all, 1), (list(range(n, n + 4)) for n in range(0, 100, 4)), jobs=2)
     assert [n for part in results for n in part] == [1 + n * n for n in range(100)]
 
 

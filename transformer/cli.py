@@ -27,11 +27,12 @@ from .lookups import Lookup
 from .scaffold import ScaffoldError, scaffold
 from .suggest import did_you_mean
 from .values import has_surrogate, printable
-from .wire import json_bytes
+from .wire import json_line
 from .yamlsource import parse_yaml
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_CHUNK = 1 << 16
+_CHUNK = 1 << 16  # what a JSON array is read by
+_READ = 1 << 18  # what NDJSON is read by, at most: a block of inputs (about 500 of 500 bytes)
 
 
 class UsageError(Exception):
@@ -159,21 +160,21 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty() and not args.no_progress)
     counts: Counter[int] = Counter()
+    # Events are transformed a block at a time: here, the lines each read of the input brought (so
+    # no result waits for input yet to arrive); by --jobs workers, parallel.CHUNK lines at a time.
+    work = partial(_transform_block, destination, settings, lookup, not args.batch)
 
     def results() -> Iterator[Any]:
-        if jobs > 1:  # workers transform (and encode, unless batching); results come back in order
-            work = partial(_transform_chunk, destination, settings, lookup, not args.batch)
-            yield from _results_of_jobs(work, names, jobs, counts, progress)
-            return
-        for metadata, message in _read_events(names):
-            result = _result(destination, settings, lookup, metadata, message)
-            counts[result["statusCode"]] += 1
-            progress.tick()
-            yield result
+        """Each block's results, counted: its output lines as one bytes, or (batching) its results."""
+        blocks = _blocks_of_jobs(work, names, jobs) if jobs > 1 else map(work, _read_blocks(names))
+        for statuses, block in blocks:
+            counts.update(statuses)
+            progress.advance(len(statuses))
+            yield block
 
     write = _line_writer()
     written = 0
-    stream = destination.iter_batches(results(), settings) if args.batch else results()
+    stream = destination.iter_batches(itertools.chain.from_iterable(results()), settings) if args.batch else results()
     interrupted = False
     try:
         for result in stream:
@@ -225,39 +226,58 @@ def _check_streams(names: list[str]) -> None:
             raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
 
 
-def _result(destination: Destination, settings: Any, lookup: Any, metadata: dict[str, Any], message: Any) -> dict[str, Any]:
-    if isinstance(message, _Unreadable):
-        return {"error": message.reason, "statusCode": 400, "metadata": metadata}
-    return destination.process_one({"message": message, "destination": {"Config": settings}, "metadata": metadata},
-                                   lookup=lookup)
-
-
-def _transform_chunk(destination: Destination, settings: Any, lookup: Any, encode: bool,
-                     records: list[tuple[dict[str, Any], Any]]) -> tuple[list[int], Any]:
-    """A worker's task: the results of a chunk of read events, as one block of output lines when
-    ``encode`` (each result encoded as soon as it is made: holding 500 of them costs the garbage
-    collector more than the encoding), with their status codes for the summary. An NDJSON line
-    comes unparsed, as bytes (which no parsed event is), and is parsed here."""
+def _transform_block(destination: Destination, settings: Any, lookup: Any, encode: bool,
+                     block: Block) -> tuple[list[int], Any]:
+    """The results of a block of inputs (run's own or a --jobs worker's), as one bytes of output
+    lines when ``encode``, else as a list, with their status codes for the summary."""
+    config = {"Config": settings}  # one for every input: the engine only reads it
+    process_one = destination.process_one
     statuses: list[int] = []
-    out: list[Any] = []
-    for metadata, message in records:
-        event = _event(message, f"{metadata['file']}:{metadata['line']}") if message.__class__ is bytes else message
-        result = _result(destination, settings, lookup, metadata, event)
+    results: list[dict[str, Any]] = []
+    # Each line is copied in as soon as it is encoded, and dropped: holding a block's lines (each
+    # its own allocation) until a join cost 2 µs an event more.
+    lines = bytearray()
+    for metadata, message in block.records() if isinstance(block, _Lines) else block:
+        result: dict[str, Any]
+        if message.__class__ is _Unreadable:
+            result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
+        else:
+            result = process_one({"message": message, "destination": config, "metadata": metadata}, lookup=lookup)
         statuses.append(result["statusCode"])
-        out.append(_line_bytes(result) if encode else result)
-    return statuses, b"".join(out) if encode else out
+        if encode:
+            lines += _line_bytes(result)
+        else:
+            results.append(result)
+    return statuses, bytes(lines) if encode else results
 
 
-def _results_of_jobs(work: Any, names: list[str], jobs: int, counts: Counter[int], progress: _Progress) -> Iterator[Any]:
+def _blocks_of_jobs(work: Any, names: list[str], jobs: int) -> Iterator[tuple[list[int], Any]]:
     try:
-        # A line travels as plain bytes: pickling an object per line cost more than parsing it.
-        for statuses, results in parallel.ordered_chunks(work, _read_events(names, parse=False), jobs):
-            counts.update(statuses)
-            for _ in statuses:
-                progress.tick()
-            yield from [results] if isinstance(results, bytes) else results
+        # NDJSON lines travel as plain bytes, parsed by the workers: pickling an object per line
+        # cost more than parsing it, and splitting them into inputs cost the reading process as much.
+        yield from parallel.ordered_map(work, _tasks(_read_blocks(names), parallel.CHUNK), jobs)
     except parallel.WorkerFailed as exc:
         raise UsageError(str(exc)) from None
+
+
+def _tasks(blocks: Iterable[Block], size: int) -> Iterator[Block]:
+    """The blocks as --jobs tasks of at most ``size`` inputs: NDJSON blocks cut, JSON array elements
+    (a block each) gathered."""
+    elements: list[Record] = []
+    for block in blocks:
+        if not isinstance(block, _Lines):
+            elements += block
+            if len(elements) >= size:
+                yield elements
+                elements = []
+            continue
+        if elements:
+            yield elements
+            elements = []
+        for start in range(0, len(block.lines), size):
+            yield _Lines(block.label, block.first + start, block.lines[start:start + size])
+    if elements:
+        yield elements
 
 
 def _canned_lookup(path: Path) -> Lookup:
@@ -289,11 +309,12 @@ def _read_config(path: Path, what: str) -> Any:
 
 
 # An integer of 20 digits, or of 19 below zero, may lie outside 64 bits, which orjson would read as a
-# float (losing digits): the standard library reads such text. Found by mapping each digit byte to
-# "0", "-" to itself and any other byte to " ": ten times faster than a regular expression, which
-# cost more than orjson's parse itself.
-_DIGIT_BYTES = bytes(48 if 48 <= byte <= 57 else 45 if byte == 45 else 32 for byte in range(256))
-_LONG_DIGITS = (b"0" * 20, b"-" + b"0" * 19)
+# float (losing digits): the standard library reads such text. Found as a run of 20 bytes that are
+# digits or "-" (each mapped to "0", any other byte to " "), one search for both kinds: ten times
+# faster than a regular expression, which cost more than orjson's parse itself. A run that is no
+# such integer (a long phone number in a string) only takes the slower path to the same event.
+_DIGIT_BYTES = bytes(48 if 48 <= byte <= 57 or byte == 45 else 32 for byte in range(256))
+_LONG_DIGITS = b"0" * 20
 _JSON_SPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
 
@@ -302,8 +323,7 @@ def _parse(data: bytes) -> Any:
     """orjson for speed; the standard library for what orjson refuses or reads differently (NaN,
     lone surrogate escapes, integers past 64 bits) and for its error message, so the result never
     depends on the parser. Raises UnicodeDecodeError, another ValueError, or RecursionError."""
-    digits = data.translate(_DIGIT_BYTES)
-    if _LONG_DIGITS[0] not in digits and _LONG_DIGITS[1] not in digits:
+    if _LONG_DIGITS not in data.translate(_DIGIT_BYTES):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -330,14 +350,15 @@ def _event(data: bytes, where: str) -> Any:
 
 def _line_bytes(result: dict[str, Any]) -> bytes:
     try:
-        return json_bytes(result) + b"\n"
+        return json_line(result)
     except UnicodeEncodeError:  # never from the library; escaped rather than lose the line
         return (json.dumps(result, separators=(",", ":")) + "\n").encode("ascii")
 
 
 def _line_writer() -> Any:
     """Write one result as a line of compact JSON (bytes straight to stdout's buffer when it has one);
-    bytes are lines already encoded (by a --jobs worker)."""
+    bytes are a block's lines already encoded, flushed at once: the next read may wait for input,
+    and what was read so far has its results out meanwhile."""
     buffer = getattr(sys.stdout, "buffer", None)
 
     def write(result: dict[str, Any] | bytes) -> None:
@@ -346,6 +367,8 @@ def _line_writer() -> Any:
             buffer.write(data)
         else:
             sys.stdout.write(data.decode("utf-8"))
+        if data is result:
+            (buffer or sys.stdout).flush()
 
     return write
 
@@ -360,31 +383,71 @@ class _Unreadable:
         self.raw = raw
 
 
-Events = Iterator[tuple[dict[str, Any], Any]]
+Record = tuple[dict[str, Any], Any]
 
 
-def _read_events(names: list[str], parse: bool = True) -> Events:
+class _Lines:
+    """A block of NDJSON lines as read (each with its b"\\n", the input's last maybe without), the
+    first numbered ``first``: parsed only where they are transformed (by a --jobs worker)."""
+
+    __slots__ = ("first", "label", "lines")
+
+    def __init__(self, label: str, first: int, lines: list[bytes]) -> None:
+        self.label, self.first, self.lines = label, first, lines
+
+    def records(self, after_array: bool = False) -> Iterator[Record]:
+        """(metadata, event) for each line that is not blank; after a JSON array, each is an error."""
+        label = self.label
+        # One look at the whole block for integers past 64 bits: a block without any is parsed by
+        # orjson straight away, sparing each line _parse's own look (a third of its cost).
+        loads = _parse if _LONG_DIGITS in b"".join(self.lines).translate(_DIGIT_BYTES) else orjson.loads
+        for number, line in enumerate(self.lines, start=self.first):
+            if not line.strip(_JSON_SPACE):
+                continue
+            if after_array:
+                event = _Unreadable(f"{label}:{number}: text after the end of the JSON array (a file holds NDJSON "
+                                    "or one JSON array)", line)
+            else:
+                try:
+                    event = loads(line)
+                except (ValueError, RecursionError):  # what orjson refuses: _parse reads it, or says why not
+                    event = _event(line, f"{label}:{number}")
+            yield {"file": label, "line": number}, event
+
+
+Block = _Lines | list[Record]
+
+
+def _read_events(names: list[str]) -> Iterator[Record]:
+    """Every input of the files (or stdin, for "-"), in order, as (metadata, event)."""
+    for block in _read_blocks(names):
+        yield from block.records() if isinstance(block, _Lines) else block
+
+
+def _read_blocks(names: list[str]) -> Iterator[Block]:
+    """Every input of the files, in order, in blocks: the NDJSON lines one read brought, or one
+    element of a JSON array as [(metadata, event)]."""
     for name in names:
         label = printable(name) if name != "-" else "<stdin>"
         handle = _stdin_bytes() if name == "-" else open(name, "rb")  # noqa: SIM115
         try:
-            yield from _events_in(handle, label, parse)
+            yield from _blocks_in(handle, label)
         finally:
             if name != "-":
                 handle.close()
 
 
-def _stdin_bytes() -> IO[bytes]:
-    buffer: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
+def _stdin_bytes() -> io.BufferedIOBase:
+    buffer: io.BufferedIOBase | None = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
         return buffer
     return io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))  # a text stream put in its place
 
 
-def _events_in(handle: IO[bytes], label: str, parse: bool = True) -> Events:
-    """NDJSON line by line, or a JSON array element by element (the first byte that is not white
-    space says which): memory stays flat either way. Bytes are read, so a line that is not UTF-8
-    is one error in its place."""
+def _blocks_in(handle: io.BufferedIOBase, label: str) -> Iterator[Block]:
+    """NDJSON, or a JSON array element by element (the first byte that is not white space says
+    which): memory stays flat either way. Bytes are read, so a line that is not UTF-8 is one error
+    in its place."""
     for number, line in enumerate(handle, start=1):
         if number == 1:
             line = _without_bom(line)
@@ -392,22 +455,30 @@ def _events_in(handle: IO[bytes], label: str, parse: bool = True) -> Events:
         if not text:
             continue
         if text.startswith(b"["):
-            yield from _array_events(line, number, handle, label)
-        else:
-            yield from _ndjson_events(itertools.chain([line], handle), number, label, parse=parse)
+            yield from ([record] for record in _array_events(line, number, handle, label))
+            return
+        for lines in itertools.chain([[line]], _lines_as_read(handle)):
+            yield _Lines(label, number, lines)
+            number += len(lines)
         return
 
 
-def _ndjson_events(lines: Iterable[bytes], first: int, label: str, after_array: bool = False,
-                   parse: bool = True) -> Events:
-    """One input per line that is not blank; after a JSON array, each is an error in its place.
-    Without ``parse``, a line comes as its bytes, parsed later (by a --jobs worker)."""
-    for number, line in enumerate(lines, start=first):
-        if line.strip(_JSON_SPACE):
-            where = f"{label}:{number}"
-            yield {"file": label, "line": number}, (
-                _Unreadable(f"{where}: text after the end of the JSON array (a file holds NDJSON or one JSON array)", line)
-                if after_array else _event(line, where) if parse else line)
+def _lines_as_read(handle: io.BufferedIOBase, start: bytes = b"") -> Iterator[list[bytes]]:
+    """The lines still to read (``start`` begins the first), each with its b"\\n" (the input's last
+    maybe without), in a list per read: what one read brought goes on before the next read, which
+    may wait for input. A line longer than a read is joined once, when its end has come."""
+    begun = [start] if start else []
+    while chunk := handle.read1(_READ):
+        lines = io.BytesIO(chunk).readlines()
+        if not lines[0].endswith(b"\n"):  # no line ends in this read
+            begun.append(chunk)
+            continue
+        if begun:
+            lines[0] = b"".join([*begun, lines[0]])
+        begun = [] if lines[-1].endswith(b"\n") else [lines.pop()]
+        yield lines
+    if begun:
+        yield [b"".join(begun)]
 
 
 _NOT_SPACE = re.compile(r"[^ \t\r\n]")
@@ -415,7 +486,7 @@ _IN_STRING = re.compile(r'["\\\n]')
 _OUTSIDE_STRING = re.compile(r'["\[\]{},]')
 
 
-def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) -> Events:
+def _array_events(first: bytes, first_no: int, handle: io.BufferedIOBase, label: str) -> Iterator[Record]:
     """The elements of a JSON array, each decoded once from a buffer of a few chunks. An element
     that does not decode is found by scanning to the ',' or ']' that ends it (outside strings and
     brackets), reported in its place, and the elements after it are read on."""
@@ -530,10 +601,11 @@ def _array_events(first: bytes, first_no: int, handle: IO[bytes], label: str) ->
         expect_value = False
     # What follows the array must be white space: any other line is an error in its place.
     line = lines_before + buffer.count("\n", 0, pos) + 1
-    rest = (buffer[pos:].encode("utf-8", "surrogateescape") + utf8.getstate()[0]).split(b"\n")
-    following = next(handle, b"") if rest[-1] else b""
-    lines = itertools.chain(rest[:-1], [rest[-1] + following] if rest[-1] or following else [], handle)
-    yield from _ndjson_events(lines, line, label, after_array=True)
+    rest = io.BytesIO(buffer[pos:].encode("utf-8", "surrogateescape") + utf8.getstate()[0]).readlines()
+    begun = rest.pop() if rest and not rest[-1].endswith(b"\n") else b""
+    for lines in itertools.chain([rest], _lines_as_read(handle, begun)):
+        yield from _Lines(label, line, lines).records(after_array=True)
+        line += len(lines)
 
 
 class _Progress:
@@ -552,6 +624,14 @@ class _Progress:
                 self.last = now
                 rate = self.count / max(now - self.start, 1e-9)
                 _say(f"\r{self.count:,} events ({rate:,.0f}/s)", end="")
+
+    def advance(self, done: int) -> None:
+        """``done`` more events: shown as if one at a time, when there is a line to show."""
+        if not self.enabled:
+            self.count += done
+            return
+        for _ in range(done):
+            self.tick()
 
     def done(self) -> None:
         if self.enabled and self.count >= 256:

@@ -1,9 +1,10 @@
 """Work on a stream in N worker processes, results in input order: ``transformer run --jobs N``.
 
-The stream is cut into chunks; at most ``IN_FLIGHT`` chunks per worker are submitted and not yet
-collected, so memory stays bounded whatever the input's size, and results come back chunk by
-chunk in the order the chunks went out. The work function is installed once in each worker (not
-sent with every chunk): a Destination pickles as its mapping texts and compiles again on arrival.
+The stream comes cut into tasks (``CHUNK`` inputs each); at most ``IN_FLIGHT`` tasks per worker
+are submitted and not yet collected, so memory stays bounded whatever the input's size, and
+results come back task by task in the order the tasks went out. The work function is installed
+once in each worker (not sent with every task): a Destination pickles as its mapping texts and
+compiles again on arrival.
 """
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from itertools import islice
 from typing import Any, TypeVar
 
-Item = TypeVar("Item")
+Task = TypeVar("Task")
 Result = TypeVar("Result")
 
-CHUNK = 500  # items per task: large enough that sending a task costs little next to its work
-IN_FLIGHT = 2  # chunks per worker submitted ahead: keeps every worker busy while results are written
+CHUNK = 500  # inputs per task: large enough that sending a task costs little next to its work
+IN_FLIGHT = 2  # tasks per worker submitted ahead: keeps every worker busy while results are written
 
 
 class WorkerFailed(Exception):
@@ -39,31 +39,28 @@ def job_count(text: str) -> int:
     return count or os.cpu_count() or 1
 
 
-_work: Callable[[list[Any]], Any] | None = None
+_work: Callable[[Any], Any] | None = None
 
 
-def _install(work: Callable[[list[Any]], Any]) -> None:
+def _install(work: Callable[[Any], Any]) -> None:
     global _work
     _work = work
 
 
-def _run_installed(chunk: list[Any]) -> Any:
+def _run_installed(task: Any) -> Any:
     assert _work is not None
-    return _work(chunk)
+    return _work(task)
 
 
-def ordered_chunks(work: Callable[[list[Item]], Result], items: Iterable[Item], jobs: int,
-                   chunk: int | None = None) -> Iterator[Result]:
-    """``work(chunk)`` for consecutive chunks of ``items`` (``CHUNK`` long by default), computed in
-    ``jobs`` processes, yielded in input order. ``work`` must pickle (a module-level function, or a
-    partial of one) where processes start by spawning rather than forking."""
-    source = iter(items)
-    chunk = chunk or CHUNK
+def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int) -> Iterator[Result]:
+    """``work(task)`` for each of ``tasks``, computed in ``jobs`` processes, yielded in input order.
+    ``work`` must pickle (a module-level function, or a partial of one) where processes start by
+    spawning rather than forking."""
     with ProcessPoolExecutor(jobs, initializer=_install, initargs=(work,)) as pool:
         pending: deque[Future[Result]] = deque()
         try:
-            while part := list(islice(source, chunk)):
-                pending.append(pool.submit(_run_installed, part))
+            for task in tasks:
+                pending.append(pool.submit(_run_installed, task))
                 if len(pending) >= jobs * IN_FLIGHT:
                     yield pending.popleft().result()
             while pending:

@@ -30,3 +30,11 @@ def json_bytes(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return compact_json(value).encode("utf-8")
+
+
+def json_line(value: Any) -> bytes:
+    """``json_bytes(value)`` and a newline: one NDJSON line (orjson appends it as it writes)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return json_bytes(value) + b"\n"
