@@ -7,7 +7,8 @@ import jmespath
 import jmespath.exceptions
 import jmespath.visitor
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transformer.jmes import compile_search
 
