@@ -172,6 +172,7 @@ def _line(event: yaml.Event) -> int | None:
     return event.start_mark.line + 1 if event.start_mark is not None else None
 
 
+_DUPLICATE_KEY = "duplicate key (YAML keeps only the last one)"  # both readers' words for it
 _STR_TAG = "tag:yaml.org,2002:str"
 # Scalars PyYAML's SafeConstructor builds from the value alone; any other tag (merge keys, sets,
 # binary, an unknown tag) is left to it.
@@ -253,7 +254,7 @@ class _Builder:
         written = event.value
         if written in into.keys:
             self.problems.append(Problem(self.source.file, line, format_path((*into.path, written)),
-                                         "duplicate key (YAML keeps only the last one)"))
+                                         _DUPLICATE_KEY))
         into.keys.add(written)
         into.key, into.written, into.key_line = value, written, line
 
@@ -307,7 +308,7 @@ def _record_lines(node: Any, path: YamlPath, source: Source, problems: list[Prob
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
             if key in keys:
                 problems.append(Problem(source.file, key_node.start_mark.line + 1, format_path(path + (key,)),
-                                        "duplicate key (YAML keeps only the last one)"))
+                                        _DUPLICATE_KEY))
             keys.add(key)
             _record_lines(value_node, path + (key,), source, problems, seen, key_node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
