@@ -79,9 +79,9 @@ def check_batches(destination: transformer.Destination, results: list[dict[str, 
 
 
 def readme_examples() -> list[str]:
-    """The engine examples of docs/engines.md (```python engines blocks), in order: Beam, Spark, the
-    two-pass join."""
-    return blocks(page("engines.md"), "python engines")
+    """The engine examples of docs/engines.md (```python {.engines} blocks: Python on GitHub and the
+    site, left out of the examples every test run runs), in order: Beam, Spark, the two-pass join."""
+    return blocks(page("engines.md"), "python {.engines}")
 
 
 def run_readme_example(code: str, folder: Path, monkeypatch: Any) -> None:
