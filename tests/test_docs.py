@@ -79,3 +79,21 @@ def test_destination_docs_state_the_delivery_rules_send_follows(name: str) -> No
     assert rules.rate_limit is not None
     assert f"{rules.rate_limit.requests:,} requests" in section and f"up to\n  {rules.tries} tries" in section
     assert ", ".join(str(s) for s in sorted(rules.retry_statuses)[:-1]) in section and "--rate-limit" in section
+
+
+def test_every_page_has_a_title_and_a_place_in_the_site() -> None:
+    """A page not in mkdocs.yml's nav fails `mkdocs build --strict` (CI); this says so in every test run."""
+    import yaml
+
+    def listed(items: list[object]) -> set[str]:
+        found: set[str] = set()
+        for item in items:
+            for value in (item.values() if isinstance(item, dict) else [item]):
+                found |= listed(value) if isinstance(value, list) else {str(value)}
+        return found
+
+    nav = listed(yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"])
+    for doc in pages():
+        name = doc.relative_to(ROOT / "docs").as_posix()
+        assert doc.read_text(encoding="utf-8").startswith("# "), f"{name} starts with its title"
+        assert name in nav, f"add {name} to the nav in mkdocs.yml"
