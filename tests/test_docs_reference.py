@@ -10,10 +10,10 @@ import yaml
 
 import transformer
 from tests.docs_pages import ROOT, page
-from transformer.conditions import CONDITIONS
-from transformer.directives import COMPANIONS, DIRECTIVES
-from transformer.functions import COERCIONS
-from transformer.steps import STEPS
+from transformer.language.conditions import CONDITIONS
+from transformer.language.directives import COMPANIONS, DIRECTIVES
+from transformer.language.functions import COERCIONS
+from transformer.language.steps import STEPS
 
 
 def _hook() -> ModuleType:

@@ -3,10 +3,11 @@
 docs/language/reference.md holds a marker; this hook replaces it with a table per family of the
 language (directives, their options, modifiers, conditions, steps, coercions) and per kind of
 file, each row a key and its description as the schema states it. The schema is read from
-schema/*.json, which scripts/generate_schemas.py writes from transformer/mapping.schema.json and
-the coercions of transformer/functions.py (tests/test_schema.py fails while they are stale). Editors
-show these same descriptions, so the site, the editor and the engine cannot disagree;
-tests/test_docs_reference.py checks that every name in the schema is in the generated text.
+schema/*.json, which scripts/generate_schemas.py writes from
+transformer/language/mapping.schema.json and the coercions of transformer/language/functions.py
+(tests/test_schema.py fails while they are stale). Editors show these same descriptions, so the
+site, the editor and the engine cannot disagree; tests/test_docs_reference.py checks that every
+name in the schema is in the generated text.
 
 Plain JSON and PyYAML only: the build needs no network and does not import the engine.
 """
