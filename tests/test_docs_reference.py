@@ -1,5 +1,6 @@
 """The mapping language reference on the site is generated from the schema (docs/hooks/), and
-names every directive, option, modifier, condition, step and coercion the engine knows."""
+names every directive, option, modifier, condition, step and coercion the engine knows; and the
+site's other hook."""
 from __future__ import annotations
 
 import importlib.util
@@ -16,8 +17,8 @@ from transformer.language.functions import COERCIONS
 from transformer.language.steps import STEPS
 
 
-def _hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("schema_reference", ROOT / "docs" / "hooks" / "schema_reference.py")
+def _hook(name: str = "schema_reference") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "hooks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -82,3 +83,14 @@ def test_the_site_builds_the_reference_into_its_page() -> None:
     built = HOOK.on_page_markdown(text, page=None, config=config, files=None)
     assert HOOK.MARKER not in built and REFERENCE in built
     assert HOOK.on_page_markdown("# Other page\n") == "# Other page\n"
+
+
+def test_a_pipe_escaped_for_github_in_a_table_shows_as_a_pipe_on_the_site() -> None:
+    hook = _hook("table_pipes")
+    row = "| `jmespath` | a search | `{jmespath: \"ids \\| [0]\"}` |"
+    assert hook.on_page_markdown(f"# T\n\n{row}\n") == "# T\n\n| `jmespath` | a search | `{jmespath: \"ids | [0]\"}` |\n"
+    prose = "a \\| outside a table, and `a \\| b` in a line that is no row"
+    assert hook.on_page_markdown(prose) == prose
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert "docs/hooks/table_pipes.py" in config["hooks"]
+    assert "\\|" in page("language/rules.md")  # the pages keep GitHub's form
