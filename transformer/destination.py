@@ -17,7 +17,7 @@ from .loader import Batching, EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup, shown_url
 from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
-from .values import MISSING, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
+from .values import MISSING, find_huge_int, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
 from .wire import compact_json, json_bytes, request_description
 
 
@@ -124,7 +124,7 @@ class Destination:
     def _unexpected(self, exc: Exception, message: Any) -> TransformError:
         # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass
         # whose get raises, an object whose == raises) is the input's fault, and named as such.
-        where = find_not_json(message)
+        where = find_not_json(message) or find_huge_int(message)
         if where is not None:
             return TransformError(f"{self.name}: the event {where}")
         # Otherwise an engine bug: still one event's error, never the batch's.
@@ -208,7 +208,7 @@ class Destination:
             outcome = {"error": {"message": error.message, "status_code": error.status_code}}
         finally:
             TRACE.reset(token)
-        event_type = message.get("type") if isinstance(message, dict) else None
+        event_type = dict.get(message, "type") if isinstance(message, dict) else None  # a subclass's get may raise
         key = event_type.lower() if isinstance(event_type, str) else None
         plan = self._mapping.plans.get(key) if key is not None else None
         fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)
