@@ -38,6 +38,12 @@ class Node:
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
     owned: bool = False  # its value is a copy made for this evaluation alone: a step may change it in place
 
+def sources_of(*nodes: Node) -> tuple[str, ...]:
+    """The event paths ``nodes`` read, each once: a let used twice by each of a chain of lets would
+    otherwise double the list at every link (32 links: 2^32 entries from a 2 KB file)."""
+    return tuple(dict.fromkeys(s for node in nodes for s in node.sources))
+
+
 UNSET: Any = object()
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
