@@ -4,6 +4,7 @@ mappings (README: "How to change a field") gets a skip that says why, not a fail
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,12 @@ def test_any_mapping_folder_gets_a_per_type_table(capsys: pytest.CaptureFixture[
     assert "braze, processor mode" in out and "\nidentify " in out and "\ntrack " in out
     with pytest.raises(SystemExit, match="give its events"):
         main(["--mappings", str(examples / "mappings" / "braze")])
+
+
+def test_the_readmes_engine_examples_write_under_a_git_ignored_folder() -> None:
+    from tests.engine_cases import readme_examples
+    root = Path(__file__).resolve().parent.parent
+    targets = [target for code in readme_examples() for target in re.findall(r'(?:WriteToText|\.text)\("([^"]+)"', code)
+               if not target.startswith("examples/")]
+    assert len(targets) == 3 and all(target.startswith("out/") for target in targets), targets
+    assert "out/" in (root / ".gitignore").read_text(encoding="utf-8").splitlines()
