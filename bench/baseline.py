@@ -134,6 +134,10 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
 
 
 def process_one(item: dict[str, Any], lookup: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    return processor_result(transform, item, lookup)
+
+
+def processor_result(transform: Callable[..., dict[str, Any]], item: dict[str, Any], lookup: Any) -> dict[str, Any]:
     """The processor shape by hand: one input (message, destination.Config, metadata) to one result."""
     metadata = item.get("metadata")
     try:
@@ -312,7 +316,7 @@ def tracking(event: dict[str, Any], kind: str, settings: dict[str, Any]) -> dict
     return {"identity": identity, "event": out}
 
 
-def event_name(event: dict[str, Any], kind: str, p: dict[str, Any], settings: dict[str, Any], advanced: bool) -> Any:
+def event_name(event: dict[str, Any], kind: str, p: dict[str, Any], settings: dict[str, Any], advanced: Any) -> Any:
     if kind == "track":
         name = first_given(event.get("event"))
         if name is None:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .baseline import SCALARS, Invalid, copy_json, text
+from .baseline import SCALARS, Invalid, copy_json, processor_result, text
 
 HOSTS = {"us": "https://api.segment.io/v1", "eu": "https://events.eu1.segmentapis.com/v1"}
 ENDPOINT = re.compile(r"https?://\S*[^/\s]")
@@ -211,10 +211,4 @@ def envelope(body: dict[str, Any], kind: str, settings: dict[str, Any]) -> dict[
 
 
 def process_one(item: dict[str, Any], lookup: Callable[..., Any] | None = None) -> dict[str, Any]:
-    """The processor shape by hand: one input (message, destination.Config, metadata) to one result."""
-    metadata = item.get("metadata")
-    try:
-        output = transform(item["message"], item["destination"]["Config"], lookup)
-    except Invalid as exc:
-        return {"error": str(exc), "statusCode": exc.status, "metadata": metadata}
-    return {"output": output, "statusCode": 200, "metadata": metadata}
+    return processor_result(transform, item, lookup)
