@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import transformer
-from transformer.fixtures import canned_lookup
+from transformer.cli.fixtures import canned_lookup
 
 from . import workloads
 from .compare import Workload, check_equal, mappings_digest, print_throughput, processor_inputs, throughput
