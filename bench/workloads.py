@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 import transformer
-from transformer.fixtures import canned_lookup
+from transformer.cli.fixtures import canned_lookup
 
 from . import baseline, baseline_segment
 from .compare import Lookup, Workload
