@@ -222,3 +222,15 @@ def test_explain_tells_a_dict_subclass_whose_get_raises_as_process_does() -> Non
     [result] = KUSTOMER.process([{"message": message, "destination": {"Config": KUSTOMER_SETTINGS}}])
     explained = KUSTOMER.explain(message, KUSTOMER_SETTINGS)
     assert explained["error"] == {"message": result["error"], "status_code": 400}
+
+
+def test_a_template_chain_that_doubles_its_text_is_a_400_not_the_process_memory(tmp_path: Path) -> None:
+    """32 lets, each a template quoting the one before twice: it loads, and an event stops with a
+    400 naming the rule once the text passes the limit (2**32 times the input otherwise)."""
+    lets = "".join(f"  l{i}: {{template: \"{{l{i - 1}}}{{l{i - 1}}}\"}}\n" for i in range(1, 33))
+    destination = load(tmp_path, "let:\n  l0: {path: a}\n" + lets + "body: {object: {v: {var: l32}}}\n")
+    with pytest.raises(transformer.TransformError) as caught:
+        destination.transform({"type": "test", "a": "x" * 1000}, SETTINGS)
+    assert caught.value.status_code == 400
+    assert "over the limit of 1,000,000" in caught.value.message and "let.l" in caught.value.message
+    assert destination.transform({"type": "test", "a": ""}, SETTINGS)["body"]["JSON"] == {}  # empty text gives nothing

@@ -73,6 +73,18 @@ def as_text(value: Any, label: str) -> str:
         raise TransformError(f"{label}: {exc}") from None
 
 
+MAX_TEMPLATE_CHARS = 1_000_000  # a template's text at most (see bounded_text)
+
+
+def bounded_text(text: str, label: str) -> str:
+    """A template's text, refused past MAX_TEMPLATE_CHARS: lets that each quote the one before
+    twice double the text at every step, and would take the process's memory within 30 steps."""
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise TransformError(f"{label}: the template's text would be {len(text):,} characters, "
+                             f"over the limit of {MAX_TEMPLATE_CHARS:,}")
+    return text
+
+
 def is_index(key: str) -> bool:
     """A key that is a non-negative integer (``0``, ``12``): also an index into a list."""
     return key.isascii() and key.isdigit() and str(int(key)) == key
@@ -121,7 +133,7 @@ class Gen:
         self.depth = 1
         self.names = itertools.count()
         self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
-                                        "as_text": as_text, "TransformError": TransformError, "StepError": StepError}
+                                        "as_text": as_text, "bounded_text": bounded_text, "TransformError": TransformError, "StepError": StepError}
         self.prefixes: dict[tuple[bool, tuple[str, ...]], str] = {}
         self.assigned: set[str] = set()  # prefix locals certainly set where the next line runs
         self.reads_event_object = False

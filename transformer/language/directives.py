@@ -161,7 +161,10 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
             gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
             _emit_template(gen, target, pieces[index + 1:], [*rendered, text], label)
         return
-    gen.line(f"{target} = {' + '.join(rendered) or repr('')} or MISSING")
+    text = " + ".join(rendered) or repr("")
+    if sum(not piece.startswith("'") and not piece.startswith('"') for piece in rendered) > 1:
+        text = f"bounded_text({text}, {label!r})"  # two placeholders can double a text: see bounded_text
+    gen.line(f"{target} = {text} or MISSING")
 
 
 @directive("first")
