@@ -141,7 +141,26 @@ def _parser() -> argparse.ArgumentParser:
     new.set_defaults(handler=_new)
 
     send_cli.add_command(commands)  # transformer send: in its own module (it needs the [http] extra)
+
+    studio = commands.add_parser("studio", help="edit a destination's mappings on a local page, with its request, "
+                                                "each field's trace and its fixtures (needs the [studio] extra)")
+    studio.add_argument("target", nargs="?", default=".", metavar="FOLDER|DESTINATION",
+                        help="a mapping folder, or a name in ./mappings (default: the current folder)")
+    studio.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one, printed)")
+    studio.add_argument("--fixtures", type=Path, help="the fixtures folder (default: fixtures/NAME beside mappings/)")
+    studio.set_defaults(handler=_studio)
     return parser
+
+
+def _studio(args: argparse.Namespace) -> int:
+    """Imported here only: the studio's web stack is an extra the rest of the CLI never needs."""
+    try:
+        from .studio import studio_command
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("starlette", "uvicorn"):
+            raise
+        raise UsageError("studio needs the [studio] extra: pip install 'event-transformer[studio]'") from None
+    return studio_command(_resolve(args.target), args.port, args.fixtures)
 
 
 # -- run --------------------------------------------------------------------------------------
