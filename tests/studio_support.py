@@ -13,11 +13,15 @@ from transformer.studio import Workspace, bind, server
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def copy_destination(tmp_path: Path, name: str = "kustomer") -> tuple[Path, Path]:
-    """mappings/NAME and fixtures/NAME copied under ``tmp_path`` (the studio writes; the repo's files stay)."""
+def copy_destination(tmp_path: Path, name: str = "kustomer", pattern: str = "*.json") -> tuple[Path, Path]:
+    """mappings/NAME and the fixtures/NAME files matching ``pattern`` copied under ``tmp_path`` (the
+    studio writes; the repo's files stay as they are)."""
     folder = shutil.copytree(ROOT / "mappings" / name, tmp_path / "mappings" / name)
-    fixtures = shutil.copytree(ROOT / "fixtures" / name, tmp_path / "fixtures" / name)
-    return Path(folder), Path(fixtures)
+    fixtures = tmp_path / "fixtures" / name
+    fixtures.mkdir(parents=True)
+    for path in (ROOT / "fixtures" / name).glob(pattern):
+        shutil.copy(path, fixtures / path.name)
+    return Path(folder), fixtures
 
 
 @contextmanager

@@ -157,7 +157,7 @@ def _studio(args: argparse.Namespace) -> int:
     try:
         from .studio import studio_command
     except ModuleNotFoundError as exc:
-        if exc.name not in ("starlette", "uvicorn"):
+        if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn"):
             raise
         raise UsageError("studio needs the [studio] extra: pip install 'event-transformer[studio]'") from None
     return studio_command(_resolve(args.target), args.port, args.fixtures)

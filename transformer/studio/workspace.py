@@ -185,10 +185,11 @@ class Workspace:
         """expected -> actual as a unified diff, the actual value laid out in the fixture's own key
         order, and every string holding a secret setting's value redacted."""
         expected = data.get("expected")
-        settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
-        lines = [_pretty(_redact(expected, settings, self.destination)),
-                 _pretty(_redact(_ordered_like(actual, expected), settings, self.destination))]
-        return [line.rstrip("\n") for line in difflib.unified_diff(*lines, "expected", "actual", n=3)]
+        given = data.get("settings")
+        settings: dict[str, Any] = given if isinstance(given, dict) else {}
+        before = _pretty(_redact(expected, settings, self.destination))
+        after = _pretty(_redact(_ordered_like(actual, expected), settings, self.destination))
+        return [line.rstrip("\n") for line in difflib.unified_diff(before, after, "expected", "actual")]
 
 
 def _pretty(value: Any) -> list[str]:
