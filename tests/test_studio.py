@@ -20,7 +20,8 @@ pytest.importorskip("starlette", reason="the studio's tests need the [studio] ex
 from starlette.testclient import TestClient  # noqa: E402
 
 from tests.studio_support import copy_destination, serving  # noqa: E402
-from transformer import cli, fixtures, load  # noqa: E402
+from transformer import cli, load  # noqa: E402
+from transformer.cli import fixtures  # noqa: E402
 from transformer.studio import Workspace, bind, create_app  # noqa: E402
 from transformer.studio.app import MAX_BODY, hosts_for  # noqa: E402
 

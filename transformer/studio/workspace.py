@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import fixtures
-from ..destination import Destination
+from ..cli import fixtures
 from ..errors import MappingError, Problem
-from ..explain import REDACTED
-from ..settings import secret_forms
+from ..runtime.destination import Destination
+from ..runtime.explain import REDACTED
+from ..runtime.settings import secret_forms
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
 
