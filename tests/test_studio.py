@@ -192,6 +192,19 @@ def test_a_fixture_diff_shows_secrets_redacted(client: TestClient, workspace: Wo
     assert KEY not in diff
 
 
+def test_a_diff_of_inputs_redacts_each_inputs_own_secret(client: TestClient, workspace: Workspace) -> None:
+    own = "per-input-key-999"
+    case = {"name": "inputs with their own settings", "destination": "kustomer",
+            "inputs": [{"message": EVENT, "destination": {"Config": {"apiKey": own}}}]}
+    case["expected"] = fixtures.run(case, workspace.destination)
+    (workspace.fixtures_dir / "inputs-own-key.json").write_text(json.dumps(case), encoding="utf-8")
+    text = (workspace.folder / "destination.yaml").read_text(encoding="utf-8")
+    _save(client, "destination.yaml", text.replace("{const: application/json}", "{const: text/json}"))
+    diff = client.get("/api/fixture", params={"name": "inputs-own-key.json"}).json()["diff"]
+    assert '+        "Content-Type": "text/json",' in diff
+    assert own not in "\n".join(diff)
+
+
 # -- saving, tracing, fixtures --------------------------------------------------------------------
 
 def test_a_save_that_does_not_load_shows_its_file_line_and_the_last_good_version_serves(

@@ -177,7 +177,10 @@ class Workspace:
             result = self.result(name)
             if result.status != "fail":
                 raise StudioError(f"fixture {name!r} has nothing to accept ({result.status})", 409)
-            self.fixture_names()[result.name].write_text(fixtures.render(result.data, result.actual), encoding="utf-8")
+            path = self.fixture_names().get(result.name)
+            if path is None:  # removed since the last run
+                raise StudioError(f"no fixture {name!r}", 404)
+            path.write_text(fixtures.render(result.data, result.actual), encoding="utf-8")
             result.data = {**result.data, "expected": result.actual}
             result.status = "pass"
 
@@ -185,10 +188,10 @@ class Workspace:
         """expected -> actual as a unified diff, the actual value laid out in the fixture's own key
         order, and every string holding a secret setting's value redacted."""
         expected = data.get("expected")
-        given = data.get("settings")
-        settings: dict[str, Any] = given if isinstance(given, dict) else {}
-        before = _pretty(_redact(expected, settings, self.destination))
-        after = _pretty(_redact(_ordered_like(actual, expected), settings, self.destination))
+        forms = secret_forms([value for settings in _all_settings(data) for name in self.destination.secret_settings
+                              if isinstance(value := settings.get(name), str) and value])
+        before = _pretty(_redact(expected, forms))
+        after = _pretty(_redact(_ordered_like(actual, expected), forms))
         return [line.rstrip("\n") for line in difflib.unified_diff(before, after, "expected", "actual")]
 
 
@@ -206,10 +209,18 @@ def _ordered_like(value: Any, model: Any) -> Any:
     return value
 
 
-def _redact(value: Any, settings: dict[str, Any], destination: Destination) -> Any:
-    """``value`` with each string that holds a secret setting's value (in any form a URL holds it)
+def _all_settings(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every settings object a fixture holds: its own, and each input's ``destination.Config``."""
+    found = [data.get("settings")]
+    for item in data.get("inputs") or []:
+        destination = item.get("destination") if isinstance(item, dict) else None
+        found.append(destination.get("Config") if isinstance(destination, dict) else None)
+    return [settings for settings in found if isinstance(settings, dict)]
+
+
+def _redact(value: Any, forms: tuple[str, ...]) -> Any:
+    """``value`` with each string that holds a secret setting's value (in any form ``forms`` lists)
     shown as explain shows it: ``[redacted]``, whole."""
-    forms = secret_forms([v for k in destination.secret_settings if isinstance(v := settings.get(k), str) and v])
     if not forms:
         return value
 
