@@ -117,17 +117,17 @@ def test_edit_save_trace_and_accept(page: Any, tmp_path: Path) -> None:
         expect(page.locator("#request")).to_contain_text('"Order-Completed"')
         failing = page.locator("#fixtures button.fx.fail")
         failing.first.wait_for()
-        # Saved, 103 fixtures run and listed, the event run again: well within a second here.
-        assert time.monotonic() - started < 5
+        # Saved, 103 fixtures run and listed, the event run again: about 0.2 s on an idle machine;
+        # the bound leaves room for a CI machine shared with other work.
+        assert time.monotonic() - started < 10
         assert failing.count() >= 1
         _shot(page, "fixture-red")
 
         # Its diff, then accept: the golden file now expects the new value, and the fixture is green.
         name = failing.first.get_attribute("data-name")
         failing.first.click()
-        page.wait_for_selector("pre.diff .add")
-        assert "Order-Completed" in page.inner_text("pre.diff .add >> nth=0") or \
-            "Order-Completed" in page.inner_text("pre.diff")
+        expect(page.locator("pre.diff .add").last).to_contain_text('"name": "Order-Completed"')
+        expect(page.locator("pre.diff .del").last).to_contain_text('"name": "Order Completed"')
         _shot(page, "diff")
         before = page.locator("#fixtures button.fx.fail").count()
         page.click("#accept")
