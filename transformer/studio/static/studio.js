@@ -186,6 +186,9 @@ async function trace(field) {
     say(error.message, true);
     return;
   }
+  for (const button of document.querySelectorAll("button.field")) {
+    button.classList.toggle("chosen", button.dataset.field === field);
+  }
   const entry = answer.trace;
   const pane = $("trace");
   if (entry === null) {
