@@ -19,7 +19,7 @@ pytest.importorskip("starlette", reason="the studio's tests need the [studio] ex
 
 from starlette.testclient import TestClient  # noqa: E402
 
-from tests.studio_support import copy_destination, serving  # noqa: E402
+from tests.studio_support import ROOT, copy_destination, serving  # noqa: E402
 from transformer import cli, load  # noqa: E402
 from transformer.cli import fixtures  # noqa: E402
 from transformer.studio import Workspace, bind, create_app  # noqa: E402
@@ -149,12 +149,13 @@ def test_it_binds_to_loopback_only_and_answers_there(workspace: Workspace) -> No
         assert sock.getsockname()[0] == "127.0.0.1"
     finally:
         sock.close()
-    with serving(workspace) as url, socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=5) as conn:
-        conn.sendall(f"GET /api/state HTTP/1.1\r\nHost: {url.removeprefix('http://')}\r\nConnection: close\r\n\r\n".encode())
-        conn.settimeout(5)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
+    with serving(workspace) as url:
+        host = url.removeprefix("http://")
+        with socket.create_connection(("127.0.0.1", int(host.rsplit(":", 1)[1])), timeout=5) as conn:
+            conn.sendall(f"GET /api/state HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
     assert answer.startswith(b"HTTP/1.1 200")
 
 
@@ -212,7 +213,8 @@ def test_a_save_that_does_not_load_shows_its_file_line_and_the_last_good_version
     text = (workspace.folder / "tracking.yaml").read_text(encoding="utf-8")
     line = text[:text.index(OLD_RULE)].count("\n") + 1
     state = _save(client, "tracking.yaml", text.replace(OLD_RULE, NEW_RULE.replace("dasherize", "nope")))
-    assert [(p["file"], p["line"]) for p in state["problems"]] == [("tracking.yaml", line)]  # type: ignore[index,union-attr]
+    problems = state["problems"]
+    assert [(p["file"], p["line"]) for p in problems] == [("tracking.yaml", line)]  # type: ignore[attr-defined,index]
     assert "nope" in (workspace.folder / "tracking.yaml").read_text(encoding="utf-8")  # saved all the same
     run = client.post("/api/explain", json={"event": EVENT, "settings": {"apiKey": KEY}}, headers=ORIGIN).json()
     assert run["request"]["body"]["JSON"]["event"]["name"] == "Order Completed"  # the last good version
@@ -275,7 +277,7 @@ def test_a_hundred_fixtures_run_once_per_save_and_travel_compactly(tmp_path: Pat
     many = tmp_path / "many"
     many.mkdir()
     destination = load(folder)
-    model = json.loads((folder.parent.parent / "fixtures" / "kustomer" / "host-orgpod-prod2.json").read_text(encoding="utf-8"))
+    model = json.loads((ROOT / "fixtures" / "kustomer" / "host-orgpod-prod2.json").read_text(encoding="utf-8"))
     for index in range(100):
         event = {**model["event"], "event": f"Event {index}"}
         case = {**model, "name": f"generated {index}", "event": event}

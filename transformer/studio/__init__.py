@@ -21,8 +21,9 @@ def studio_command(target: str | Path, port: int, fixtures_dir: Path | None) -> 
     ./mappings stays a string). Returns the exit status; problems are told on stderr."""
     folder = Path(target)
     if not (folder / "destination.yaml").is_file():
-        print(f"transformer: studio edits a mapping folder, and {target} is none (no destination.yaml there); "
-              "give a folder, or a name in ./mappings", file=sys.stderr)
+        print(f"transformer: studio edits a mapping folder: {target} is not one (no destination.yaml there). "
+              "Give a folder, or a name in ./mappings; to change a built-in destination, copy its folder first",
+              file=sys.stderr)
         return 2
     try:
         workspace = Workspace(folder, fixtures_dir or _fixtures_of(folder.resolve()))

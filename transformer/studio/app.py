@@ -29,7 +29,8 @@ MAX_BODY = 1 << 20  # a mapping file or an event: far below this; a bigger body 
 LOOPBACK = "127.0.0.1"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 # The page loads nothing from elsewhere, and no other page may frame it.
-_HEADERS = [(b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+_CSP = b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_HEADERS = [(b"content-security-policy", _CSP),
             (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
 
@@ -161,7 +162,8 @@ def create_app(workspace: Workspace, hosts: frozenset[str]) -> ASGIApp:
         return JSONResponse({"error": exc.message}, exc.status)
 
     app = Starlette(routes=[
-        Route("/", page), Route("/favicon.ico", lambda request: Response(status_code=204)), Route("/api/state", get_state), Route("/api/file", get_file),
+        Route("/", page), Route("/favicon.ico", lambda request: Response(status_code=204)),
+        Route("/api/state", get_state), Route("/api/file", get_file),
         Route("/api/file", put_file, methods=["PUT"]), Route("/api/explain", explain, methods=["POST"]),
         Route("/api/fixture", get_fixture), Route("/api/accept", accept, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC)),
