@@ -11,7 +11,7 @@ from typing import Any
 
 import transformer
 from bench.events import generate
-from transformer import wire
+from transformer.runtime import wire
 
 KUSTOMER_SETTINGS = {"apiKey": "engine-test-key", "advancedTransform": True}
 SEGMENT_SETTINGS = {"writeKey": "engine-test-write-key"}
@@ -46,7 +46,7 @@ def customers(lines: list[tuple[int, str]]) -> dict[tuple[str, Any], Any]:
 
 
 def in_process(name: str, settings: Any, lines: list[tuple[int, str]], table: Any = None) -> list[dict[str, Any]]:
-    from transformer.engines import process_text
+    from transformer.engines.shipped import process_text
 
     destination = transformer.load(name)
     lookup = transformer.table_lookup(table) if table is not None else None

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import transformer
-from transformer import settings as settings_module
-from transformer.settings import cache_key, value_key
+from transformer.runtime import settings as settings_module
+from transformer.runtime.settings import cache_key, value_key
 
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
 

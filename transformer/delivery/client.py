@@ -18,7 +18,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Retry, Timeout
 
-from ..delivery_rules import DeliveryRules, RateLimit
+from ..language.delivery_rules import DeliveryRules, RateLimit
 
 # A Unix time, not a number of seconds, when a reset header is larger than this (2001-09-09).
 _EPOCH_FLOOR = 1_000_000_000

@@ -12,11 +12,18 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ..errors import Problem
+from ..runtime.explain import RuleInfo, traced_condition, traced_rule
 from .codegen import Context, Gen, Node, Plan
 from .conditions import CONDITIONS, guarded
-from .directives import COMPANIONS, DIRECTIVES, NOTHING, merged_object, object_node, path_node
-from .errors import Problem
-from .explain import RuleInfo, traced_condition, traced_rule
+from .directives import (
+    COMPANIONS,
+    DIRECTIVES,
+    NOTHING,
+    merged_object,
+    object_node,
+    path_node,
+)
 from .registry import EVENT_TYPE_VAR, rule_label
 from .steps import then
 from .suggest import did_you_mean

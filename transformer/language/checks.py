@@ -11,9 +11,9 @@ from typing import Any
 
 import jsonschema
 
-from .codegen import Context, Fn
-from .errors import TransformError
+from ..errors import TransformError
 from . import schema_words
+from .codegen import Context, Fn
 from .functions import canonical_json
 
 # A body breaking many rules (500 over-long tags) gives a readable message, not one per item.

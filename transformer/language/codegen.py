@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .errors import TransformError
+from ..errors import TransformError
+from ..runtime.values import MISSING, fresh
 from .functions import StepError, to_text
-from .values import MISSING, fresh
 
 Fn = Callable[["Context"], Any]
 Emit = Callable[["Gen", str], None]

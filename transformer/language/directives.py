@@ -16,13 +16,13 @@ import jmespath  # type: ignore[import-untyped]
 import jmespath.exceptions  # type: ignore[import-untyped]
 import jmespath.visitor  # type: ignore[import-untyped]
 
+from ..errors import TransformError
+from ..runtime.lookups import look_up_rule
+from ..runtime.values import MISSING, fresh, is_present, type_name
 from .codegen import Gen, Node, read_key
-from .errors import TransformError
 from .jmes import compile_search
-from .lookups import look_up_rule
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
-from .values import MISSING, fresh, is_present, type_name
 from .yamlsource import YamlPath
 
 DIRECTIVES: dict[str, Directive] = {}  # in the order a "needs exactly one of" message lists them

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import TransformError
+from ..errors import TransformError
 
 # Deeper than any real analytics payload; keeps hostile nesting from exhausting the stack.
 MAX_DEPTH = 100

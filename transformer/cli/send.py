@@ -1,6 +1,6 @@
 """``transformer send``: transform, look up and deliver events; one outcome per input on stdout.
 
-Registered by cli.py; uses its readers and helpers. The sending itself is ``transformer.delivery``
+Registered by transformer.cli; reads events as `transformer run` does (inputs, records). The sending itself is ``transformer.delivery``
 (the ``[http]`` extra), imported only when the command runs, so the core CLI works without it.
 """
 from __future__ import annotations
@@ -15,10 +15,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .delivery_rules import DEFAULT_CONCURRENCY, RateLimit
-from .wire import compact_json
-
-EXIT_INTERRUPTED = 130
+from ..language.delivery_rules import DEFAULT_CONCURRENCY, RateLimit
+from ..runtime.wire import compact_json
+from .common import (
+    EXIT_EVENT_ERRORS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    canned_lookup,
+    check_streams,
+    destination_and_settings,
+)
+from .inputs import read_events
+from .output import line_writer
+from .progress import Progress
+from .records import Unreadable
 
 
 def add_command(commands: Any) -> None:
@@ -48,27 +59,25 @@ def add_command(commands: Any) -> None:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from . import cli  # the readers and helpers `transformer run` uses (imported here: cli imports this module)
-
     try:
-        from .delivery import Sender
+        from ..delivery import Sender
     except ImportError:
-        raise cli.UsageError("transformer send needs the [http] extra: pip install 'event-transformer[http]'") from None
-    destination, settings = cli._destination_and_settings(args)  # a name means ./mappings/NAME in a checkout
-    canned = None if args.lookups == "live" else cli._canned_lookup(Path(args.lookups))
+        raise UsageError("transformer send needs the [http] extra: pip install 'event-transformer[http]'") from None
+    destination, settings = destination_and_settings(args)  # a name means ./mappings/NAME in a checkout
+    canned = None if args.lookups == "live" else canned_lookup(Path(args.lookups))
     if args.concurrency < 1:
-        raise cli.UsageError("--concurrency must be at least 1")
+        raise UsageError("--concurrency must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
-        raise cli.UsageError("--timeout must be more than 0")
-    rate_limit = _rate_limit(args.rate_limit, cli.UsageError)
+        raise UsageError("--timeout must be more than 0")
+    rate_limit = _rate_limit(args.rate_limit, UsageError)
     names = args.files or ["-"]
-    cli._check_streams(names)  # as run does: every input readable, stdout open, before any output
+    check_streams(names)  # as run does: every input readable, stdout open, before any output
     batch = destination.supports_batching and not args.no_batch
     with Sender(destination, concurrency=args.concurrency, timeout=args.timeout, rate_limit=rate_limit) as sender:
         lookup = canned or sender.lookup
         if args.dry_run:
             return _dry_run(destination, settings, names, lookup, batch)
-        dead_letter = _open(args.dead_letter, cli.UsageError)
+        dead_letter = _open(args.dead_letter, UsageError)
         try:
             return _deliver(sender, settings, names, lookup, batch, dead_letter, args)
         finally:
@@ -78,7 +87,6 @@ def _send(args: argparse.Namespace) -> int:
 
 def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: bool,
              dead_letter: IO[bytes] | None, args: argparse.Namespace) -> int:
-    from . import cli
 
     # The engine sees a sequence number as metadata; the input's own place ({file, line}) and
     # message wait here until its outcome is written, then go to stdout and the dead letter.
@@ -86,12 +94,12 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
     last_read: list[dict[str, Any]] = []
 
     def inputs() -> Iterator[dict[str, Any]]:
-        for seq, (where, message) in enumerate(cli._read_events(names)):
+        for seq, (where, message) in enumerate(read_events(names)):
             pending[seq] = (where, message)
             last_read[:] = [where]
             # An unreadable line still takes its turn (as a message the engine refuses); its
             # outcome then says why it was unreadable.
-            readable = not isinstance(message, cli._Unreadable)
+            readable = not isinstance(message, Unreadable)
             yield {"message": message if readable else None, "destination": {"Config": settings}, "metadata": seq}
 
     def on_interrupt(signum: int, frame: Any) -> None:
@@ -105,8 +113,8 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
         previous: Any = signal.signal(signal.SIGINT, on_interrupt)
     except ValueError:  # not the main thread (cli.main called from a thread): Ctrl-C is not ours to handle
         previous = None
-    write = cli._line_writer()
-    progress = cli._Progress(enabled=sys.stderr.isatty() and not args.no_progress)
+    write = line_writer()
+    progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
     counts: Counter[str] = Counter()
     failed_statuses: Counter[Any] = Counter()
     dead = 0
@@ -115,14 +123,14 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
         for outcome in sender.run(inputs(), lookup=lookup, batch=batch):
             where, message = pending.pop(outcome["metadata"])
             outcome["metadata"] = where
-            if isinstance(message, cli._Unreadable):
+            if isinstance(message, Unreadable):
                 outcome["error"] = message.reason
             write(outcome)
             counts[outcome["outcome"]] += 1
             if outcome["outcome"] == "failed":
                 failed_statuses[outcome["status"]] += 1
             if outcome["outcome"] != "delivered" and dead_letter is not None:
-                line = _dead_line(message, cli._Unreadable)
+                line = _dead_line(message, Unreadable)
                 if line is not None:
                     dead_letter.write(line)
                     dead += 1
@@ -156,22 +164,21 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
         print(f"transformer send: interrupted; the last input read was {after}: each input up to it has its "
               "outcome on stdout, the inputs after it were not read", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return cli.EXIT_EVENT_ERRORS if undelivered else cli.EXIT_OK
+    return EXIT_EVENT_ERRORS if undelivered else EXIT_OK
 
 
 def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, batch: bool) -> int:
-    from . import cli
-    from .delivery.client import redacted_headers
+    from ..delivery.client import redacted_headers
 
     def results() -> Iterator[dict[str, Any]]:
-        for where, message in cli._read_events(names):
-            if isinstance(message, cli._Unreadable):
+        for where, message in read_events(names):
+            if isinstance(message, Unreadable):
                 yield {"error": message.reason, "statusCode": 400, "metadata": where}
             else:
                 yield destination.process_one({"message": message, "destination": {"Config": settings},
                                                "metadata": where}, lookup=lookup)
 
-    write = cli._line_writer()
+    write = line_writer()
     errors = requests = 0
     for result in destination.iter_batches(results(), settings) if batch else results():
         if "output" in result:
@@ -181,7 +188,7 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
         write(result)
     sys.stdout.flush()
     print(f"{destination.name}: dry run, nothing sent; {requests} requests written, {errors} errors", file=sys.stderr)
-    return cli.EXIT_EVENT_ERRORS if errors else cli.EXIT_OK
+    return EXIT_EVENT_ERRORS if errors else EXIT_OK
 
 
 def _dead_line(message: Any, unreadable: type[Any]) -> bytes | None:

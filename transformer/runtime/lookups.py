@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import TransformError
+from ..errors import TransformError
 from .values import MISSING, has_surrogate, printable, type_name
 from .wire import request_description
 

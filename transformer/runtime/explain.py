@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from .codegen import Gen, Node
+from ..language.codegen import Gen, Node
+from ..language.yamlsource import Source, YamlPath, format_path
 from .values import MISSING
-from .yamlsource import Source, YamlPath, format_path
 
 _SPEC_CHARS = 100
 _VALUE_CHARS = 80

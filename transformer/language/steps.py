@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..runtime.values import MISSING, is_present, type_name
 from . import dates
 from .codegen import Gen, Node
 from .functions import COERCIONS, StepError, needs_text, to_text, type_class
 from .registry import Scope, Step, StepCompiler, registering
-from .values import MISSING, is_present, type_name
 from .yamlsource import YamlPath
 
 STEPS: dict[str, StepCompiler] = {}  # in the order a "needs exactly one of" message lists them

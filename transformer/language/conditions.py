@@ -10,10 +10,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ..runtime.values import is_present, type_name
 from .codegen import Gen, Node
 from .registry import Condition, Scope, registering
 from .suggest import did_you_mean
-from .values import is_present, type_name
 from .yamlsource import YamlPath
 
 CONDITIONS: dict[str, Condition] = {}

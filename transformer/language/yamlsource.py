@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem
-from .values import MAX_DEPTH
+from ..errors import Problem
+from ..runtime.values import MAX_DEPTH
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .codegen import Context
-from .errors import TransformError
-from .loader import Batching
+from ..errors import TransformError
+from ..language.codegen import Context
+from ..language.loader import Batching
 from .values import MISSING, type_name
 from .wire import compact_json, request_description
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from .values import type_name
-from .wire import compact_json
+from ..runtime.values import type_name
+from ..runtime.wire import compact_json
 
 
 class StepError(Exception):

@@ -15,13 +15,20 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
-from .checks import Check, Test, document_tests, fast_test, schema_problems, validator_for
+from ..errors import MappingError, Problem
+from .checks import (
+    Check,
+    Test,
+    document_tests,
+    fast_test,
+    schema_problems,
+    validator_for,
+)
 from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
-from .registry import rule_label
-from .errors import MappingError, Problem
 from .functions import COERCIONS
+from .registry import rule_label
 from .suggest import closest, did_you_mean
 from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
 

@@ -6,18 +6,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import TransformError
+from ..language.checks import Check
+from ..language.codegen import TRACE, Context
+from ..language.compiler import EVENT_TYPE_VAR
+from ..language.delivery_rules import DeliveryRules
+from ..language.loader import Batching, EventPlan, Part, load_mapping, tracing_plans
+from ..language.loader import Mapping as CompiledMapping
 from .batching import Packer
-from .checks import Check
-from .codegen import TRACE, Context
-from .compiler import EVENT_TYPE_VAR
-from .delivery_rules import DeliveryRules
-from .errors import TransformError
 from .explain import TOO_DEEP, Secrets, explanation
-from .loader import Batching, EventPlan, Part, load_mapping, tracing_plans
 from .lookups import Asker, Lookup, shown_url
-from .loader import Mapping as CompiledMapping
 from .settings import SettingsChecker, SettingsState
-from .values import MISSING, find_not_json, find_not_unicode, has_surrogate, is_present, printable, type_name
+from .values import (
+    MISSING,
+    find_not_json,
+    find_not_unicode,
+    has_surrogate,
+    is_present,
+    printable,
+    type_name,
+)
 from .wire import compact_json, json_bytes, request_description
 
 

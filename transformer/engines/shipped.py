@@ -9,8 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .destination import Destination
-from .lookups import Lookup
+from ..runtime.destination import Destination
+from ..runtime.lookups import Lookup
 
 
 class Shipped:
@@ -18,7 +18,9 @@ class Shipped:
     there) and the settings, checked here so that bad settings fail before the pipeline runs."""
 
     def __init__(self, destination: str | Path | Destination, settings: Any) -> None:
-        from . import load  # the package imports this module's users, not the other way round
+        from .. import (
+            load,  # the package imports this module's users, not the other way round
+        )
 
         loaded = destination if isinstance(destination, Destination) else load(destination)
         loaded.check_settings(settings)

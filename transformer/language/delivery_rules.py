@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .errors import Problem
+from ..errors import Problem
 from .yamlsource import Source
 
 

@@ -9,8 +9,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..runtime.values import type_name
 from .functions import StepError
-from .values import type_name
 
 # A date, optionally with a time (minutes, seconds and a fraction optional) and a zone: 2024-01-02,
 # 2024-01-02T03:04Z, 2024-01-02 03:04:05.123456789+05:30. No zone means UTC.

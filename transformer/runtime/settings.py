@@ -15,8 +15,8 @@ from urllib.parse import quote, quote_plus
 
 import orjson
 
-from . import schema_words
-from .errors import TransformError
+from ..errors import TransformError
+from ..language import schema_words
 from .values import MAX_DEPTH, find_not_json, find_not_unicode, fresh, type_name
 
 # Distinct settings values kept; processor traffic has a few per destination, not thousands.

@@ -9,11 +9,11 @@ import os
 import re
 from pathlib import Path
 
+from ..runtime.destination import Destination
 from . import fixtures
-from .destination import Destination
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent.parent  # the package: a wheel ships schema/ inside it
 # Installed, the editor schemas are inside the package; in a checkout, beside it.
 SCHEMAS = _HERE / "schema" if (_HERE / "schema").is_dir() else _HERE.parent / "schema"
 

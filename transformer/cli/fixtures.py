@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .destination import Destination
+from ..runtime.destination import Destination
 
 Lookup = Callable[[dict[str, Any]], tuple[int, Any]]
 
