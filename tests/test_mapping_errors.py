@@ -98,7 +98,7 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
                                                           "block mapping: did not find expected key"),
     ("", "test.yaml: (top): file is empty"),
     ("- just\n- a list", "test.yaml:1: (top): ['just', 'a list'] is not of type 'object'"),
-    ("body: {object: {}}\nextra: 1", "test.yaml:2: extra: unknown key 'extra' (expected one of: description, let, request, body, validate)"),
+    ("body: {object: {}}\nextra: 1", "test.yaml:2: extra: unknown key 'extra' (expected one of: description, let, request, body, validate, for_each, as)"),
     ("body: {object: {}}\nbdoy: 1", "test.yaml:2: bdoy: unknown key 'bdoy' (did you mean `body`?)"),
 ])
 def test_event_file_mistakes(tmp_path: Path, event_yaml: str, expected: str) -> None:

@@ -147,10 +147,16 @@ class EventPlan:
     params: dict[str, Part]
     body: Fn | None
     checks: tuple[Check, ...]  # destination.yaml's validate entries, then the file's
+    for_each: Fn | None = None  # fan-out: gives the list whose elements each make one request
+    item_name: str = "item"  # the variable each element is bound to
 
 
-# An event type's compiled rules: its file, let bindings, request parts, body and checks.
-Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec]]
+# A file's fan-out: the for_each rule and the variable its elements are bound to.
+FanOut = tuple[Node, str]
+
+
+# An event type's compiled rules: its file, let bindings, request parts, body, checks and fan-out.
+Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]
 
 
 @dataclass(frozen=True)
@@ -258,7 +264,8 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
     rules: dict[str, Rules] = {}
-    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec]] | None] = {}
+    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]
+                         | None] = {}
     for event_type, file_name in spec["events"].items():
         if file_name not in compiled_files:
             compiled_files[file_name] = None  # a file several event types share is reported once
@@ -271,6 +278,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             lets = dict(shared_lets)
             routed = tuple(name for name, file in spec["events"].items() if file == file_name)
             compiler = Compiler(source, aliases, settings, lets, problems, routed)
+            fan_out = _compile_fan_out(compiler, source.data)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
                     problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
@@ -280,11 +288,11 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             if dest_body is not None:
                 body = dest_body if body is None else merged_object(dest_body, body)
             checks = dest_checks + _compile_checks(compiler, source.data.get("validate", ()))
-            compiled_files[file_name] = (source, compiler, request, body, checks)
+            compiled_files[file_name] = (source, compiler, request, body, checks, fan_out)
         done = compiled_files[file_name]
         if done is None:
             continue
-        source, compiler, request, body, checks = done
+        source, compiler, request, body, checks, fan_out = done
         merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
         for part in ("headers", "params"):
             merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
@@ -292,7 +300,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             if part not in merged:
                 problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
                                                              f"(declare it here or in {DESTINATION_FILE})"))
-        rules[event_type] = (file_name, compiler.lets, merged, body, checks)
+        rules[event_type] = (file_name, compiler.lets, merged, body, checks, fan_out)
 
     if problems:
         raise MappingError(problems)
@@ -344,8 +352,8 @@ def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: Yam
 
 
 def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
-              body: Node | None, checks: list[_CheckSpec], generated: dict[tuple[int, str | None], Fn],
-              tracing: bool = False) -> EventPlan:
+              body: Node | None, checks: list[_CheckSpec], fan_out: FanOut | None,
+              generated: dict[tuple[int, str | None], Fn], tracing: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
     plan = Plan(event_type, lets, generated, tracing)
 
@@ -358,7 +366,9 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      plan.function(body) if body is not None else None,
                      tuple(Check(label, plan.function(when) if when is not None else None, validator,
                                  fast_test(validator.schema), when is None or when.settings_only)
-                           for label, when, validator in checks))
+                           for label, when, validator in checks),
+                     plan.function(fan_out[0]) if fan_out is not None else None,
+                     fan_out[1] if fan_out is not None else "item")
 
 
 def _compile_checks(compiler: Compiler, specs: list[dict[str, Any]]) -> list[_CheckSpec]:
@@ -517,6 +527,22 @@ def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> d
     for alias in spec:
         expand(alias, ())
     return resolved
+
+
+def _compile_fan_out(compiler: Compiler, spec: dict[str, Any]) -> FanOut | None:
+    """An event file's ``for_each``: compiled before the file's lets (it sees destination.yaml's),
+    its element bound like a let, so the file's lets and rules read it as ``{var: NAME}``."""
+    if "for_each" not in spec:
+        return None
+    items = compiler.expr(spec["for_each"], ("for_each",))
+    name = spec.get("as", "item")
+    if compiler.has_var(name):
+        compiler.problem(("as",) if "as" in spec else ("for_each",),
+                         f"{name!r} is already a variable here (a let of {DESTINATION_FILE} or event_type): choose another name")
+    elif name in spec.get("let", {}):
+        compiler.problem(("let", name), f"let {name!r} is the for_each element's name (as): choose another name")
+    compiler.lets[name] = Node(lambda gen, target: gen.line(f"{target} = ctx.vars.get({name!r}, MISSING)"), False, (name,))
+    return items, name
 
 
 def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> None:

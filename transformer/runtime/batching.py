@@ -182,7 +182,7 @@ class Packer:
         """(None, its group, its size in bytes, its lists) for a result to pack; else (what passes
         in its place, None, 0, []): the result as it came (an error, or a request not batched), or
         a new error (an event too large for any batch, a batch rule that failed on it)."""
-        if not isinstance(result, dict) or ("output" not in result and "error" not in result):
+        if not isinstance(result, dict) or ("output" not in result and "error" not in result and "skipped" not in result):
             raise ValueError(f"item {index} is not a result (a dict with output or error)")
         if "output" not in result or result.get("statusCode") != 200:
             return result, None, 0, []
