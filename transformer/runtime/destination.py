@@ -39,8 +39,8 @@ class Destination(Processor):
         self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
                                          mapping.settings_errors)
         self._requests = RequestBuilder(mapping)
-        self._tracing: dict[str, EventPlan] | None = None  # explain's variant, generated on its first call
-        self.fans_out = any(plan.for_each is not None for plan in mapping.plans.values())
+        self._tracing: dict[str | None, EventPlan] | None = None  # explain's variant, generated on its first call
+        self.fans_out = any(plan.for_each is not None for plan in [*mapping.plans.values(), mapping.other] if plan)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
@@ -106,23 +106,24 @@ class Destination(Processor):
         try:
             if not isinstance(message, dict):
                 raise TransformError(f"the message must be an object, got {type_name(message)}")
-            state = self._settings.state(settings)
+            # Which error an event with bad settings and an unsupported type gets: the mapping says.
+            state = None if self._mapping.type_first else self._settings.state(settings)
             event_type = message.get("type", MISSING)
             key = event_type.lower() if isinstance(event_type, str) else ""
-            plan = self._mapping.plans.get(key)
-            if plan is None:
-                raise self._unsupported(event_type)
+            plan = self._mapping.plans.get(key) or self._other(event_type)
+            if state is None:
+                state = self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
         return state, key, plan
 
     def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
-                   tracing: dict[str, EventPlan] | None = None) -> dict[str, Any]:
+                   tracing: dict[str | None, EventPlan] | None = None) -> dict[str, Any]:
         state, key, plan = self._plan(message, settings)
         try:
             static = None
             if tracing is not None:  # explain: the tracing variant, with every part run for this event (so each is traced)
-                plan = tracing[key]
+                plan = tracing[key if key in tracing else None]  # None: other_events' file
                 static = self._requests.every_part(state, key, plan)
             if plan.for_each is not None:
                 return self._one_of_each(message, state, key, plan, lookup, static)
@@ -188,7 +189,7 @@ class Destination(Processor):
             TRACE.reset(token)
         event_type = message.get("type") if isinstance(message, dict) else None
         key = event_type.lower() if isinstance(event_type, str) else None
-        plan = self._mapping.plans.get(key) if key is not None else None
+        plan = (self._mapping.plans.get(key) or self._mapping.other) if key else None
         fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)
         if shown is not None:
             outcome = {"request": shown}
@@ -197,13 +198,18 @@ class Destination(Processor):
         cut: dict[str, Any] = _cut_deep(data)
         return cut
 
-    def _unsupported(self, event_type: Any) -> TransformError:
+    def _other(self, event_type: Any) -> EventPlan:
+        """The plan of a type ``events`` does not name: other_events' file, else its error."""
         if not is_present(event_type):
-            return TransformError("Event type is required")
+            raise TransformError("Event type is required")
         if not isinstance(event_type, str):
-            return TransformError(f"Event type must be a string, got {type_name(event_type)}")
+            raise TransformError(f"Event type must be a string, got {type_name(event_type)}")
+        if self._mapping.other is not None:
+            return self._mapping.other
         shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
-        return TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+        if self._mapping.other_error is not None:  # the mapping's words; {type} is the type as given
+            raise TransformError(self._mapping.other_error.replace("{type}", shown))
+        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
 
     def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
         """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if

@@ -147,7 +147,7 @@ class Processor:
         spec = self._batching(settings)
         limits: dict[str, Any] = {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
                                   "max_event_bytes": spec.max_event_bytes}
-        if spec.key is not None:
+        if spec.listed:
             limits["envelope_bytes"] = Packer(spec, self.name).overhead
         else:
             limits["concat"] = dict(spec.concat)

@@ -124,7 +124,8 @@ class RequestBuilder:
         static.per_event = bool(static.checks or static.header_rules or static.param_rules
                                 or static.max_body_bytes is not None or static.method.__class__ is not str
                                 or static.endpoint.__class__ is not str)
-        state.types[event_type] = static
+        if event_type in self._mapping.plans:  # not other_events' types: any string may come, so none is kept
+            state.types[event_type] = static
         return static
 
     def _body_limit(self, state: SettingsState) -> int | None:
