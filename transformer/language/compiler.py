@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from ..errors import Problem
@@ -24,6 +25,7 @@ from .directives import (
     object_node,
     path_node,
 )
+from .messages import required_node
 from .registry import EVENT_TYPE_VAR, rule_label
 from .steps import then
 from .suggest import did_you_mean
@@ -42,6 +44,7 @@ class Compiler:
         self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
         self.problems = problems
         self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
+        self.settings_reads = 0  # setting rules compiled so far (see messages.py: no setting in a message)
 
     def problem(self, path: YamlPath, message: str) -> Node:
         self.problems.append(self.source.problem(path, message))
@@ -57,6 +60,7 @@ class Compiler:
             found = ", ".join(present) if present else "none"
             return self.problem(path, f"a rule needs exactly one of {', '.join(DIRECTIVES)} (found {found})")
         name = present[0]
+        self.settings_reads += name == "setting"
         for key in spec:
             owners = [owner for owner, keys in COMPANIONS.items() if key in keys]
             if owners and name not in owners:
@@ -68,10 +72,16 @@ class Compiler:
         if "default" in spec:
             node = _with_default(node, spec["default"])
         if "required" in spec:
-            node = _with_required(node, spec["required"], label)
+            node = required_node(self, node, spec["required"], path + ("required",), label)
         if "when" in spec:
             node = guarded(node, self.condition(spec["when"], path + ("when",)))
         return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
+
+    def let(self, name: str, spec: dict[str, Any], path: YamlPath) -> None:
+        """Compile a let binding; it is visible to the rules compiled after it (no cycles)."""
+        before = self.settings_reads
+        node = self.expr(spec, path)
+        self.lets[name] = replace(node, reads_settings=True) if self.settings_reads > before else node
 
     def condition(self, spec: dict[str, Any], path: YamlPath) -> Node:
         """A condition: a Node that emits a bool (the schema allows exactly one key)."""
@@ -147,6 +157,7 @@ class Compiler:
             names = [*self.lets, *self.locals, EVENT_TYPE_VAR]
             return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it "
                                       f"({', '.join(sorted(names))}){did_you_mean(name, names)}")
+        self.settings_reads += let.reads_settings
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
 
         def emit(gen: Gen, target: str) -> None:
@@ -167,18 +178,6 @@ def _with_default(node: Node, default: Any) -> Node:
         with gen.block(f"if {target} is MISSING:"):  # a container is copied: each output has its own
             copy = isinstance(default, (dict, list))
             gen.line(f"{target} = fresh({gen.const(default)}, 'default')" if copy else f"{target} = {gen.const(default)}")
-
-    return Node(emit, node.settings_only, node.sources)
-
-
-def _with_required(node: Node, message: str, label: str) -> Node:
-    tried = f" (tried {', '.join(node.sources)})" if node.sources else ""
-    text = f"{label}: {message}{tried}"
-
-    def emit(gen: Gen, target: str) -> None:
-        node.emit(gen, target)
-        with gen.block(f"if {target} is MISSING:"):
-            gen.line(f"raise TransformError({text!r})")
 
     return Node(emit, node.settings_only, node.sources)
 

@@ -113,31 +113,9 @@ def _var(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
 
 @directive("template", ("vars",))
 def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> Node:
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        return scope.problem(path, f"template does not parse: {exc}")
-    given = spec.get("vars", {})
-    nodes = {name: scope.expr(sub, path[:-1] + ("vars", name)) for name, sub in given.items()}
-    pieces: list[str | Node] = []
-    for literal, field, format_spec, conversion in parsed:
-        if literal:
-            pieces.append(literal)
-        if field is None:
-            continue
-        if format_spec or conversion or not field.isidentifier():
-            return scope.problem(path, f"template placeholder {{{field}}} must be a plain name (no format, index or attribute)")
-        node = nodes.get(field)
-        if node is None:
-            if not scope.has_var(field):
-                known = [*given, *scope.lets, EVENT_TYPE_VAR]
-                return scope.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding "
-                                           f"declared before it{did_you_mean(field, known)}")
-            node = scope.var_node(field, path)
-        pieces.append(node)
-    unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
-    if unused:
-        scope.problem(path[:-1] + ("vars",), f"vars not used by the template: {', '.join(unused)}")
+    pieces = template_pieces(scope, text, spec.get("vars", {}), path, path[:-1] + ("vars",), "template")
+    if pieces is None:
+        return NOTHING
     label = scope.label(path[:-1])
     parts = [p for p in pieces if isinstance(p, Node)]
 
@@ -146,6 +124,41 @@ def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> 
         _emit_template(gen, target, pieces, [], label)  # a template needs every placeholder
 
     return Node(emit, all(n.settings_only for n in parts), tuple(s for n in parts for s in n.sources))
+
+
+def template_pieces(scope: Scope, text: str, given: dict[str, Any], path: YamlPath, vars_path: YamlPath,
+                    what: str) -> list[str | Node] | None:
+    """A template's literal text and placeholder rules, in order: each ``{name}`` from ``given``
+    (the rules under ``vars``, at ``vars_path``), a let binding, or an ``each``'s element;
+    None (with the problem reported) when the text does not parse."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        scope.problem(path, f"{what} does not parse: {exc}")
+        return None
+    nodes = {name: scope.expr(sub, vars_path + (name,)) for name, sub in given.items()}
+    pieces: list[str | Node] = []
+    for literal, field, format_spec, conversion in parsed:
+        if literal:
+            pieces.append(literal)
+        if field is None:
+            continue
+        if format_spec or conversion or not field.isidentifier():
+            scope.problem(path, f"{what} placeholder {{{field}}} must be a plain name (no format, index or attribute)")
+            return None
+        node = nodes.get(field)
+        if node is None:
+            if not scope.has_var(field):
+                known = [*given, *scope.lets, EVENT_TYPE_VAR]
+                scope.problem(path, f"{what} names {{{field}}}, which is neither under vars nor a let binding "
+                                    f"declared before it{did_you_mean(field, known)}")
+                return None
+            node = scope.var_node(field, path)
+        pieces.append(node)
+    unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
+    if unused:
+        scope.problem(vars_path, f"vars not used by the {what}: {', '.join(unused)}")
+    return pieces
 
 
 def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: list[str], label: str) -> None:

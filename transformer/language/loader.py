@@ -525,7 +525,7 @@ def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> 
             compiler.problem(path + (name,), f"{EVENT_TYPE_VAR} is bound by the engine to the event's type; choose another name")
             continue
         # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
-        compiler.lets[name] = compiler.expr(spec, path + (name,))
+        compiler.let(name, spec, path + (name,))
 
 
 def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -> dict[str, Any]:
