@@ -36,19 +36,24 @@ class Compiler:
     """Compiles the rules of one mapping file; problems accumulate in ``problems``."""
 
     def __init__(self, source: Source, aliases: Mapping[str, tuple[str, ...]], settings: Mapping[str, Any],
-                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...]) -> None:
+                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...],
+                 warnings: list[Problem] | None = None) -> None:
         self.source = source
         self.aliases = aliases
         self.settings = settings  # name -> its JSON Schema
         self.event_types = event_types  # the event types this file's rules run for
         self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
         self.problems = problems
+        self.warnings = [] if warnings is None else warnings  # what `transformer check` shows, not errors
         self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
         self.settings_reads = 0  # setting rules compiled so far (see messages.py: no setting in a message)
 
     def problem(self, path: YamlPath, message: str) -> Node:
         self.problems.append(self.source.problem(path, message))
         return NOTHING
+
+    def warn(self, path: YamlPath, message: str) -> None:
+        self.warnings.append(self.source.problem(path, message))
 
     def label(self, path: YamlPath) -> str:
         return rule_label(self.source, path)
@@ -65,17 +70,36 @@ class Compiler:
             owners = [owner for owner, keys in COMPANIONS.items() if key in keys]
             if owners and name not in owners:
                 return self.problem(path + (key,), f"{key} goes with {' or '.join(owners)}, not with {name}")
-        node = DIRECTIVES[name](self, spec[name], spec, path + (name,))
+        node = self._modifiers(DIRECTIVES[name](self, spec[name], spec, path + (name,)), spec, path)
+        return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
+
+    def _modifiers(self, node: Node, spec: dict[str, Any], path: YamlPath) -> Node:
         label = self.label(path)
         if "then" in spec:
             node = then(self, node, spec["then"], path + ("then",), label)
         if "default" in spec:
+            self._check_default(spec["default"], path + ("default",))
             node = _with_default(node, spec["default"])
         if "required" in spec:
             node = required_node(self, node, spec["required"], path + ("required",), label)
         if "when" in spec:
-            node = guarded(node, self.condition(spec["when"], path + ("when",)))
-        return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
+            test = self.condition(spec["when"], path + ("when",))
+            shared = [source for source in dict.fromkeys(test.sources) if source in node.sources]
+            if "required" in spec and shared:
+                self.warn(path + ("when",), f"this when reads {', '.join(shared)}, which the rule reads too: where that is "
+                                            "missing the condition is likely false, and a false when skips the rule's "
+                                            "required as well. To require a value that passes the condition, move the "
+                                            "when into the value: {first: [{path: ..., when: ...}], required: ...}")
+            node = guarded(node, test)
+        return node
+
+    def _check_default(self, default: Any, path: YamlPath) -> None:
+        """A default is a literal: one shaped like a rule ({var: x}) would be sent as it is."""
+        shaped = [key for key in DIRECTIVES if isinstance(default, dict) and key in default]
+        if shaped:
+            self.problem(path, f"default is a literal, and this one is shaped like a rule ({shaped[0]}: ...): it would be "
+                               "sent as written. To fall back to a rule, use first: [RULE, FALLBACK] (or else: FALLBACK "
+                               "under case); to send such an object, use first: [RULE, {const: {...}}]")
 
     def let(self, name: str, spec: dict[str, Any], path: YamlPath) -> None:
         """Compile a let binding; it is visible to the rules compiled after it (no cycles)."""

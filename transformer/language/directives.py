@@ -187,13 +187,17 @@ def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path
     return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
 
 
-@directive("object", ("needs",))
+@directive("object", ("needs", "omit_empty"))
 def _object(scope: Scope, fields: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     nodes = {key: scope.expr(sub, path + (key,)) for key, sub in fields.items()}
     needs = tuple(spec.get("needs", ()))
     for name in needs:
         if name not in nodes:
             scope.problem(path[:-1] + ("needs",), f"needs names {name!r}, which is not a key of this object")
+    if spec.get("omit_empty") and needs:
+        scope.problem(path[:-1] + ("omit_empty",), "give needs or omit_empty, not both (omit_empty is needs with every key)")
+    if spec.get("omit_empty") and nodes:  # an object with no key at all is {} by its own words
+        needs = tuple(nodes)
     return object_node(nodes, needs)
 
 
@@ -213,10 +217,11 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
     return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
 
 
-@directive("case", ("values",))
+@directive("case", ("values", "else"))
 def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     subject = scope.expr(subject_spec, path)
     branches = {key: scope.expr(sub, path[:-1] + ("values", key)) for key, sub in spec.get("values", {}).items()}
+    otherwise = scope.expr(spec["else"], path[:-1] + ("else",)) if "else" in spec else NOTHING
     known = scope.known_values(subject_spec)
     if known is not None:
         values, what = known
@@ -227,7 +232,7 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
 
     def emit(gen: Gen, target: str) -> None:
         if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all
-            branches.get(gen.event_type, NOTHING).emit(gen, target)
+            branches.get(gen.event_type, otherwise).emit(gen, target)
             return
         key = gen.temp()
         subject.emit(gen, key)
@@ -237,9 +242,15 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
             with gen.block(f"{keyword} {key} == {value!r}:"):
                 branch.emit(gen, target)
             keyword = "elif"
+        if otherwise is not NOTHING and branches:  # no branch for the value, or no value
+            with gen.block("else:"):
+                otherwise.emit(gen, target)
+        elif otherwise is not NOTHING:
+            otherwise.emit(gen, target)
 
-    settings_only = subject.settings_only and all(n.settings_only for n in branches.values())
-    return Node(emit, settings_only, tuple(s for n in branches.values() for s in n.sources))
+    every = [*branches.values(), otherwise]
+    settings_only = subject.settings_only and all(n.settings_only for n in every)
+    return Node(emit, settings_only, tuple(s for n in every for s in n.sources))
 
 
 @directive("lookup")

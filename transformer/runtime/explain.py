@@ -396,7 +396,7 @@ def _read_result(raw: Any) -> str:
     if raw == "":
         return "empty"
     if raw is HASHED:
-        return "found " + HASHED
+        return f"found {HASHED}"
     return "found " + _short(raw)
 
 
