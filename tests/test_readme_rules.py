@@ -1,4 +1,5 @@
-"""Every YAML example in the README's mapping-language reference runs, and gives what it says.
+"""Every YAML example in the README's mapping-language reference (and in the language pages of
+docs/, such as docs/language/hashing-and-messages.md) runs, and gives what it says.
 
 An example is a YAML block with ``rule`` (the rule under test, used as an event's whole body),
 ``event`` (its ``type`` defaults to ``track``), optional ``settings`` (each key becomes a declared
@@ -20,11 +21,19 @@ import transformer
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 REFERENCE = README.split("## The mapping language", 1)[1].split("### How to change a field", 1)[0]
-EXAMPLES = re.findall(r"```yaml\n(.*?)```", REFERENCE, flags=re.S)
+LANGUAGE_PAGES = sorted((ROOT / "docs" / "language").glob("*.md"))
+EXAMPLES = [text for page in [REFERENCE, *(p.read_text(encoding="utf-8") for p in LANGUAGE_PAGES)]
+            for text in re.findall(r"```yaml\n(.*?)```", page, flags=re.S)]
 
 
 def test_the_reference_has_examples() -> None:
     assert len(EXAMPLES) >= 6
+
+
+def test_the_language_pages_are_collected() -> None:
+    page = ROOT / "docs" / "language" / "hashing-and-messages.md"
+    assert page in LANGUAGE_PAGES
+    assert sum(text in page.read_text(encoding="utf-8") for text in EXAMPLES) >= 8
 
 
 @pytest.mark.parametrize("text", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
