@@ -265,6 +265,9 @@ def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path
     label = scope.label(path[:-1])
 
     def emit(gen: Gen, target: str) -> None:
+        if gen.recording:  # a rule run again for its message (messages.py) never asks the caller twice
+            emit_missing(gen, target)
+            return
         asks = [(kind, gen.function(value), gen.function(endpoint)) for kind, value, endpoint in requests]
         look_up = look_up_rule(asks, gen.function(found), found_path, absent, label)
         gen.line(f"{target} = {gen.const(look_up)}(ctx)")
