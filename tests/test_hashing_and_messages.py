@@ -239,3 +239,11 @@ def test_a_failing_rule_never_asks_a_look_up_twice(make_destination: Make) -> No
     with pytest.raises(transformer.TransformError) as caught:
         destination.transform({"type": "test", "traits": {"email": "a@b.c"}}, SETTINGS, lookup=lookup)
     assert caught.value.message.endswith("body.id: no customer (tried userId)") and len(asked) == 1
+
+
+def test_explain_hides_a_value_whose_hash_step_did_not_run(make_destination: Make) -> None:
+    destination = make_destination(
+        "body:\n  object:\n    em: {path: traits.email, then: [{hash: sha256, when: {setting: flag}}]}\n")
+    data = destination.explain({"type": "test", "traits": {"email": "ada@example.com"}}, SETTINGS)
+    assert "ada@example.com" not in json.dumps(data) + render(data)
+    assert data["request"]["body"]["JSON"] == {"em": "[redacted]"}
