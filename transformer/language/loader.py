@@ -188,6 +188,7 @@ class Mapping:
     other_rules: Rules | None = None
     other_error: str | None = None  # other_events.error: the message for a type events does not name
     type_first: bool = False  # settings_checked: after_event_type
+    warnings: tuple[Problem, ...] = ()  # what loads but is likely a mistake (transformer check shows them)
 
 
 class MappingTexts:
@@ -256,7 +257,8 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
+    warnings: list[Problem] = []
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]), warnings)
     _compile_lets(dest, spec.get("let", {}), ("let",))
     dest_request = _compile_request(dest, spec["request"], ("request",))
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
@@ -292,7 +294,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             # The types a file's rules run for; any, for other_events' file
             routed = None if file_name == other_file else tuple(name for name, file in spec["events"].items()
                                                                  if file == file_name)
-            compiler = Compiler(source, aliases, settings, lets, problems, routed)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed, warnings)
             fan_out = _compile_fan_out(compiler, source.data)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
@@ -339,6 +341,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
                if event_type is not None},
         max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
         texts=dict(files.read), rules={event_type: parts for event_type, parts in rules.items() if event_type is not None},
+        warnings=tuple(warnings),
         other=_generate(None, *other_rules, generated) if other_rules else None, other_rules=other_rules,
         other_error=spec.get("other_events", {}).get("error"), type_first=spec.get("settings_checked") == "after_event_type",
     )
@@ -608,7 +611,7 @@ def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> 
             compiler.problem(path + (name,), f"{EVENT_TYPE_VAR} is bound by the engine to the event's type; choose another name")
             continue
         # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
-        compiler.lets[name] = compiler.expr(spec, path + (name,))
+        compiler.let(name, spec, path + (name,))
 
 
 def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -> dict[str, Any]:
