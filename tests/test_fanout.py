@@ -168,3 +168,13 @@ def test_a_for_each_value_that_is_not_a_list_is_the_events_error(tmp_path: Path)
     assert demo.transform_all({"type": "track"}, {}) == []
     with pytest.raises(transformer.TransformError, match="^demo track: track.yaml for_each: must give a list, got string$"):
         demo.transform_all({"type": "track", "properties": {"items": "1"}}, {})
+
+
+def test_a_fixture_of_an_event_that_fans_out_holds_every_result(fanout: Any) -> None:
+    from transformer.cli import fixtures
+
+    several = fixtures.run({"name": "two", "event": TWO, "settings": SETTINGS}, fanout)
+    assert [r["output"]["body"]["JSON"]["event_name"] for r in several["results"]] == ["LEAD", "COMPLETEREGISTRATION"]
+    assert fixtures.run({"name": "none", "event": NONE, "settings": SETTINGS}, fanout) == {
+        "statusCode": 204, "skipped": "fanout_demo: the event makes no request (its for_each list is empty or missing)"}
+    assert fixtures.run({"name": "one", "event": ONE, "settings": SETTINGS}, fanout)["statusCode"] == 200

@@ -21,7 +21,8 @@ from tests.docs_pages import blocks, page
 
 # The reference's pages, in reading order (the README's "The mapping language" up to "How to change a field").
 REFERENCE_PAGES = ["language/index.md", "language/destination-yaml.md", "language/rules.md", "language/checks.md",
-                   "language/where-it-lives.md", "language/fan-out-and-shapes.md", "language/hashing-and-messages.md"]
+                   "language/where-it-lives.md", "language/hashing-and-messages.md",
+                   "language/fan-out-and-shapes.md"]
 REFERENCE = "\n".join(page(name) for name in REFERENCE_PAGES)
 EXAMPLES = blocks(REFERENCE, "yaml")
 

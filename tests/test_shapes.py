@@ -112,4 +112,4 @@ def test_a_failing_batch_header_rule_is_each_events_error(tmp_path: Path) -> Non
     [packed] = demo.batch(demo.process([{"message": {"type": "track"}, "destination": {"Config": OK}, "metadata": i}
                                         for i in range(2)]))
     assert packed["statusCode"] == 400 and packed["metadata"] == [0, 1]
-    assert packed["error"].startswith("batch.headers: ")
+    assert packed["error"].startswith("demo: batch.headers.X: ")

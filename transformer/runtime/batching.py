@@ -78,7 +78,7 @@ class _Queue:
         try:
             headers = self.headers(batch)
         except TransformError as exc:  # a batch.headers rule failed: every event of the batch says so
-            batch.result = {"error": f"batch.headers: {exc.message}", "statusCode": exc.status_code, "metadata": batch.metadata}
+            batch.result = {"error": exc.message, "statusCode": exc.status_code, "metadata": batch.metadata}
         else:
             output = request_description(first["method"], batch.endpoint, headers, dict(first["params"]), self.body(batch))
             batch.result = {"output": output, "statusCode": 200, "metadata": batch.metadata}
@@ -176,7 +176,10 @@ class Packer:
         if self.spec.headers:
             ctx = Context(batch.first, {}, {}, None)
             for name, rule in self.spec.headers:
-                value = rule(ctx)
+                try:
+                    value = rule(ctx)
+                except TransformError as exc:
+                    raise TransformError(f"{self.destination}: batch.headers.{name}: {exc.message}", exc.status_code) from None
                 if value is not MISSING:
                     headers[name] = value
         return headers
