@@ -161,7 +161,7 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
 
 def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, batch: bool) -> int:
     from . import cli
-    from .delivery.client import redacted_headers
+    from .delivery.redact import for_request
 
     def results() -> Iterator[dict[str, Any]]:
         for where, message in cli._read_events(names):
@@ -175,7 +175,7 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
     errors = requests = 0
     for result in destination.iter_batches(results(), settings) if batch else results():
         if "output" in result:
-            result["output"]["headers"] = redacted_headers(result["output"]["headers"])
+            result["output"] = for_request(destination.secret_values(settings), result["output"]).request(result["output"])
             requests += 1
         errors += result["statusCode"] != 200
         write(result)
