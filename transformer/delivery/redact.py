@@ -3,16 +3,16 @@
 One rule: the values of the settings a destination marks ``secrets`` are redacted wherever they
 land, and nothing else is. A value lands as it is, percent-encoded (a URL), JSON-escaped (a body)
 or base64-encoded (HTTP Basic auth: the language's ``base64``, of the value alone or with more
-text around it); a request's header or parameter value that holds one of these forms is itself
-secret-derived, and so is its credential after the scheme (``Basic <token>``). No length minimum:
-a 3-character key is redacted too, and only where it occurs.
+text around it); a credential header (``Authorization``) is secret-derived whole, and so is its
+credential after the scheme (``Basic <token>``). No length minimum: a 3-character key is redacted
+too, and only where it occurs: the text around it is left as it is.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -54,15 +54,12 @@ class Redactor:
         return value
 
     def request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A request description as it may be shown: an endpoint, header or parameter holding a
-        secret redacted whole (as ``explain`` shows it), and each secret in the body replaced."""
-        whole = lambda value: REDACTED if isinstance(value, str) and self.holds(value) else value  # noqa: E731
+        """A request description as it may be shown: each secret replaced in its endpoint, header
+        and parameter values and its body (names and keys kept)."""
         shown = dict(request)
-        shown["endpoint"] = whole(request["endpoint"])
-        shown["headers"] = {name: whole(value) for name, value in request["headers"].items()}
-        shown["params"] = {name: whole(value) for name, value in request.get("params", {}).items()}
-        if isinstance(request.get("body"), dict):
-            shown["body"] = self.value(request["body"])
+        for part in ("endpoint", "headers", "params", "body"):
+            if part in request:
+                shown[part] = self.value(request[part])
         return shown
 
 
@@ -77,34 +74,32 @@ def value_forms(values: Iterable[str]) -> set[str]:
 
 
 def for_request(values: Iterable[str], request: dict[str, Any] | None) -> Redactor:
-    """The redactor of one request: the secret values' forms, and the request's header and
-    parameter values that hold one of them (encoded or not)."""
+    """The redactor of one request: the secret values' forms, the credential headers' values
+    (and the credential after their scheme), and each token of the request's endpoint, headers
+    and parameters that base64-decodes to text holding a secret value."""
     forms = value_forms(values)
     derived = set()
     if request is not None:
         raw = [v for v in forms if v]
         headers = request.get("headers", {})
-        credentials = [v for k, v in headers.items() if k.lower() in CREDENTIAL_HEADERS]
-        parts = [request.get("endpoint"), *headers.values(), *request.get("params", {}).values()]
-        for part in parts:
-            if isinstance(part, str) and (part in credentials or any(_holds(part, secret) for secret in raw)):
-                derived.add(part)
-                scheme, _, credential = part.partition(" ")
+        for name, value in headers.items():
+            if name.lower() in CREDENTIAL_HEADERS and isinstance(value, str) and value:
+                derived.add(value)
+                scheme, _, credential = value.partition(" ")
                 if credential and scheme.isalpha():
                     derived.add(credential)
+        for part in [request.get("endpoint"), *headers.values(), *request.get("params", {}).values()]:
+            if isinstance(part, str) and raw:
+                derived.update(_encoded(part, raw))
     return Redactor(forms | derived)
 
 
-def _holds(text: str, secret: str) -> bool:
-    """Whether ``text`` holds ``secret`` as it is, or a token of it that base64-decodes to text
-    holding it."""
-    if secret in text:
-        return True
+def _encoded(text: str, secrets: list[str]) -> Iterator[str]:
+    """The tokens of ``text`` that base64-decode to text holding one of ``secrets``."""
     for token in text.replace(",", " ").split():
         try:
             decoded = base64.b64decode(token, validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
             continue
-        if secret in decoded:
-            return True
-    return False
+        if any(secret in decoded for secret in secrets):
+            yield token
