@@ -324,3 +324,30 @@ def test_metrics_are_served_in_the_prometheus_text_format(api: Any, tmp_path: Pa
     assert 'transformer_send_outcomes_total{destination="segment",outcome="delivered"} 2.0' in text
     assert 'transformer_send_failed_total{destination="segment",status="400"} 1.0' in text
     assert 'transformer_send_try_seconds_count{destination="segment"} 3.0' in text
+
+
+def test_progress_shows_delivered_failed_retrying_and_the_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from transformer.delivery import progress
+    from transformer.delivery.stats import Stats
+
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"a": 1}\n\n{"a": 2}\n{"a": 3}\n{"a": 4}\n', encoding="utf-8")
+    assert progress.count_inputs([str(events)]) == 4 and progress.count_inputs(["-"]) is None
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.setattr(progress, "REFRESH_SECONDS", 0.02)
+    stats = Stats()
+    with progress.Progress(stats, [str(events)], enabled=True):
+        for kind in ("delivered", "delivered", "failed"):
+            stats.outcome(kind, 400)
+        stats.waiting(1)
+        deadline = time.monotonic() + 5
+        while "1 retrying" not in screen.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "3/4" in screen.getvalue() and "2 delivered, 1 failed, 1 retrying" in screen.getvalue()
+    with progress.Progress(stats, [str(events)], enabled=False):
+        pass
+    assert progress.Progress(stats, [], enabled=False)._bar is None

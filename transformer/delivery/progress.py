@@ -30,7 +30,10 @@ class Progress:
         if self._enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=None, unit=" events", file=sys.stderr, dynamic_ncols=True, leave=False)
+            class Bar(tqdm):  # type: ignore[type-arg]
+                monitor_interval = 0  # no monitor thread: ours refreshes it, and exit would wait for tqdm's
+
+            self._bar = Bar(total=None, unit=" events", file=sys.stderr, dynamic_ncols=True, leave=False)
             self._thread.start()
             threading.Thread(target=self._count, daemon=True).start()
         return self
