@@ -83,7 +83,8 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="transformer-send-deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is watch:  # only a deadline sooner than the others changes the wait
+                self._wake.notify()
         return watch
 
     def cut_all(self) -> None:
