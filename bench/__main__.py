@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import transformer
-from transformer.fixtures import canned_lookup
+from transformer.cli.fixtures import canned_lookup
 
 from . import baseline
 from .events import SETTINGS, TYPES, generate, lookup_answers

@@ -20,8 +20,8 @@ from typing import Any
 
 import transformer
 from bench.events import generate
-from transformer.engines import process_text
-from transformer.wire import compact_json
+from transformer.engines.shipped import process_text
+from transformer.runtime.wire import compact_json
 
 SETTINGS = {"apiKey": "bench-key", "advancedTransform": True, "setIdentityEmail": True}
 

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import transformer
-from transformer import batching
+from tests.docs_pages import page
+from transformer.runtime import batching
 
 SEGMENT = transformer.load("segment")
 
@@ -78,7 +79,7 @@ def check_packing(destination: transformer.Destination, results: list[dict[str, 
     def check_batch(out: dict[str, Any], members: list[dict[str, Any]]) -> None:
         bodies = out["output"]["body"]["JSON"]["batch"]
         assert len(bodies) == len(out["metadata"]) <= limits["max_events"]
-        size = len(transformer.wire.compact_json(out["output"]["body"]["JSON"]).encode())
+        size = len(transformer.runtime.wire.compact_json(out["output"]["body"]["JSON"]).encode())
         assert size <= limits["max_request_bytes"]
         assert len({destination.batch_key(m) for m in members}) == 1
         assert bodies == [m["output"]["body"]["JSON"] for m in members]
@@ -210,13 +211,12 @@ def test_batch_key_and_limits_are_public() -> None:
         transformer.load("kustomer").batch_key(ok)
 
 
-def test_the_readmes_batch_when_example() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("**Batching only some requests.**", 1)[1]
+def test_the_docs_batch_when_example() -> None:
+    section = page("language/destination-yaml.md").split("**Batching only some requests.**", 1)[1]
     when = "  " + section.split("`when: ", 1)[1].split("`", 1)[0].join(["when: ", "\n"])
     texts = {path.name: path.read_text(encoding="utf-8") for path in SEGMENT.folder.glob("*.yaml")}
     texts["destination.yaml"] = texts["destination.yaml"].replace("\nbatch:\n", "\nbatch:\n" + when)
-    only_track = transformer.Destination(transformer.loader.load_mapping(SEGMENT.folder, texts))
+    only_track = transformer.Destination(transformer.language.loader.load_mapping(SEGMENT.folder, texts))
     results = only_track.process([{"message": {"type": kind, "userId": "u", "event": "E"},
                                    "destination": {"Config": {"writeKey": "wk"}}, "metadata": i}
                                   for i, kind in enumerate(["track", "identify", "track", "page"])])
@@ -276,7 +276,7 @@ def check_concat(destination: transformer.Destination, results: list[dict[str, A
     def check_batch(out: dict[str, Any], results_in: list[dict[str, Any]]) -> None:
         body = out["output"]["body"]["JSON"]
         assert len(out["metadata"]) <= limits["max_events"]
-        assert len(transformer.wire.compact_json(body).encode()) <= limits["max_request_bytes"]
+        assert len(transformer.runtime.wire.compact_json(body).encode()) <= limits["max_request_bytes"]
         members = [r["output"]["body"]["JSON"] for r in results_in]
         assert len({destination.batch_key(r) for r in results_in}) == 1
         assert out["metadata"] == sorted(out["metadata"])
@@ -328,7 +328,7 @@ def test_concat_a_body_over_a_list_limit_is_an_error_in_its_place(lists: transfo
 def test_concat_counts_the_batch_body_to_the_byte(tmp_path: Path, bodies: list[dict[str, Any]]) -> None:
     lists = concat_destination(tmp_path)
     joined = lists.batch(list_results(lists, bodies))[0]["output"]["body"]["JSON"]
-    size = len(transformer.wire.compact_json(joined).encode())
+    size = len(transformer.runtime.wire.compact_json(joined).encode())
     for limit, batches in ((size, 1), (size - 1, 2)):
         sized = concat_destination(tmp_path, str(limit))
         assert len(sized.batch(list_results(sized, bodies))) == batches, (limit, joined)
@@ -369,9 +369,8 @@ def test_batch_needs_exactly_one_of_key_and_concat(tmp_path: Path) -> None:
         assert shown == [f"{tmp_path / 'destination.yaml'}:8: batch: give exactly one of: key, concat"], shown
 
 
-def test_the_readmes_batch_concat_example(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("**Batching by concatenating lists.**", 1)[1]
+def test_the_docs_batch_concat_example(tmp_path: Path) -> None:
+    section = page("language/destination-yaml.md").split("**Batching by concatenating lists.**", 1)[1]
     concat = section.split("`concat: ", 1)[1].split("`", 1)[0]
     (tmp_path / "destination.yaml").write_text(CONCAT.replace("{a: 3, b: 2}", concat))
     (tmp_path / "events.yaml").write_text("body: {object: {events: {path: events}, purchases: {path: purchases}}}\n")

@@ -1,5 +1,5 @@
 """Apache Beam (DirectRunner, 2 workers): results equal to in-process, batches within every limit.
-Slow and needs the [beam] extra: marked ``engines`` (see the README's "Running on Beam and Spark")."""
+Slow and needs the [beam] extra: marked ``engines`` (see docs/engines.md)."""
 from __future__ import annotations
 
 import json
@@ -23,7 +23,7 @@ def run_pipeline(build: Any) -> list[dict[str, Any]]:
     elements, written as JSON lines to files and read back as a user would. Worker processes, as
     on a real cluster: in multi_threading mode, on a loaded machine, one run in three lost events
     between the grouping and the packing (46 of 10,000), which plain threads sharing one
-    Destination never reproduced; that is noted in the README as a known limit."""
+    Destination never reproduced; that is noted in docs/engines.md as a known limit."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import transformer
-from transformer import TransformError, checks
+from transformer import TransformError
+from transformer.language import checks
 
 from .conftest import BASE, SETTINGS
 from .test_mapping_errors import problems_of

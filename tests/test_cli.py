@@ -17,6 +17,7 @@ import pytest
 
 import transformer
 from transformer import cli
+from transformer.cli import common, inputs, jsonarray, progress, records
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
@@ -63,7 +64,7 @@ def test_run_ndjson_lines_cut_across_reads(tmp_path: Path, settings_file: Path, 
     events.write_text("\n".join(lines))
     args = ["run", "-d", "kustomer", "-s", str(settings_file), str(events)]
     _, whole, _ = run_cli(args, capsys)
-    monkeypatch.setattr(cli, "_READ", 50)
+    monkeypatch.setattr(records, "READ", 50)
     code, cut, _ = run_cli(args, capsys)
     assert (code, cut) == (1, whole)
     results = [json.loads(line) for line in cut.splitlines()]
@@ -73,7 +74,7 @@ def test_run_ndjson_lines_cut_across_reads(tmp_path: Path, settings_file: Path, 
 
 def test_run_json_array_streams_across_chunk_boundaries(tmp_path: Path, settings_file: Path, capsys: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_CHUNK", 7)  # every value straddles several reads
+    monkeypatch.setattr(jsonarray, "CHUNK", 7)  # every value straddles several reads
     events = [dict(TRACK, userId=f"user-{i}", properties={"n": i * 1000, "s": "x" * i}) for i in range(30)]
     path = tmp_path / "events.json"
     path.write_text(" [\n" + ",\n ".join(json.dumps(e) for e in events) + "\n]\n")
@@ -277,7 +278,7 @@ def test_new_scaffolds_a_destination_that_passes_check_and_test(tmp_path: Path, 
         # outside a checkout: the installed copy, relative to the new folder (as the README says)
         assert first.startswith("# yaml-language-server: $schema=../")
         schema = tmp_path / "mappings" / "acme" / first.split("$schema=", 1)[1]
-        assert schema.is_file() and schema.resolve().parent == transformer.scaffold.SCHEMAS.resolve()
+        assert schema.is_file() and schema.resolve().parent == transformer.cli.scaffold.SCHEMAS.resolve()
     code, _, err = run_cli(["new", "acme"], capsys)
     assert (code, err) == (2, f"transformer: {Path('mappings/acme')} already exists\n")
     assert run_cli(["new", "9lives"], capsys)[0] == 2
@@ -343,7 +344,7 @@ def test_lines_only_the_standard_library_parses_read_alike_beside_a_long_integer
 
 def test_run_shows_progress_on_a_terminal_only(settings_file: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter(range(0, 10_000))
-    monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: float(next(clock)))
     lines = (json.dumps(TRACK) + "\n") * 600
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
@@ -417,7 +418,7 @@ def test_a_large_array_element_is_read_in_linear_time(tmp_path: Path, settings_f
     """Item 4: each read once decoded again (and copied) the whole element so far: quadratic.
     Counted here in decode attempts and reads, not seconds: a 2 MB pretty-printed element over
     64-byte chunks."""
-    monkeypatch.setattr(cli, "_CHUNK", 64)
+    monkeypatch.setattr(jsonarray, "CHUNK", 64)
     attempts = reads = 0
     raw_decode = json.JSONDecoder.raw_decode
 
@@ -433,7 +434,7 @@ def test_a_large_array_element_is_read_in_linear_time(tmp_path: Path, settings_f
             return super().read(size)
 
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", counting)
-    monkeypatch.setattr(cli, "open", lambda name, mode: CountingReader(io.FileIO(name)), raising=False)
+    monkeypatch.setattr(inputs, "open", lambda name, mode: CountingReader(io.FileIO(name)), raising=False)
     big = dict(TRACK, properties={f"k{i}": "v" * 20 for i in range(50_000)})
     path = tmp_path / "events.json"
     path.write_text("[\n" + json.dumps(big, indent=2) + ",\n" + json.dumps(TRACK) + "\n]\n")
@@ -445,11 +446,11 @@ def test_a_large_array_element_is_read_in_linear_time(tmp_path: Path, settings_f
 
 def test_batch_memory_stays_flat_behind_a_long_run_of_errors(tmp_path: Path) -> None:
     """Item 7: one good event then many errors used to hold every error until the end."""
-    from transformer.batching import HELD_RESULTS as MAX_WAITING  # results that may wait behind an open batch
+    from transformer.runtime.batching import HELD_RESULTS as MAX_WAITING  # results that may wait behind an open batch
     settings = tmp_path / "segment.yaml"
     settings.write_text("writeKey: wk-cli-0001\n")
     seen_open: list[int] = []
-    segment = cli.load("segment")
+    segment = transformer.load("segment")
     good = {"output": segment.transform(TRACK, {"writeKey": "wk-cli-0001"}), "statusCode": 200, "metadata": 0}
 
     def results() -> Any:
@@ -481,7 +482,7 @@ def test_usage_problems_are_found_before_any_output(tmp_path: Path, settings_fil
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "open", guarded_open, raising=False)
+    monkeypatch.setattr(common, "open", guarded_open, raising=False)
     code, out, err = run_cli(["run", "-d", "kustomer", "-s", str(settings_file), str(good), str(locked)], capsys)
     assert (code, out) == (2, "")
     assert err.endswith(f"\ntransformer: {locked}: cannot read (Permission denied)\n")

@@ -14,7 +14,7 @@ import pytest
 
 import transformer
 from transformer import cli
-from transformer.explain import render as render_explanation
+from transformer.runtime.explain import render as render_explanation
 
 from .conftest import BASE, SETTINGS
 

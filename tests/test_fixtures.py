@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import transformer
-from transformer import cli, fixtures
+from transformer import cli
+from transformer.cli import fixtures
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures"
 FILES = fixtures.find(ROOT)

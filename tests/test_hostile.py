@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 import transformer
 from transformer import TransformError
-from transformer.wire import json_bytes
-from transformer.yamlsource import parse_yaml
+from transformer.runtime.wire import json_bytes
+from transformer.language.yamlsource import parse_yaml
 
 KUSTOMER = transformer.load("kustomer")
 SEGMENT = transformer.load("segment")
@@ -341,7 +341,7 @@ def test_a_common_word_as_secret_leaves_messages_intact() -> None:
     ({"data": {"id": "\ud83d"}}, "data.id that is not valid Unicode (it holds a lone surrogate)"),
     ({"data": Hostile(id="c1")}, "a body that is not JSON at data.id"),
     ({"data": {"id": RaisesOnEq()}}, "a body that is not JSON at data.id"),
-    (transformer.lookups.Found({"id": 1}), "data.id that is not a string or a number (got object)"),
+    (transformer.runtime.lookups.Found({"id": 1}), "data.id that is not a string or a number (got object)"),
 ])
 def test_an_unusable_lookup_answer_is_a_502_naming_the_lookup(body: Any, reason: str) -> None:
     """Item 15: never blamed on the event (a 400) and never a 500."""

@@ -19,8 +19,8 @@ import pytest
 import transformer
 from transformer.delivery import AnswerCache, DeliveryRules, RateLimit, Sender
 from transformer.delivery.client import RateLimiter
-from transformer.delivery_rules import STAMPS
-from transformer.wire import compact_json
+from transformer.language.delivery_rules import STAMPS
+from transformer.runtime.wire import compact_json
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "kustomer-test-key-0001"

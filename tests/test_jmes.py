@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transformer.jmes import compile_search
+from transformer.language.jmes import compile_search
 
 EXPRESSIONS = [
     "context.externalId[?type == 'kustomerId'].id | [0]", "a", "a.b.c", "a[0]", "a[-1].b", "a[*].b", "a[].b", "a[]",

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import transformer
 from transformer import MappingError
-from transformer.functions import COERCIONS
+from transformer.language.functions import COERCIONS
 
 from .conftest import BASE
 
@@ -249,7 +249,7 @@ def test_builtin_mappings_pass_check() -> None:
 
 
 def test_validators_resolve_every_reference() -> None:
-    from transformer.loader import _validators
+    from transformer.language.loader import _validators
 
     seen: set[int] = set()
 
@@ -274,8 +274,8 @@ MAPPING_FILES = sorted(Path(__file__).resolve().parent.parent.glob("mappings/*/*
 def test_the_fast_tests_of_mapping_files_agree_with_jsonschema(data: st.DataObject) -> None:
     """A mapping file is checked by a fast test, and by jsonschema only when it says no: on the
     bundled files, with parts replaced by parts of other files or by scalars, both agree."""
-    from transformer.loader import _fast_tests, _validators
-    from transformer.yamlsource import parse_yaml
+    from transformer.language.loader import _fast_tests, _validators
+    from transformer.language.yamlsource import parse_yaml
 
     def parsed(path: Path) -> Any:
         source, _ = parse_yaml(path.read_text(encoding="utf-8"), str(path))
@@ -305,9 +305,9 @@ def _places(value: Any) -> list[tuple[Any, Any]]:
 
 def test_schema_and_registries_name_the_same_directives_conditions_and_steps() -> None:
     """Each directive, condition and step lives in its family's registry and in the schema."""
-    from transformer.conditions import CONDITIONS
-    from transformer.directives import COMPANIONS, DIRECTIVES
-    from transformer.steps import STEPS
+    from transformer.language.conditions import CONDITIONS
+    from transformer.language.directives import COMPANIONS, DIRECTIVES
+    from transformer.language.steps import STEPS
 
     defs = transformer.mapping_schema()["$defs"]
     expr = defs["expr"]

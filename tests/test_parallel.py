@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from transformer import cli, parallel
+from transformer import cli
+from transformer.engines import parallel
 
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
 

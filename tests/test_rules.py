@@ -11,9 +11,9 @@ import pytest
 
 import transformer
 from transformer import MISSING, TransformError
-from transformer.conditions import same
-from transformer.functions import COERCIONS, StepError
-from transformer.values import fresh, is_present
+from transformer.language.conditions import same
+from transformer.language.functions import COERCIONS, StepError
+from transformer.runtime.values import fresh, is_present
 
 from .conftest import BASE
 

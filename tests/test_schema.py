@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from transformer.functions import COERCIONS
+from transformer.language.functions import COERCIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELINE = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")

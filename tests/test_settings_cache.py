@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import transformer
-from transformer import settings as settings_module
-from transformer.settings import cache_key, value_key
+from transformer.runtime import settings as settings_module
+from transformer.runtime.settings import cache_key, value_key
 
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
 
@@ -95,7 +95,7 @@ def collector_off() -> Iterator[None]:
 
 @pytest.mark.parametrize("destination", ["kustomer", "segment"])
 def test_transforming_leaves_no_reference_cycles(destination: str, collector_off: None) -> None:
-    """What the README tells callers: turning the cyclic collector off around a batch loses nothing."""
+    """What docs/performance.md tells callers: turning the cyclic collector off around a batch loses nothing."""
     dest = transformer.load(destination)
     config: dict[str, Any] = {"apiKey": "k"} if destination == "kustomer" else {"writeKey": "w"}
     events: list[Any] = [TRACK, {"type": "identify", "userId": "u", "context": {"externalId": [{"type": "kustomerId", "id": "c"}]}},

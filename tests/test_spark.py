@@ -1,5 +1,5 @@
 """Apache Spark (local[2]): results equal to in-process, batches within every limit. Slow and needs
-the [spark] extra and Java: marked ``engines`` (see the README's "Running on Beam and Spark")."""
+the [spark] extra and Java: marked ``engines`` (see docs/engines.md)."""
 from __future__ import annotations
 
 import json

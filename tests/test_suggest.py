@@ -1,4 +1,4 @@
-from transformer.suggest import did_you_mean
+from transformer.language.suggest import did_you_mean
 
 
 def test_a_close_name_is_suggested() -> None:

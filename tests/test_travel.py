@@ -15,7 +15,7 @@ import pytest
 
 import transformer
 from bench.events import generate
-from transformer import fixtures
+from transformer.cli import fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 PICKLERS = {"pickle": pickle, "cloudpickle": cloudpickle, "dill": dill}
@@ -76,7 +76,7 @@ def test_the_core_imports_no_engine() -> None:
     """Beam and Spark are optional extras: the core, CLI included, never imports them, and the
     integration modules say how to get them when they are missing."""
     code = ("import sys; sys.modules.update(apache_beam=None, pyspark=None, pandas=None)\n"
-            "import transformer, transformer.cli, transformer.engines\n"
+            "import transformer, transformer.cli, transformer.engines.shipped\n"
             "for name in ('beam', 'spark'):\n"
             "    try:\n"
             "        __import__('transformer.' + name)\n"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .destination import Destination
 from .errors import MappingError, Problem, TransformError
-from .loader import mapping_schema
-from .lookups import Found, table_lookup
-from .values import MISSING
+from .language.loader import mapping_schema
+from .runtime.destination import Destination
+from .runtime.lookups import Found, table_lookup
+from .runtime.values import MISSING
 
 __version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 

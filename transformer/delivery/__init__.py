@@ -10,7 +10,7 @@ retries, stamps) says how its requests are sent::
 """
 from __future__ import annotations
 
-from ..delivery_rules import DEFAULT_CONCURRENCY, DeliveryRules, RateLimit
+from ..language.delivery_rules import DEFAULT_CONCURRENCY, DeliveryRules, RateLimit
 from .client import Answer, Client
 from .journal import Journal
 from .lookup import AnswerCache, LiveLookup, NoAnswer

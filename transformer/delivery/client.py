@@ -20,7 +20,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Retry, Timeout
 
-from ..delivery_rules import DeliveryRules, RateLimit
+from ..language.delivery_rules import DeliveryRules, RateLimit
 from .deadline import Watchdog, pool_manager, read_bounded
 from .ratelimit import RateLimiter, Stopped
 from .stats import Stats

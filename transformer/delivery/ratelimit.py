@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 
-from ..delivery_rules import RateLimit
+from ..language.delivery_rules import RateLimit
 
 # Added to a window, so that requests that set out exactly T apart are not counted in one window
 # at the server after a little network jitter: 5% of the window, at most a second.

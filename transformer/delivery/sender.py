@@ -9,10 +9,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from ..delivery_rules import DEFAULT_CONCURRENCY, STAMPS, RateLimit
-from ..destination import Destination
-from ..lookups import Lookup
-from ..wire import compact_json
+from ..language.delivery_rules import DEFAULT_CONCURRENCY, STAMPS, RateLimit
+from ..runtime.destination import Destination
+from ..runtime.lookups import Lookup
+from ..runtime.wire import compact_json
 from .client import Answer, Client
 from .journal import Journal
 from .lookup import AnswerCache, Interrupted, LiveLookup

@@ -1,0 +1,125 @@
+"""What every command shares: exit codes, usage errors, messages on stderr, where a destination
+name's mappings come from, and reading the settings and look-up files."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from .. import builtin_destinations, load
+from ..errors import TransformError
+from ..language.yamlsource import parse_yaml
+from ..runtime.destination import Destination
+from ..runtime.lookups import Lookup
+from . import fixtures
+
+EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad arguments, unreadable files, bad settings: exit 2 before (or instead of) any output."""
+
+
+def drop_stdout() -> None:
+    """Point stdout at devnull: what is still buffered for the closed pipe would otherwise fail
+    again when Python flushes it at exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): nothing to flush
+        pass
+
+
+def say(text: str, end: str = "\n") -> None:
+    """Write to stderr, if there is one: with stderr closed, print would write to stdout instead."""
+    if sys.stderr is not None:
+        print(text, end=end, file=sys.stderr, flush=True)
+
+
+WORKING_COPY = Path("mappings")
+DESTINATION_HELP = ("a destination's name or a mapping folder. A name means ./mappings/NAME when the current "
+                     "folder has one (a checkout you edit), else the installed built-in "
+                     f"({', '.join(builtin_destinations())})")
+
+
+def resolve(name: str) -> str | Path:
+    """What a destination name means on the command line: inside a checkout (a folder with
+    mappings/NAME/destination.yaml) the files you edit, else the built-in of that name. Paths stay paths."""
+    local = WORKING_COPY / name
+    if "/" not in name and "\\" not in name and (local / "destination.yaml").is_file():
+        return local.resolve()
+    return name
+
+
+def resolvable(name: str) -> bool:
+    """Whether a destination name (not a path) means a mapping folder here or a built-in."""
+    return isinstance(resolve(name), Path) or name in builtin_destinations()
+
+
+def load_destination(name: str, report: IO[str]) -> Destination:
+    """Load a destination by name or folder and say which folder it came from."""
+    destination = load(resolve(name))
+    print(f"transformer: {destination.name} from {destination.folder}", file=report)
+    return destination
+
+
+def destination_and_settings(args: argparse.Namespace) -> tuple[Destination, Any]:
+    """What run, explain and send start from: the destination named by --destination (saying
+    which folder it came from) and the --settings file, checked against it (a problem is exit 2)."""
+    destination = load_destination(args.destination, sys.stderr)
+    settings = read_config(args.settings, "settings")
+    try:
+        destination.check_settings(settings)
+    except TransformError as exc:
+        raise UsageError(str(exc)) from None
+    return destination, settings
+
+
+def check_streams(names: list[str]) -> None:
+    """Every input readable and stdout open, before any output (a problem found later would come
+    after some results)."""
+    if sys.stdout is None:
+        raise UsageError("standard output is closed")
+    for name in names:
+        if name == "-":
+            if sys.stdin is None:
+                raise UsageError("standard input is closed (give event FILEs instead)")
+            continue
+        if not Path(name).is_file():
+            raise UsageError(f"{name}: no such file")
+        try:
+            open(name, "rb").close()  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
+
+
+def canned_lookup(path: Path) -> Lookup:
+    """A lookup function answering from a --lookups file."""
+    answers = read_config(path, "lookups")
+    problem = fixtures.answers_problem(answers)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
+    return fixtures.canned_lookup(answers)
+
+
+def read_config(path: Path, what: str) -> Any:
+    """A settings or look-ups file: JSON by its suffix (fast on large answer files), else YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read {what}: {exc}") from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"{path}: {what} is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise UsageError(f"{path}: {what} is nested too deeply to read") from None
+    source, problems = parse_yaml(text, str(path))
+    if problems or source is None:
+        raise UsageError(f"{what} is not usable YAML: {problems[0]}")
+    return source.data

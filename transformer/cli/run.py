@@ -1,0 +1,151 @@
+"""``transformer run``: events in, one result per input out (NDJSON), in order; optionally
+batched, or transformed by --jobs worker processes."""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..engines import parallel
+from ..runtime.destination import Destination
+from .common import (
+    DESTINATION_HELP,
+    EXIT_EVENT_ERRORS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    canned_lookup,
+    check_streams,
+    destination_and_settings,
+    say,
+)
+from .inputs import read_blocks
+from .output import line_bytes, line_writer
+from .progress import Progress
+from .records import Block, Lines, Record, Unreadable
+
+
+def add_command(commands: Any) -> None:
+    run = commands.add_parser("run", help="transform events (NDJSON or a JSON array) into request descriptions",
+                              description="Read events from FILEs (or stdin) as NDJSON or a JSON array and write one "
+                                          "result per line (NDJSON) to stdout, in order. Exit 0 when every event "
+                                          "transformed, 1 when some were errors, 2 on usage or configuration problems.")
+    run.add_argument("files", nargs="*", metavar="FILE", help="event files; none or '-' reads stdin")
+    run.add_argument("--destination", "-d", required=True, help=DESTINATION_HELP)
+    run.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
+    run.add_argument("--lookups", type=Path, help="canned look-up answers: JSON/YAML object URL -> {status, body}; "
+                                                  "URLs not listed answer 404")
+    run.add_argument("--batch", action="store_true", help="pack successful results into batch requests")
+    run.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
+    run.add_argument("--jobs", "-j", default="1", metavar="N",
+                     help="transform in N worker processes (0 or 'auto': one per CPU); output order is kept")
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    destination, settings = destination_and_settings(args)
+    lookup = None if args.lookups is None else canned_lookup(args.lookups)
+    if args.batch and not destination.supports_batching:
+        raise UsageError(f"destination {destination.name} declares no batching")
+    try:
+        jobs = parallel.job_count(args.jobs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    names = args.files or ["-"]
+    check_streams(names)
+
+    progress = Progress(enabled=sys.stderr is not None and sys.stderr.isatty() and not args.no_progress)
+    counts: Counter[int] = Counter()
+    # Events are transformed a block at a time: here, the lines each read of the input brought (so
+    # no result waits for input yet to arrive); by --jobs workers, parallel.CHUNK lines at a time.
+    work = partial(transform_block, destination, settings, lookup, not args.batch)
+
+    def results() -> Iterator[Any]:
+        """Each block's results, counted: its output lines as one bytes, or (batching) its results."""
+        blocks = _blocks_of_jobs(work, names, jobs) if jobs > 1 else map(work, read_blocks(names))
+        for statuses, block in blocks:
+            counts.update(statuses)
+            progress.advance(len(statuses))
+            yield block
+
+    write = line_writer()
+    written = 0
+    stream = destination.iter_batches(itertools.chain.from_iterable(results()), settings) if args.batch else results()
+    interrupted = False
+    try:
+        for result in stream:
+            write(result)
+            written += 1
+        sys.stdout.flush()
+    except KeyboardInterrupt:  # Ctrl-C: what was written stands, and the summary says how far it got
+        interrupted = True
+        sys.stdout.flush()
+    progress.done()
+    total = sum(counts.values())
+    errors = total - counts[200]
+    by_status = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()) if status != 200)
+    summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
+    summary += f" ({by_status})" if errors else ""
+    summary += f"; {written} lines written" if args.batch else ""
+    summary += "; interrupted" if interrupted else ""
+    say(summary)
+    return EXIT_INTERRUPTED if interrupted else EXIT_EVENT_ERRORS if errors else EXIT_OK
+
+
+def transform_block(destination: Destination, settings: Any, lookup: Any, encode: bool,
+                     block: Block) -> tuple[list[int], Any]:
+    """The results of a block of inputs (run's own or a --jobs worker's), as one bytes of output
+    lines when ``encode``, else as a list, with their status codes for the summary."""
+    config = {"Config": settings}  # one for every input: the engine only reads it
+    process_one = destination.process_one
+    statuses: list[int] = []
+    results: list[dict[str, Any]] = []
+    # Each line is copied in as soon as it is encoded, and dropped: holding a block's lines (each
+    # its own allocation) until a join cost 2 µs an event more.
+    lines = bytearray()
+    for metadata, message in block.records() if isinstance(block, Lines) else block:
+        result: dict[str, Any]
+        if message.__class__ is Unreadable:
+            result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
+        else:
+            result = process_one({"message": message, "destination": config, "metadata": metadata}, lookup=lookup)
+        statuses.append(result["statusCode"])
+        if encode:
+            lines += line_bytes(result)
+        else:
+            results.append(result)
+    return statuses, bytes(lines) if encode else results
+
+
+def _blocks_of_jobs(work: Any, names: list[str], jobs: int) -> Iterator[tuple[list[int], Any]]:
+    try:
+        # NDJSON lines travel as plain bytes, parsed by the workers: pickling an object per line
+        # cost more than parsing it, and splitting them into inputs cost the reading process as much.
+        yield from parallel.ordered_map(work, _tasks(read_blocks(names), parallel.CHUNK), jobs)
+    except parallel.WorkerFailed as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _tasks(blocks: Iterable[Block], size: int) -> Iterator[Block]:
+    """The blocks as --jobs tasks of at most ``size`` inputs: NDJSON blocks cut, JSON array elements
+    (a block each) gathered."""
+    elements: list[Record] = []
+    for block in blocks:
+        if not isinstance(block, Lines):
+            elements += block
+            if len(elements) >= size:
+                yield elements
+                elements = []
+            continue
+        if elements:
+            yield elements
+            elements = []
+        for start in range(0, len(block.lines), size):
+            yield Lines(block.label, block.first + start, block.lines[start:start + size])
+    if elements:
+        yield elements

@@ -1,0 +1,53 @@
+"""What the engine integrations (``transformer.beam``, ``transformer.spark``) share: a destination
+that travels to workers and is compiled there once per process, and one JSON text to one result.
+Imports no engine: the core never needs Beam or Spark."""
+from __future__ import annotations
+
+import json
+import pickle
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..runtime.destination import Destination
+from ..runtime.lookups import Lookup
+
+
+class Shipped:
+    """A destination and its settings, as sent to workers: the mapping's texts (no folder is read
+    there) and the settings, checked here so that bad settings fail before the pipeline runs."""
+
+    def __init__(self, destination: str | Path | Destination, settings: Any) -> None:
+        from .. import (
+            load,  # the package imports this module's users, not the other way round
+        )
+
+        loaded = destination if isinstance(destination, Destination) else load(destination)
+        loaded.check_settings(settings)
+        self.name = loaded.name
+        self.payload = pickle.dumps(loaded)
+        self.settings = settings
+
+    def load(self) -> Destination:
+        """The destination, compiled once per worker process (each engine calls this per bundle
+        or partition)."""
+        return _compiled(self.payload)
+
+
+@lru_cache(maxsize=8)
+def _compiled(payload: bytes) -> Destination:
+    destination: Destination = pickle.loads(payload)  # noqa: S301 - our own pickle of a Destination
+    return destination
+
+
+def process_text(destination: Destination, settings: Any, text: str | bytes, metadata: Any = None, *,
+                 lookup: Lookup | None = None) -> dict[str, Any]:
+    """One event as JSON text to one result, as ``transformer run`` gives it. Text that is not JSON
+    is an error result (400) in its place."""
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        return {"error": f"{destination.name}: the event is not valid JSON ({exc})", "statusCode": 400,
+                "metadata": metadata}
+    return destination.process_one({"message": message, "destination": {"Config": settings}, "metadata": metadata},
+                                   lookup=lookup)

@@ -1,0 +1,220 @@
+"""Turn compiled rules into Python functions: one generated function per rule root, per event type.
+
+Rules compile to Nodes (see compiler.py and the directive, condition and step modules) whose
+emitters write straight-line Python: dict access inlined, every path prefix an event function reads
+fetched once at its top, the event type folded in as a constant. The generated source keeps the
+semantics in one place, the emitters; the runtime helpers here are what generated code calls for
+the rarer, larger operations. This module knows nothing of the mapping language itself.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import TransformError
+from ..runtime.values import MISSING, fresh
+from .functions import StepError, to_text
+
+Fn = Callable[["Context"], Any]
+Emit = Callable[["Gen", str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A compiled rule (or condition). ``emit`` writes the Python statements that set the named
+    local to the rule's value, a fresh JSON value or MISSING (a condition's: a bool).
+    ``settings_only`` says whether it reads nothing but settings, so the destination may compute
+    it once per settings instead of once per event."""
+
+    emit: Emit
+    settings_only: bool
+    sources: tuple[str, ...] = ()  # the event paths a rule reads, for "tried ..." in messages
+    is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
+    local: str | None = None  # an each element's local: `from` reads it in place, without a copy
+    owned: bool = False  # its value is a copy made for this evaluation alone: a step may change it in place
+
+UNSET: Any = object()
+CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
+SCALARS = frozenset({str, int, bool})
+NO_KEYS: Mapping[str, Any] = MappingProxyType({})  # what a path reads keys of when the value there is no object
+_function_ids = itertools.count()
+# Where tracing functions (a Plan with tracing=True, built only for explain) append their records.
+TRACE: ContextVar[list[tuple[Any, ...]]] = ContextVar("transformer_trace")
+
+
+class Context:
+    """What one event's rules can see. Built per event; rules never modify it except the memos."""
+
+    __slots__ = ("event", "settings", "vars", "static_vars", "lookup")
+
+    def __init__(self, event: Any, settings: Mapping[str, Any], static_vars: dict[str, Any], lookup: Any) -> None:
+        self.event = event
+        self.settings = settings
+        self.vars: dict[str, Any] = {}
+        self.static_vars = static_vars  # memo of settings-only lets, shared by events with the same settings
+        self.lookup = lookup  # a lookups.Asker: how this event's look-ups are asked
+
+
+def as_text(value: Any, label: str) -> str:
+    try:
+        return to_text(value)
+    except StepError as exc:
+        raise TransformError(f"{label}: {exc}") from None
+
+
+def is_index(key: str) -> bool:
+    """A key that is a non-negative integer (``0``, ``12``): also an index into a list."""
+    return key.isascii() and key.isdigit() and str(int(key)) == key
+
+
+def read_key(parent: str, key: str) -> str:
+    """An expression for ``key`` of the value in local ``parent``, or MISSING: a key of an object;
+    and, for a key that is an index, also an element of a list."""
+    of_object = f"{parent}.get({key!r}, MISSING) if isinstance({parent}, dict) else MISSING"
+    if not is_index(key):
+        return of_object
+    return f"{parent}[{key}] if isinstance({parent}, list) and len({parent}) > {key} else {of_object}"
+
+
+class Plan:
+    """The rules one event type runs with: its let bindings, and generated functions memoised.
+
+    ``shared`` is the memo of a whole mapping: a rule that does not depend on the event type
+    (most of them) is generated once for every event type that uses it.
+    """
+
+    def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn],
+                 tracing: bool = False) -> None:
+        self.event_type = event_type
+        self.lets = lets
+        self.shared = shared
+        self.tracing = tracing  # the variant for explain: the same code plus trace records (see explain.py)
+
+    def function(self, node: Node) -> Fn:
+        """The generated function computing ``node`` for this plan (built once)."""
+        for key in ((id(node), None), (id(node), self.event_type)):
+            if key in self.shared:
+                return self.shared[key]
+        gen = Gen(self)
+        function = gen.build(node)
+        self.shared[(id(node), self.event_type if gen.used_event_type else None)] = function
+        return function
+
+
+class Gen:
+    """Source code of one function being generated."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.lines: list[str] = []
+        self.depth = 1
+        self.names = itertools.count()
+        self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
+                                        "as_text": as_text, "TransformError": TransformError, "StepError": StepError}
+        self.prefixes: dict[tuple[bool, tuple[str, ...]], str] = {}
+        self.assigned: set[str] = set()  # prefix locals certainly set where the next line runs
+        self.reads_event_object = False
+        self.used_event_type = False
+        self.tracing = plan.tracing
+
+    @property
+    def event_type(self) -> str | None:
+        """The plan's event type, to fold in as a constant (noted: the function is then per type)."""
+        self.used_event_type = True
+        return self.plan.event_type
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    @contextmanager
+    def block(self, header: str) -> Iterator[None]:
+        self.line(header)
+        self.depth += 1
+        assigned = set(self.assigned)
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            self.assigned = assigned  # what the block read may not have run
+
+    def chain(self, steps: list[Callable[[], None]], go_on: str) -> None:
+        """Emit each step under the test ``go_on`` (an ``if ...:`` line) of the one before it:
+        later steps run only while the earlier ones leave ``go_on`` true. ``go_on`` only reads a
+        local, so every CHAIN_DEPTH steps the chain steps back out and tests it again: a list of
+        hundreds of paths stays within Python's limit of 100 indentation levels. A step runs only
+        after every step before it, so what they read stays assigned for it, even stepped out."""
+        depth, assigned = self.depth, set(self.assigned)
+        for index, step in enumerate(steps):
+            step()
+            if index < len(steps) - 1:
+                if self.depth - depth >= CHAIN_DEPTH:
+                    self.depth = depth
+                self.line(go_on)
+                self.depth += 1
+        self.depth, self.assigned = depth, assigned
+
+    def trace(self, *parts: str) -> None:
+        """In a tracing plan only, a line appending the record ``(parts...)`` to the trace."""
+        if self.tracing:
+            self.line(f"tr.append(({', '.join(parts)},))")
+
+    def temp(self) -> str:
+        return f"_t{next(self.names)}"
+
+    def const(self, value: Any) -> str:
+        """A name in the generated function's globals holding ``value``."""
+        name = f"_k{next(self.names)}"
+        self.globals[name] = value
+        return name
+
+    def read(self, keys: tuple[str, ...]) -> str:
+        """An expression for the event's value at ``keys`` (not empty), or MISSING. Each prefix of
+        the path is read into a local where first needed, so a value found early in a list of paths
+        reads nothing more, and later reads that this one dominates reuse it."""
+        *parents, key = keys
+        if is_index(key):
+            return read_key(self._prefix(tuple(parents), as_object=False), key)
+        return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r}, MISSING)"
+
+    def _prefix(self, keys: tuple[str, ...], as_object: bool) -> str:
+        """The local holding the event's value at ``keys``; ``as_object``: that value if it is an
+        object, else an empty read-only one, so that reading a key of it needs no test."""
+        if not keys:  # the event itself: read at the function's top (see build)
+            self.reads_event_object |= as_object
+            return "evo" if as_object else "ev"
+        local = self.prefixes.setdefault((as_object, keys), f"_p{len(self.prefixes)}")
+        if local not in self.assigned:
+            self.line(f"{local} = {self.read(keys)}")
+            if as_object:
+                with self.block(f"if not isinstance({local}, dict):"):
+                    self.line(f"{local} = NO_KEYS")
+            self.assigned.add(local)
+        return local
+
+    def function(self, node: Node) -> Fn:
+        """Another rule's generated function, to call from this one; a per-type one makes this per type."""
+        function = self.plan.function(node)
+        if self.plan.shared.get((id(node), None)) is not function:
+            self.used_event_type = True
+        return function
+
+    def let(self, name: str) -> str:
+        """A global name for the generated function of let binding ``name``."""
+        return self.const(self.function(self.plan.lets[name]))
+
+    def build(self, node: Node) -> Fn:
+        node.emit(self, "_r")
+        head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else []),
+                *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else [])]
+        name = f"rule_{next(_function_ids)}"
+        source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
+        namespace = dict(self.globals, TRACE=TRACE)
+        exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+        function: Fn = namespace[name]
+        function.__doc__ = source  # shows what a rule compiled to, for whoever debugs it
+        return function

@@ -1,0 +1,186 @@
+"""Compile validated YAML rules once, at load time, into Nodes (see codegen.py).
+
+The Compiler is the scope of one mapping file: the names a rule may use (settings, path aliases,
+let bindings), the problems found so far, and the dispatch of each rule to its directive,
+condition or step (directives.py, conditions.py, steps.py), followed by the modifiers every rule
+may carry. Every problem is collected with its YAML path; nothing is reported at event time that
+could have been found now.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import Problem
+from ..runtime.explain import RuleInfo, traced_condition, traced_rule
+from .codegen import Context, Gen, Node, Plan
+from .conditions import CONDITIONS, guarded
+from .directives import (
+    COMPANIONS,
+    DIRECTIVES,
+    NOTHING,
+    merged_object,
+    object_node,
+    path_node,
+)
+from .registry import EVENT_TYPE_VAR, rule_label
+from .steps import then
+from .suggest import did_you_mean
+from .yamlsource import Source, YamlPath
+
+
+class Compiler:
+    """Compiles the rules of one mapping file; problems accumulate in ``problems``."""
+
+    def __init__(self, source: Source, aliases: Mapping[str, tuple[str, ...]], settings: Mapping[str, Any],
+                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...]) -> None:
+        self.source = source
+        self.aliases = aliases
+        self.settings = settings  # name -> its JSON Schema
+        self.event_types = event_types  # the event types this file's rules run for
+        self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
+        self.problems = problems
+        self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
+
+    def problem(self, path: YamlPath, message: str) -> Node:
+        self.problems.append(self.source.problem(path, message))
+        return NOTHING
+
+    def label(self, path: YamlPath) -> str:
+        return rule_label(self.source, path)
+
+    def expr(self, spec: dict[str, Any], path: YamlPath) -> Node:
+        """A value rule: its one directive, then its modifiers in the documented order."""
+        present = [key for key in DIRECTIVES if key in spec]
+        if len(present) != 1:
+            found = ", ".join(present) if present else "none"
+            return self.problem(path, f"a rule needs exactly one of {', '.join(DIRECTIVES)} (found {found})")
+        name = present[0]
+        for key in spec:
+            owners = [owner for owner, keys in COMPANIONS.items() if key in keys]
+            if owners and name not in owners:
+                return self.problem(path + (key,), f"{key} goes with {' or '.join(owners)}, not with {name}")
+        node = DIRECTIVES[name](self, spec[name], spec, path + (name,))
+        label = self.label(path)
+        if "then" in spec:
+            node = then(self, node, spec["then"], path + ("then",), label)
+        if "default" in spec:
+            node = _with_default(node, spec["default"])
+        if "required" in spec:
+            node = _with_required(node, spec["required"], label)
+        if "when" in spec:
+            node = guarded(node, self.condition(spec["when"], path + ("when",)))
+        return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
+
+    def condition(self, spec: dict[str, Any], path: YamlPath) -> Node:
+        """A condition: a Node that emits a bool (the schema allows exactly one key)."""
+        ((name, value),) = spec.items()
+        return traced_condition(CONDITIONS[name](self, value, path + (name,)), RuleInfo.of(self.source, path, name, spec))
+
+    # -- names -----------------------------------------------------------------------------
+
+    def expand_paths(self, value: str | list[str], path: YamlPath) -> list[str]:
+        expanded: list[str] = []
+        for index, item in enumerate([value] if isinstance(value, str) else value):
+            if item.startswith("$"):
+                if item[1:] not in self.aliases:
+                    known = ", ".join(sorted(self.aliases)) or "none"
+                    self.problem(path if isinstance(value, str) else path + (index,),
+                                 f"unknown path alias {item} (declared: {known}){did_you_mean(item[1:], self.aliases)}")
+                    continue
+                expanded.extend(self.aliases[item[1:]])
+            else:
+                expanded.append(item)
+        return expanded
+
+    def known_values(self, spec: dict[str, Any]) -> tuple[list[Any], str] | None:
+        if spec == {"var": EVENT_TYPE_VAR}:
+            return list(self.event_types), "an event type this file is for"
+        schema = self.settings.get(spec["setting"]) if set(spec) == {"setting"} else None
+        if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+            return list(schema["enum"]), f"a value setting {spec['setting']} may have"
+        return None
+
+    def has_var(self, name: str) -> bool:
+        return name in self.locals or name in self.lets or name == EVENT_TYPE_VAR
+
+    @contextmanager
+    def binding(self, name: str, value: Node, path: YamlPath) -> Iterator[str]:
+        if self.has_var(name):
+            self.problem(path, f"{name!r} is already a variable here (a let, event_type or an enclosing each's as): "
+                               "choose another name")
+        outer = self.locals.get(name)
+        local = f"_v{len(self.locals)}"
+        self.locals[name] = (local, value.settings_only)
+        try:
+            yield local
+        finally:
+            del self.locals[name]
+            if outer is not None:
+                self.locals[name] = outer
+
+    @contextmanager
+    def isolated(self) -> Iterator[None]:
+        outer, self.locals = self.locals, {}
+        try:
+            yield
+        finally:
+            self.locals = outer
+
+    def var_node(self, name: str, path: YamlPath) -> Node:
+        if name in self.locals:
+            local, settings_only = self.locals[name]
+
+            def emit_local(gen: Gen, target: str) -> None:  # an element may be used twice: copy containers
+                gen.line(f"{target} = {local} if {local}.__class__ in SCALARS or {local} is None else fresh({local}, {name!r})")
+
+            return Node(emit_local, settings_only, (name,), local=local)
+        if name == EVENT_TYPE_VAR:
+            def emit_type(gen: Gen, target: str) -> None:
+                gen.line(f"{target} = {gen.event_type!r}" if gen.event_type is not None
+                         else f"{target} = ctx.static_vars[{EVENT_TYPE_VAR!r}]")
+
+            return Node(emit_type, True, is_event_type=True)
+        let = self.lets.get(name)
+        if let is None:
+            names = [*self.lets, *self.locals, EVENT_TYPE_VAR]
+            return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it "
+                                      f"({', '.join(sorted(names))}){did_you_mean(name, names)}")
+        memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
+
+        def emit(gen: Gen, target: str) -> None:
+            gen.trace(repr("let"), repr(name))  # explain: the value came from this binding
+            gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
+            with gen.block(f"if {target} is UNSET:"):
+                gen.line(f"{target} = {memo}[{name!r}] = {gen.let(name)}(ctx)")
+            if let.settings_only:  # shared by every event with these settings: hand out copies
+                with gen.block(f"if {target}.__class__ is dict or {target}.__class__ is list:"):
+                    gen.line(f"{target} = fresh({target}, {name!r})")
+
+        return Node(emit, let.settings_only, let.sources)
+
+
+def _with_default(node: Node, default: Any) -> Node:
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        with gen.block(f"if {target} is MISSING:"):  # a container is copied: each output has its own
+            copy = isinstance(default, (dict, list))
+            gen.line(f"{target} = fresh({gen.const(default)}, 'default')" if copy else f"{target} = {gen.const(default)}")
+
+    return Node(emit, node.settings_only, node.sources)
+
+
+def _with_required(node: Node, message: str, label: str) -> Node:
+    tried = f" (tried {', '.join(node.sources)})" if node.sources else ""
+    text = f"{label}: {message}{tried}"
+
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        with gen.block(f"if {target} is MISSING:"):
+            gen.line(f"raise TransformError({text!r})")
+
+    return Node(emit, node.settings_only, node.sources)
+
+
+__all__ = ["Compiler", "Context", "EVENT_TYPE_VAR", "Node", "Plan", "merged_object", "object_node", "path_node"]

@@ -1,0 +1,396 @@
+"""Value directives: each rule has exactly one, and it says where the rule's value comes from.
+
+Each ``@directive`` function compiles its YAML once, at load, into a Node whose emitter writes the
+generated code (see codegen.py). Every problem found (unknown alias, bad JMESPath, unknown template
+placeholder...) is reported with its YAML path; nothing is reported at event time that could have
+been found now.
+"""
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import jmespath  # type: ignore[import-untyped]
+import jmespath.exceptions  # type: ignore[import-untyped]
+import jmespath.visitor  # type: ignore[import-untyped]
+
+from ..errors import TransformError
+from ..runtime.lookups import look_up_rule
+from ..runtime.values import MISSING, fresh, is_present, type_name
+from .codegen import Gen, Node, read_key
+from .jmes import compile_search
+from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
+from .suggest import did_you_mean
+from .yamlsource import YamlPath
+
+DIRECTIVES: dict[str, Directive] = {}  # in the order a "needs exactly one of" message lists them
+COMPANIONS: dict[str, tuple[str, ...]] = {}  # keys beside a directive that only it reads (template: vars)
+
+
+def directive(name: str, companions: tuple[str, ...] = ()) -> Callable[[Directive], Directive]:
+    COMPANIONS[name] = companions
+    return registering(DIRECTIVES, name)
+
+
+def emit_missing(gen: Gen, target: str) -> None:
+    gen.line(f"{target} = MISSING")
+
+
+NOTHING = Node(emit_missing, True)
+
+
+@directive("path", ("from",))
+def _path(scope: Scope, value: str | list[str], spec: dict[str, Any], path: YamlPath) -> Node:
+    paths = scope.expand_paths(value, path)
+    root = scope.expr(spec["from"], path[:-1] + ("from",)) if "from" in spec else None
+    return path_node(tuple(tuple(p.split(".")) for p in paths), root)
+
+
+@directive("jmespath", ("from",))
+def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPath) -> Node:
+    try:
+        compiled = jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as exc:
+        reason = str(exc).splitlines()[0].rstrip(":")
+        column = getattr(exc, "lex_position", None)
+        return scope.problem(path, f"JMESPath does not parse ({reason}{f' at column {column}' if column is not None else ''})")
+    label = scope.label(path)
+    # One interpreter per rule, for the nodes jmes does not compile: compiled.search would build
+    # one per call, a reference cycle that leaves work for the cyclic garbage collector every event.
+    searching = compile_search(compiled.parsed, jmespath.visitor.TreeInterpreter())
+
+    def search(event: Any) -> Any:
+        try:
+            value = searching(event)
+        except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
+            raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
+        return fresh(value, label) if is_present(value) else MISSING
+
+    if "from" not in spec:
+        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(search)}(ev)"), False, (expression,))
+    root = scope.expr(spec["from"], path[:-1] + ("from",))
+
+    def emit(gen: Gen, target: str) -> None:
+        if root.local is not None:  # the search copies what it gives: no need to copy the element first
+            gen.line(f"{target} = {root.local}")
+        else:
+            root.emit(gen, target)
+        with gen.block(f"if {target} is not MISSING:"):
+            gen.line(f"{target} = {gen.const(search)}({target})")
+
+    return Node(emit, root.settings_only, (expression,))
+
+
+@directive("const")
+def _const(scope: Scope, value: Any, spec: dict[str, Any], path: YamlPath) -> Node:
+    if not is_present(value):
+        return NOTHING
+    if isinstance(value, (dict, list)):
+        label = scope.label(path)
+        return Node(lambda gen, target: gen.line(f"{target} = fresh({gen.const(value)}, {label!r})"), True)
+    return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True)
+
+
+@directive("setting")
+def _setting(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
+    if name not in scope.settings:
+        return scope.problem(path, f"unknown setting {name!r} (the settings schema declares: "
+                                   f"{', '.join(sorted(scope.settings))}){did_you_mean(name, scope.settings)}")
+
+    def emit(gen: Gen, target: str) -> None:
+        gen.line(f"{target} = st.get({name!r}, MISSING)")
+        emit_present_copy(gen, target, f"setting {name}")
+
+    return Node(emit, True)
+
+
+@directive("var")
+def _var(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
+    return scope.var_node(name, path)
+
+
+@directive("template", ("vars",))
+def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> Node:
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        return scope.problem(path, f"template does not parse: {exc}")
+    given = spec.get("vars", {})
+    nodes = {name: scope.expr(sub, path[:-1] + ("vars", name)) for name, sub in given.items()}
+    pieces: list[str | Node] = []
+    for literal, field, format_spec, conversion in parsed:
+        if literal:
+            pieces.append(literal)
+        if field is None:
+            continue
+        if format_spec or conversion or not field.isidentifier():
+            return scope.problem(path, f"template placeholder {{{field}}} must be a plain name (no format, index or attribute)")
+        node = nodes.get(field)
+        if node is None:
+            if not scope.has_var(field):
+                known = [*given, *scope.lets, EVENT_TYPE_VAR]
+                return scope.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding "
+                                           f"declared before it{did_you_mean(field, known)}")
+            node = scope.var_node(field, path)
+        pieces.append(node)
+    unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
+    if unused:
+        scope.problem(path[:-1] + ("vars",), f"vars not used by the template: {', '.join(unused)}")
+    label = scope.label(path[:-1])
+    parts = [p for p in pieces if isinstance(p, Node)]
+
+    def emit(gen: Gen, target: str) -> None:
+        gen.line(f"{target} = MISSING")
+        _emit_template(gen, target, pieces, [], label)  # a template needs every placeholder
+
+    return Node(emit, all(n.settings_only for n in parts), tuple(s for n in parts for s in n.sources))
+
+
+def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: list[str], label: str) -> None:
+    """Nest one test per placeholder, so a missing one stops the rest (a look-up among them too)."""
+    for index, piece in enumerate(pieces):
+        if isinstance(piece, str):
+            rendered.append(repr(piece))
+            continue
+        value = gen.temp()
+        piece.emit(gen, value)
+        text = gen.temp()
+        with gen.block(f"if {value} is not MISSING:"):
+            gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
+            _emit_template(gen, target, pieces[index + 1:], [*rendered, text], label)
+        return
+    gen.line(f"{target} = {' + '.join(rendered) or repr('')} or MISSING")
+
+
+@directive("first")
+def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
+    nodes = [scope.expr(item, path + (i,)) for i, item in enumerate(items)]
+
+    def emit(gen: Gen, target: str) -> None:
+        gen.chain([partial(node.emit, gen, target) for node in nodes], f"if {target} is MISSING:")
+
+    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+
+
+@directive("object", ("needs",))
+def _object(scope: Scope, fields: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    nodes = {key: scope.expr(sub, path + (key,)) for key, sub in fields.items()}
+    needs = tuple(spec.get("needs", ()))
+    for name in needs:
+        if name not in nodes:
+            scope.problem(path[:-1] + ("needs",), f"needs names {name!r}, which is not a key of this object")
+    return object_node(nodes, needs)
+
+
+@directive("list")
+def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
+    nodes = [scope.expr(item, path + (i,)) for i, item in enumerate(items)]
+
+    def emit(gen: Gen, target: str) -> None:
+        gen.line(f"{target} = []")
+        item = gen.temp()
+        for node in nodes:
+            node.emit(gen, item)
+            with gen.block(f"if {item} is not MISSING:"):
+                gen.line(f"{target}.append({item})")
+        gen.line(f"{target} = {target} or MISSING")
+
+    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+
+
+@directive("case", ("values",))
+def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    subject = scope.expr(subject_spec, path)
+    branches = {key: scope.expr(sub, path[:-1] + ("values", key)) for key, sub in spec.get("values", {}).items()}
+    known = scope.known_values(subject_spec)
+    if known is not None:
+        values, what = known
+        for key in branches:
+            if key not in values:  # a typo (pgae:) or a type the file is not for: the branch never runs
+                scope.problem(path[:-1] + ("values", key), f"this branch never runs: {key!r} is not {what} "
+                                                           f"({', '.join(map(str, values))}){did_you_mean(key, map(str, values))}")
+
+    def emit(gen: Gen, target: str) -> None:
+        if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all
+            branches.get(gen.event_type, NOTHING).emit(gen, target)
+            return
+        key = gen.temp()
+        subject.emit(gen, key)
+        gen.line(f"{target} = MISSING")
+        keyword = "if"
+        for value, branch in branches.items():
+            with gen.block(f"{keyword} {key} == {value!r}:"):
+                branch.emit(gen, target)
+            keyword = "elif"
+
+    settings_only = subject.settings_only and all(n.settings_only for n in branches.values())
+    return Node(emit, settings_only, tuple(s for n in branches.values() for s in n.sources))
+
+
+@directive("lookup")
+def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    with scope.isolated():  # its rules become functions of their own, outside any each
+        requests = [(sub["kind"], scope.expr(sub["value"], path + ("requests", i, "value")),
+                     scope.expr(sub["endpoint"], path + ("requests", i, "endpoint")))
+                    for i, sub in enumerate(spec_value["requests"])]
+    found_path = spec_value["found"]
+    found = path_node((tuple(found_path.split(".")),))
+    absent = frozenset(spec_value.get("not_found", (404,)))
+    label = scope.label(path[:-1])
+
+    def emit(gen: Gen, target: str) -> None:
+        asks = [(kind, gen.function(value), gen.function(endpoint)) for kind, value, endpoint in requests]
+        look_up = look_up_rule(asks, gen.function(found), found_path, absent, label)
+        gen.line(f"{target} = {gen.const(look_up)}(ctx)")
+
+    return Node(emit, False)
+
+
+@directive("each", ("map", "as"))
+def _each(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    items = scope.expr(spec_value, path)
+    label = scope.label(path[:-1])
+    tried = f" (from {', '.join(items.sources)})" if items.sources else ""
+    with scope.binding(spec.get("as", "item"), items, path[:-1] + ("as",)) as local:
+        mapped = scope.expr(spec["map"], path[:-1] + ("map",))
+
+    def not_a_list(value: Any) -> None:
+        raise TransformError(f"{label}: each needs a list, got {type_name(value)}{tried}")
+
+    def emit(gen: Gen, target: str) -> None:
+        given, item = gen.temp(), gen.temp()
+        items.emit(gen, given)
+        gen.line(f"{target} = MISSING")
+        with gen.block(f"if {given} is not MISSING:"):
+            with gen.block(f"if {given}.__class__ is not list:"):
+                gen.line(f"{gen.const(not_a_list)}({given})")
+            gen.line(f"{target} = []")
+            with gen.block(f"for {local} in {given}:"):
+                mapped.emit(gen, item)
+                with gen.block(f"if {item} is not MISSING:"):
+                    gen.line(f"{target}.append({item})")
+            gen.line(f"{target} = {target} or MISSING")
+
+    return Node(emit, items.settings_only and mapped.settings_only, items.sources)
+
+
+@directive("merge")
+def _merge(scope: Scope, specs: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
+    nodes = [scope.expr(sub, path + (i,)) for i, sub in enumerate(specs)]
+    label = scope.label(path[:-1])
+
+    def not_an_object(index: int, value: Any) -> None:
+        raise TransformError(f"{label}: merge item {index} must give an object, got {type_name(value)}")
+
+    def emit(gen: Gen, target: str) -> None:
+        gen.line(f"{target} = MISSING")
+        part = gen.temp()
+        for index, node in enumerate(nodes):
+            node.emit(gen, part)
+            with gen.block(f"if {part} is not MISSING:"):
+                with gen.block(f"if {part}.__class__ is not dict:"):
+                    gen.line(f"{gen.const(not_an_object)}({index}, {part})")
+                gen.line(f"{target} = {part} if {target} is MISSING else {{**{target}, **{part}}}")  # later keys win
+
+    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+
+
+@directive("entry")
+def _entry(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
+    key = scope.expr(spec_value["key"], path + ("key",))
+    value = scope.expr(spec_value["value"], path + ("value",))
+    label = scope.label(path[:-1])
+    tried = f" (from {', '.join(key.sources)})" if key.sources else ""
+
+    def not_text(name: Any) -> None:
+        raise TransformError(f"{label}: entry key must be a string, got {type_name(name)}{tried}")
+
+    def emit(gen: Gen, target: str) -> None:
+        name = gen.temp()
+        key.emit(gen, name)
+        gen.line(f"{target} = MISSING")
+        with gen.block(f"if {name} is not MISSING:"):
+            with gen.block(f"if {name}.__class__ is not str:"):
+                gen.line(f"{gen.const(not_text)}({name})")
+            value.emit(gen, target)
+            with gen.block(f"if {target} is not MISSING:"):
+                gen.line(f"{target} = {{{name}: {target}}}")
+
+    return Node(emit, key.settings_only and value.settings_only, key.sources + value.sources)
+
+
+# -- nodes the loader builds too ---------------------------------------------------------------
+
+def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> Node:
+    """The first present value among dotted paths into the event (each prefix read once, at the
+    generated function's top) or into the value of ``root``."""
+
+    def emit(gen: Gen, target: str) -> None:
+        base = ""
+        if root is not None:  # the read copies what it gives: an element is read in place
+            base = root.local or gen.temp()
+            if root.local is None:
+                root.emit(gen, base)
+
+        def read(keys: tuple[str, ...]) -> None:
+            if root is None:
+                gen.line(f"{target} = {gen.read(keys)}")
+            else:
+                parent = base
+                for key in keys[:-1]:
+                    step = gen.temp()
+                    gen.line(f"{step} = {read_key(parent, key)}")
+                    parent = step
+                gen.line(f"{target} = {read_key(parent, keys[-1])}")
+            gen.trace(repr("read"), repr(".".join(keys)), target)  # explain shows each candidate path's raw value
+            emit_present_copy(gen, target, ".".join(keys))
+
+        gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")
+
+    return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True)
+
+
+def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
+    """An object of the keys whose rules give a value; with ``needs``, missing unless one of them does."""
+
+    def emit(gen: Gen, target: str) -> None:
+        built = gen.temp()
+        gen.line(f"{built} = {{}}")
+        item = gen.temp()
+        for key, node in nodes.items():
+            node.emit(gen, item)
+            with gen.block(f"if {item} is not MISSING:"):
+                gen.line(f"{built}[{key!r}] = {item}")
+        if needs:
+            test = " or ".join(f"{key!r} in {built}" for key in needs)
+            gen.line(f"{target} = {built} if {test} else MISSING")
+        else:
+            gen.line(f"{target} = {built}")
+
+    # A rule that requires this object is about the keys it needs: name their sources.
+    named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
+    return Node(emit, all(n.settings_only for n in nodes.values()), tuple(s for n in named for s in n.sources))
+
+
+def merged_object(shared: Node, own: Node) -> Node:
+    """The destination's shared body keys first, then the event file's (which win on a clash)."""
+
+    def emit(gen: Gen, target: str) -> None:
+        extra = gen.temp()
+        shared.emit(gen, target)
+        own.emit(gen, extra)
+        with gen.block(f"if {extra}.__class__ is dict:"):
+            gen.line(f"{target} = {{**{target}, **{extra}}} if {target}.__class__ is dict else {extra}")
+
+    return Node(emit, shared.settings_only and own.settings_only, shared.sources + own.sources)
+
+
+def emit_present_copy(gen: Gen, target: str, where: str) -> None:
+    """Apply the present rule to a value read from the input, and copy it if it is a container."""
+    with gen.block(f"if {target} is not MISSING:"):  # the usual miss in a list of paths: one test
+        with gen.block(f"if {target} is None or {target} == '':"):
+            gen.line(f"{target} = MISSING")
+        with gen.block(f"elif {target}.__class__ not in SCALARS:"):
+            gen.line(f"{target} = fresh({target}, {where!r})")

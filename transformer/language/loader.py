@@ -1,0 +1,542 @@
+"""Load a mapping folder: parse YAML with lines, validate against the schema, compile the rules."""
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping as AnyMapping
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
+
+from ..errors import MappingError, Problem
+from .checks import (
+    Check,
+    Test,
+    document_tests,
+    fast_test,
+    schema_problems,
+    validator_for,
+)
+from .codegen import Fn, Plan
+from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
+from .delivery_rules import DeliveryRules, delivery_rules
+from .functions import COERCIONS
+from .registry import rule_label
+from .suggest import closest, did_you_mean
+from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
+
+DESTINATION_FILE = "destination.yaml"
+# What one mapping file may hold: the largest bundled file has about 400 values, none longer than
+# 200 characters. The bounds keep load, schema check and compile of any file well under seconds.
+LIMITS = Limits(nodes=10_000, chars=10_000)
+REQUEST_PARTS = ("method", "endpoint", "headers", "params")
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
+    # The coercions are listed where they are defined; the schema gets their names and descriptions.
+    names = sorted(COERCIONS)
+    schema["$defs"]["coercion"]["enum"] = names
+    schema["$defs"]["coercion"]["enumDescriptions"] = [_summary(COERCIONS[name]) for name in names]
+    return schema
+
+
+def _summary(function: Any) -> str:
+    """The first paragraph of a function's docstring, on one line."""
+    return " ".join((function.__doc__ or "").strip().split("\n\n")[0].split())
+
+
+def mapping_schema() -> dict[str, Any]:
+    """The JSON Schema that mapping files follow, complete (the coercions listed with their descriptions).
+
+    ``scripts/generate_schemas.py`` writes it out as the editor schemas in ``schema/``."""
+    return copy.deepcopy(_schema())
+
+
+@cache
+def _validators() -> tuple[Any, Any]:
+    """Validators for destination.yaml and event files.
+
+    The schema's own "#/$defs/..." references are replaced by the definitions themselves (a
+    cyclic structure, which validation follows as deep as the document goes): the same checks,
+    twice as fast as resolving each reference at every node.
+    """
+    defs = copy.deepcopy(_schema()["$defs"])
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node and set(node) <= {"$ref", "description", "examples"}:  # annotations change no check
+                return defs[node["$ref"].removeprefix("#/$defs/")]
+            for key, value in node.items():
+                node[key] = inline(value)
+        elif isinstance(node, list):
+            node[:] = [inline(item) for item in node]
+        return node
+
+    for definition in defs.values():
+        inline(definition)
+    cls = jsonschema.Draft202012Validator
+    return cls(defs["destination"]), cls(defs["eventFile"])
+
+
+@cache
+def _fast_tests() -> tuple[Test, ...] | None:
+    """The fast tests of destination.yaml and event files (see checks.document_tests)."""
+    return document_tests(_schema(), "#/$defs/destination", "#/$defs/eventFile")
+
+
+def _known_valid(data: Any, which: int) -> bool:
+    """Whether the fast test says ``data`` has no schema error; jsonschema finds and words any
+    there are, and decides whatever the fast test cannot."""
+    tests = _fast_tests()
+    try:
+        return tests is not None and tests[which](data)
+    except Exception:  # noqa: BLE001 - a value that is not JSON (a date YAML read): jsonschema decides
+        return False
+
+
+BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
+
+
+@dataclass(frozen=True)
+class Batching:
+    endpoint: Fn  # evaluated with each request description as the event
+    when: Fn | None  # gives a bool: whether that request is batched at all
+    key: str | None  # the body key wrapping the list of bodies; None when concat is given
+    concat: tuple[tuple[str, int], ...]  # (list key, most items per batch body), or () with key
+    max_request_bytes: int
+    max_events: int
+    max_event_bytes: int
+    settings: tuple[tuple[str, str], ...] = ()  # (limit, setting) for limits a setting may change
+
+    def for_settings(self, settings: AnyMapping[str, Any]) -> Batching:
+        """These limits with the values ``settings`` give (validated, defaults applied)."""
+        if not self.settings:
+            return self
+        return replace(self, **{limit: settings.get(name, getattr(self, limit)) for limit, name in self.settings})
+
+
+# A validate entry compiled but not yet generated: (label, condition as a rule giving a bool, validator).
+_CheckSpec = tuple[str, Node | None, Any]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One generated rule of a request, and whether it reads only settings."""
+
+    fn: Fn
+    settings_only: bool
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """Everything needed to turn one event type into a request, compiled and generated."""
+
+    file: str
+    method: Part
+    endpoint: Part
+    headers: dict[str, Part]
+    params: dict[str, Part]
+    body: Fn | None
+    checks: tuple[Check, ...]  # destination.yaml's validate entries, then the file's
+
+
+# An event type's compiled rules: its file, let bindings, request parts, body and checks.
+Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec]]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    folder: Path
+    settings_schema: dict[str, Any]
+    settings_validator: Any
+    secrets: tuple[str, ...]
+    settings_errors: dict[str, str]  # setting name -> the message when it fails validation
+    plans: dict[str, EventPlan]
+    max_body_bytes: int | None
+    max_body_setting: str | None  # the setting that may change max_body_bytes
+    batching: Batching | None
+    delivery: DeliveryRules
+    texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
+    rules: dict[str, Rules]  # event type -> its compiled rules, to generate the tracing variant from
+
+
+class MappingTexts:
+    """The text of each file of a mapping folder, read once: from disk, or as given (a mapping
+    that travelled, e.g. a pickled Destination, on a machine that may not have the folder)."""
+
+    def __init__(self, folder: Path, given: dict[str, str] | None = None) -> None:
+        self.folder = folder
+        self.given = given
+        self.read: dict[str, str] = {}
+
+    def names(self) -> list[str]:
+        """The mapping files there are, for "did you mean"."""
+        if self.given is not None:
+            return sorted(self.given)
+        return sorted(p.name for p in self.folder.glob("*.y*ml") if p.is_file())
+
+    def exists(self, file_name: str) -> bool:
+        return file_name in self.given if self.given is not None else (self.folder / file_name).is_file()
+
+    def text(self, file_name: str, problems: list[Problem]) -> str | None:
+        display = str(self.folder / file_name)
+        if self.given is not None:
+            text = self.given.get(file_name)
+            if text is None:
+                problems.append(Problem(display, None, "", "file not found"))
+        else:
+            path = self.folder / file_name
+            if not path.is_file():
+                problems.append(Problem(display, None, "", "file not found"))
+                return None
+            text, read_problems = read_text(path, display)
+            problems.extend(read_problems)
+        if text is not None:
+            self.read[file_name] = text
+        return text
+
+
+def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
+    """Load and compile ``folder`` (or ``texts``, its files' contents); raise MappingError listing
+    every problem found."""
+    try:
+        return _load_mapping(folder, texts)
+    except (RecursionError, SyntaxError) as exc:  # generated code nested beyond what Python compiles
+        raise MappingError([Problem(str(folder), None, "", "a rule is nested or chained too deeply to compile "
+                                                           f"({exc.__class__.__name__}); split it up")]) from None
+
+
+def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
+    problems: list[Problem] = []
+    files = MappingTexts(folder, texts)
+    dest_source = _read(files, DESTINATION_FILE, 0, problems)
+    if dest_source is None:
+        raise MappingError(problems)
+    spec = dest_source.data
+    settings_schema = spec["settings"]
+    try:
+        jsonschema.Draft202012Validator.check_schema(settings_schema)
+    except jsonschema.SchemaError as exc:
+        problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
+    else:
+        _check_refs(dest_source, settings_schema, problems)
+    properties = settings_schema.get("properties", {})
+    settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
+    for index, name in enumerate(spec.get("secrets", ())):
+        if name not in settings:
+            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    for name in spec.get("settings_errors", {}):
+        if name not in settings:
+            problems.append(dest_source.problem(("settings_errors", name), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    aliases = _aliases(dest_source, spec.get("paths", {}), problems)
+
+    shared_lets: dict[str, Node] = {}
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
+    _compile_lets(dest, spec.get("let", {}), ("let",))
+    dest_request = _compile_request(dest, spec["request"], ("request",))
+    dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
+    if dest_body is not None and "object" not in spec["body"]:
+        problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
+    batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    dest_checks = _compile_checks(dest, spec.get("validate", ()))
+    limits = {limit: _limit(dest_source, settings_schema, spec["batch"][limit], ("batch", limit), problems)
+              for limit in BATCH_LIMITS} if "batch" in spec else {}
+    max_body = (_limit(dest_source, settings_schema, spec["max_body_bytes"], ("max_body_bytes",), problems)
+                if "max_body_bytes" in spec else (None, None))
+    # A condition compiles to a Node that gives a bool: generated like any rule.
+    batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
+    delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
+
+    rules: dict[str, Rules] = {}
+    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec]] | None] = {}
+    for event_type, file_name in spec["events"].items():
+        if file_name not in compiled_files:
+            compiled_files[file_name] = None  # a file several event types share is reported once
+            if not files.exists(file_name):  # the mistake is the line that names it
+                problems.append(dest_source.problem(("events", event_type), _no_such_file(file_name, files.names())))
+                continue
+            source = _read(files, file_name, 1, problems)
+            if source is None:
+                continue
+            lets = dict(shared_lets)
+            routed = tuple(name for name, file in spec["events"].items() if file == file_name)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed)
+            for name in source.data.get("let", {}):
+                if name in shared_lets:
+                    problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
+            _compile_lets(compiler, source.data.get("let", {}), ("let",))
+            request = _compile_request(compiler, source.data.get("request", {}), ("request",))
+            body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
+            if dest_body is not None:
+                body = dest_body if body is None else merged_object(dest_body, body)
+            checks = dest_checks + _compile_checks(compiler, source.data.get("validate", ()))
+            compiled_files[file_name] = (source, compiler, request, body, checks)
+        done = compiled_files[file_name]
+        if done is None:
+            continue
+        source, compiler, request, body, checks = done
+        merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
+        for part in ("headers", "params"):
+            merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
+        for part in ("method", "endpoint"):
+            if part not in merged:
+                problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
+                                                             f"(declare it here or in {DESTINATION_FILE})"))
+        rules[event_type] = (file_name, compiler.lets, merged, body, checks)
+
+    if problems:
+        raise MappingError(problems)
+    batching = None
+    if batch_endpoint is not None:
+        batch_plan = Plan(None, shared_lets, {})
+        batching = Batching(batch_plan.function(batch_endpoint),
+                            batch_plan.function(batch_when) if batch_when is not None else None,
+                            spec["batch"].get("key"), tuple(spec["batch"].get("concat", {}).items()),
+                            limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
+                            tuple((limit, name) for limit, (_, name) in limits.items() if name is not None))
+    generated: dict[tuple[int, str | None], Fn] = {}
+    return Mapping(
+        name=spec["name"], folder=folder, settings_schema=settings_schema,
+        settings_validator=jsonschema.Draft202012Validator(settings_schema, registry=_NO_RETRIEVAL),
+        secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
+        plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
+        max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
+        texts=dict(files.read), rules=rules,
+    )
+
+
+def tracing_plans(mapping: Mapping) -> dict[str, EventPlan]:
+    """Every event type's functions generated again with trace records, for explain (see
+    explain.py). Built on demand, apart from ``mapping.plans``: transform never runs them."""
+    generated: dict[tuple[int, str | None], Fn] = {}
+    return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in mapping.rules.items()}
+
+
+def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: YamlPath,
+           problems: list[Problem]) -> tuple[int, str | None]:
+    """A size limit: a number, or ``{setting: name}`` for an integer setting whose default is the
+    limit when the caller gives none (so a limit always exists, e.g. for packing without settings)."""
+    if isinstance(spec, int):
+        return spec, None
+    name = spec["setting"]
+    prop = settings_schema.get("properties", {}).get(name)
+    if not isinstance(prop, dict):
+        known = settings_schema.get("properties", {})
+        problems.append(source.problem((*path, "setting"), f"unknown setting {name!r}{did_you_mean(name, known)}"))
+        return 1, None
+    default = prop.get("default")
+    if prop.get("type") != "integer" or not isinstance(default, int) or not isinstance(prop.get("minimum"), int) \
+            or prop["minimum"] < 1 or default < prop["minimum"]:
+        problems.append(source.problem((*path, "setting"), f"setting {name!r} must be declared with type integer, a minimum "
+                                                           "of at least 1 and a default (the limit when none is given)"))
+        return 1, None
+    return default, name
+
+
+def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
+              body: Node | None, checks: list[_CheckSpec], generated: dict[tuple[int, str | None], Fn],
+              tracing: bool = False) -> EventPlan:
+    """Generate the functions of one event type; its type is a constant inside them."""
+    plan = Plan(event_type, lets, generated, tracing)
+
+    def part(node: Node) -> Part:
+        return Part(plan.function(node), node.settings_only)
+
+    return EventPlan(file_name, part(request["method"]), part(request["endpoint"]),
+                     {name: part(node) for name, node in request["headers"].items()},
+                     {name: part(node) for name, node in request["params"].items()},
+                     plan.function(body) if body is not None else None,
+                     tuple(Check(label, plan.function(when) if when is not None else None, validator,
+                                 fast_test(validator.schema), when is None or when.settings_only)
+                           for label, when, validator in checks))
+
+
+def _compile_checks(compiler: Compiler, specs: list[dict[str, Any]]) -> list[_CheckSpec]:
+    """Compile ``validate`` entries: each schema is checked (and its references resolved) now, once."""
+    checks: list[_CheckSpec] = []
+    for index, spec in enumerate(specs):
+        path = ("validate", index)
+        broken = False
+        for where, message in schema_problems(spec["schema"]):
+            compiler.problem((*path, "schema", *where), message)
+            broken = True
+        when = compiler.condition(spec["when"], (*path, "when")) if "when" in spec else None
+        if not broken:
+            checks.append((rule_label(compiler.source, path), when, validator_for(spec["schema"])))
+    return checks
+
+
+def _no_such_file(file_name: str, names: list[str]) -> str:
+    # Names compare without their suffix: every candidate ends in .yaml, which would make any look close.
+    stems = {Path(name).stem: name for name in names if name != DESTINATION_FILE}
+    close = closest(Path(file_name).stem, stems)
+    hint = f" (did you mean `{stems[close]}`?)" if close else ""
+    return f"no file {file_name!r} in the mapping folder{hint}"
+
+
+def _read(files: MappingTexts, file_name: str, which: int, problems: list[Problem]) -> Source | None:
+    """Parse and schema-check one file; None (with problems recorded) when it cannot be used."""
+    text = files.text(file_name, problems)
+    if text is None:
+        return None
+    display = str(files.folder / file_name)
+    try:
+        return _read_checked(text, display, which, problems)
+    except RecursionError:
+        problems.append(Problem(display, None, "", "nested too deeply to check"))
+        return None
+
+
+def _read_checked(text: str, display: str, which: int, problems: list[Problem]) -> Source | None:
+    source, parse_problems = parse_yaml(text, display, LIMITS)
+    problems.extend(parse_problems)  # duplicate keys are reported, and the file is checked on
+    if source is None:
+        return None
+    key_problems = _non_string_keys(source, source.data, ())
+    if key_problems:
+        problems.extend(key_problems)
+        return None
+    errors = () if _known_valid(source.data, which) else _validators()[which].iter_errors(source.data)
+    schema_problems = [problem for error in errors for problem in _schema_problems(source, error)]
+    problems.extend(sorted(schema_problems, key=lambda p: (p.line or 0, p.yaml_path)))
+    # Rules are compiled only from files whose shape is right; their own checks come after a fix.
+    return None if schema_problems or parse_problems else source
+
+
+def _non_string_keys(source: Source, data: Any, path: YamlPath, seen: set[int] | None = None) -> list[Problem]:
+    """Keys that are not strings; a node an alias repeats is walked once (where its anchor stands)."""
+    seen = set() if seen is None else seen
+    if id(data) in seen:
+        return []
+    found: list[Problem] = []
+    if isinstance(data, dict):
+        seen.add(id(data))
+        for key, value in data.items():
+            if not isinstance(key, str):
+                found.append(source.problem(path, f"key {key!r} must be a string (quote it: YAML reads yes/no/on/off and numbers as other types)"))
+            else:
+                found.extend(_non_string_keys(source, value, path + (key,), seen))
+    elif isinstance(data, list):
+        seen.add(id(data))
+        for index, item in enumerate(data):
+            found.extend(_non_string_keys(source, item, path + (index,), seen))
+    return found
+
+
+# Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
+# default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
+_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
+
+
+def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:
+    """Resolve each $ref of a settings schema now, so none fails at event time: it must point
+    inside the schema (``#/$defs/NAME``); the engine does no I/O, so a remote one is refused."""
+    resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
+    resolver = _NO_RETRIEVAL.with_resource("", resource).resolver("")
+    stack: list[tuple[Any, YamlPath]] = [(schema, ("settings",))]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, path + (index,)) for index, item in enumerate(node))
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                if not value.startswith("#"):
+                    problems.append(source.problem(path + (key,), f"{key} {value!r} is outside the settings schema: the engine "
+                                                                  "fetches nothing, so refer to #/$defs/NAME within it"))
+                    continue
+                try:
+                    resolver.lookup(value)
+                except referencing.exceptions.Unresolvable:
+                    problems.append(source.problem(path + (key,), f"{key} {value!r} points to nothing in the settings schema"))
+            else:
+                stack.append((value, path + (key,)))
+
+
+def _schema_problems(source: Source, error: jsonschema.ValidationError) -> list[Problem]:
+    alternatives = error.validator_value if error.validator == "oneOf" else None
+    if isinstance(alternatives, list) and all(set(one) == {"required"} for one in alternatives):
+        # Exactly one of some keys: say so, not "valid under each of" a dump of the schema.
+        keys = ", ".join(key for one in alternatives for key in one["required"])
+        return [source.problem(tuple(error.absolute_path), f"give exactly one of: {keys}")]
+    if error.context:  # anyOf: report the alternative that got furthest into the value, and
+        # of those one that took the value for its kind (not merely "wrong type" or "not one of")
+        error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator not in ("enum", "type")))
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # One problem per unknown key, at the key's own line, with the nearest known key.
+        known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+        return [source.problem(path + (key,), f"unknown key {key!r}{did_you_mean(key, known) or _one_of(known)}")
+                for key in error.instance if key not in known]
+    message = error.message
+    if len(message) > 300:
+        message = message[:297] + "..."
+    if error.validator == "enum" and isinstance(error.instance, str) and isinstance(error.validator_value, list):
+        message += did_you_mean(error.instance, [str(choice) for choice in error.validator_value])
+    return [source.problem(path, message)]
+
+
+def _one_of(known: list[str]) -> str:
+    return f" (expected one of: {', '.join(known)})" if known else " (no keys are allowed here)"
+
+
+def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    """Expand ``paths`` aliases (which may name earlier-resolved aliases); cycles are problems."""
+    resolved: dict[str, tuple[str, ...]] = {}
+
+    def expand(name: str, trail: tuple[str, ...]) -> tuple[str, ...]:
+        if name in resolved:
+            return resolved[name]
+        if name in trail:
+            problems.append(source.problem(("paths", name), f"path alias cycle: {' -> '.join((*trail, name))}"))
+            return ()
+        value = spec[name]
+        out: list[str] = []
+        for index, item in enumerate([value] if isinstance(value, str) else value):
+            if item.startswith("$"):
+                if item[1:] not in spec:
+                    problems.append(source.problem(("paths", name, index), f"unknown path alias {item}"))
+                    continue
+                out.extend(expand(item[1:], (*trail, name)))
+            else:
+                out.append(item)
+        resolved[name] = tuple(out)
+        return resolved[name]
+
+    for alias in spec:
+        expand(alias, ())
+    return resolved
+
+
+def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> None:
+    for name, spec in specs.items():
+        if name == EVENT_TYPE_VAR:
+            compiler.problem(path + (name,), f"{EVENT_TYPE_VAR} is bound by the engine to the event's type; choose another name")
+            continue
+        # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
+        compiler.lets[name] = compiler.expr(spec, path + (name,))
+
+
+def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    if "method" in spec:
+        method = spec["method"]
+        request["method"] = (compiler.expr({"const": method}, path + ("method",)) if isinstance(method, str)
+                             else compiler.expr(method, path + ("method",)))
+    if "endpoint" in spec:
+        request["endpoint"] = compiler.expr(spec["endpoint"], path + ("endpoint",))
+    for part in ("headers", "params"):
+        if part in spec:
+            request[part] = {key: compiler.expr(sub, path + (part, key)) for key, sub in spec[part].items()}
+    return request

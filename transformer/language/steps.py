@@ -1,0 +1,214 @@
+"""Steps (``then``): each changes a value that is there, in order, and may have its own ``when``.
+
+A ``@step`` function checks its YAML once, at load, and returns the function the generated code
+calls with the value; that function returns the new value or raises StepError, which the
+generated code turns into a 400 naming the rule and the paths it read. ``then`` is the modifier
+that runs a rule's steps.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..runtime.values import MISSING, is_present, type_name
+from . import dates
+from .codegen import Gen, Node
+from .functions import COERCIONS, StepError, needs_text, to_text, type_class
+from .registry import Scope, Step, StepCompiler, registering
+from .yamlsource import YamlPath
+
+STEPS: dict[str, StepCompiler] = {}  # in the order a "needs exactly one of" message lists them
+
+
+def step(name: str) -> Callable[[StepCompiler], StepCompiler]:
+    return registering(STEPS, name)
+
+
+def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, label: str) -> Node:
+    """The ``then`` modifier: ``node``'s value through each step; a step's error names the rule."""
+    steps: list[tuple[Step, Node | None]] = []
+    settings_only = node.settings_only
+    for index, spec in enumerate(specs):
+        here = path + (index,)
+        actions = [key for key in spec if key != "when"]
+        if len(actions) != 1:
+            scope.problem(here, f"a step needs exactly one of {', '.join(STEPS)}")
+            continue
+        test = None
+        if "when" in spec:
+            test = scope.condition(spec["when"], here + ("when",))
+            settings_only = settings_only and test.settings_only
+        steps.append((STEPS[actions[0]](scope, spec[actions[0]], here + (actions[0],)), test))
+    tried = f" (from {', '.join(node.sources)})" if node.sources else ""
+    if node.owned and steps and isinstance(steps[0][0], _Omit):  # no one else holds the value: no second copy
+        steps[0] = (steps[0][0].in_place, steps[0][1])
+
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        with gen.block(f"if {target} is not MISSING:"):
+            with gen.block("try:"):
+                for function, test in steps:
+                    call = f"{target} = {gen.const(function)}({target})"
+                    if test is None:
+                        gen.line(call)
+                        continue
+                    flag = gen.temp()
+                    test.emit(gen, flag)
+                    with gen.block(f"if {flag}:"):
+                        gen.line(call)
+            with gen.block("except StepError as _error:"):
+                gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
+            with gen.block(f"if {target} is None or {target} == '':"):
+                gen.line(f"{target} = MISSING")
+
+    return Node(emit, settings_only, node.sources)
+
+
+def _needs_object(value: Any, step: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise StepError(f"{step} needs an object, got {type_name(value)}")
+    return value
+
+
+class _Omit:
+    """The omit step: the object without the keys. A value a rule shares (a let's, used twice) is
+    copied when a key goes; a value ``then`` knows to be its own (see Node.owned) loses them in place."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.dropped = frozenset(keys)
+
+    def __call__(self, value: Any) -> Any:
+        kept = _needs_object(value, "omit")
+        for key in self.dropped:
+            if key in kept:
+                return {k: v for k, v in kept.items() if k not in self.dropped}
+        return kept  # nothing to drop: the value is the rule's own already, no copy needed
+
+    def in_place(self, value: Any) -> Any:
+        kept = value if isinstance(value, dict) else _needs_object(value, "omit")
+        for key in self.dropped:
+            kept.pop(key, None)
+        return kept
+
+
+@step("omit")
+def _omit(scope: Scope, keys: list[str], path: YamlPath) -> Step:
+    return _Omit(keys)
+
+
+@step("coerce")
+def _coerce(scope: Scope, name: str, path: YamlPath) -> Step:
+    return COERCIONS[name]
+
+
+_NAMES_KEPT = 4096
+
+
+@step("entries")
+def _entries(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
+    key_coercions = tuple(COERCIONS[name] for name in spec.get("key", ()))
+    by_type = spec.get("by_type", {})
+    suffixes = {kind: rule["key_suffix"] for kind, rule in by_type.items() if "key_suffix" in rule}
+    coercions = {kind: COERCIONS[rule["value"]] for kind, rule in by_type.items() if "value" in rule}
+
+    names: dict[tuple[str, str], str] = {}  # (key, type class) -> new key; keys recur from event to event
+
+    def rename(key: str, kind: str) -> str:
+        new_key = key
+        for coerce in key_coercions:
+            new_key = coerce(new_key)
+        suffix = suffixes.get(kind)
+        if suffix and not new_key.endswith(suffix):
+            new_key += suffix
+        if len(names) >= _NAMES_KEPT:  # bounded: event keys are unbounded in variety
+            names.clear()
+        names[key, kind] = new_key
+        return new_key
+
+    def rewrite(value: Any) -> Any:
+        out: dict[str, Any] = {}
+        for key, item in _needs_object(value, "entries").items():
+            kind = type_class(item)
+            new_key = names.get((key, kind))
+            if new_key is None:
+                new_key = rename(key, kind)
+            coerce_value = coercions.get(kind)
+            if coerce_value is not None:
+                item = coerce_value(item)
+            if new_key in out:
+                first = next(k for k, v in value.items() if rename(k, type_class(v)) == new_key)
+                raise StepError(f"keys {first!r} and {key!r} both become {new_key!r}")
+            out[new_key] = item
+        return out
+
+    return rewrite
+
+
+@step("join")
+def _join(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
+    keys = tuple(spec["keys"])
+    sep = spec.get("sep", " ")
+
+    def join(value: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        parts = [to_text(part) for key in keys if is_present(part := _needs_object(value, "join").get(key, MISSING))]
+        return sep.join(parts) if parts else MISSING
+
+    return join
+
+
+@step("max_length")
+def _max_length(scope: Scope, limit: int, path: YamlPath) -> Step:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise StepError(f"is {len(value)} characters, over the limit of {limit}")
+        return value
+
+    return check
+
+
+@step("date")
+def _date(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
+    to, epoch = spec["to"], spec.get("epoch", "seconds")
+    if "precision" in spec and to != "iso":
+        scope.problem(path + ("precision",), "precision goes with to: iso only (unix times are whole numbers)")
+    precision = spec.get("precision", "millis")
+
+    def convert(value: Any) -> Any:
+        micros = dates.read_instant(value, epoch)
+        return dates.iso(micros, precision) if to == "iso" else dates.unix(micros, to.removeprefix("unix_"))
+
+    return convert
+
+
+@step("truncate")
+def _truncate(scope: Scope, spec: dict[str, int], path: YamlPath) -> Step:
+    if "chars" in spec:
+        chars = spec["chars"]
+        return lambda value: needs_text(value, "truncate")[:chars]
+    limit = spec["bytes"]
+
+    def cut(value: Any) -> str:
+        encoded = needs_text(value, "truncate").encode("utf-8", "surrogatepass")
+        # A cut inside a character leaves only its first bytes, which decoding drops.
+        return encoded[:limit].decode("utf-8", "ignore") if len(encoded) > limit else value
+
+    return cut
+
+
+@step("replace")
+def _replace(scope: Scope, spec: dict[str, str], path: YamlPath) -> Step:
+    try:
+        pattern = re.compile(spec["regex"])
+    except re.error as exc:
+        scope.problem(path + ("regex",), f"regular expression does not compile ({exc})")
+        return lambda value: value
+    replacement = spec["with"]
+    return lambda value: pattern.sub(lambda _: replacement, needs_text(value, "replace"))  # literal text
+
+
+@step("split")
+def _split(scope: Scope, separator: str, path: YamlPath) -> Step:
+    return lambda value: needs_text(value, "split").split(separator)

@@ -1,0 +1,218 @@
+"""A loaded destination: turns events into request descriptions, one or a batch at a time."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import TransformError
+from ..language.codegen import TRACE
+from ..language.delivery_rules import DeliveryRules
+from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
+from ..language.loader import Mapping as CompiledMapping
+from .explain import TOO_DEEP, Secrets, explanation
+from .failures import event_error
+from .lookups import Lookup, shown_url
+from .processor import Processor
+from .request import RequestBuilder
+from .settings import SettingsChecker
+from .values import MISSING, is_present, type_name
+from .wire import json_bytes
+
+
+def _rebuild(folder: str, texts: dict[str, str]) -> Destination:
+    """Unpickle: compile the mapping again from the texts it was built from (no file is read)."""
+    return Destination(load_mapping(Path(folder), texts))
+
+
+class Destination(Processor):
+    """One destination's compiled mappings. Safe to share between threads: it holds no event state,
+    only a bounded cache of validated settings, keyed by their value (see settings.py).
+
+    It pickles (pickle, cloudpickle, dill) as the text of its mapping files and compiles them again
+    on arrival, so a copy sent to a worker gives the same results and needs no mapping folder there.
+    """
+
+    def __init__(self, mapping: CompiledMapping) -> None:
+        self._mapping = mapping
+        self.name = mapping.name
+        self.event_types = tuple(mapping.plans)
+        self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
+                                         mapping.settings_errors)
+        self._requests = RequestBuilder(mapping)
+        self._tracing: dict[str, EventPlan] | None = None  # explain's variant, generated on its first call
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> Destination:
+        return cls(load_mapping(Path(folder)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (str(self._mapping.folder), dict(self._mapping.texts))
+
+    @property
+    def folder(self) -> Path:
+        return self._mapping.folder
+
+    @property
+    def supports_batching(self) -> bool:
+        return self._mapping.batching is not None
+
+    @property
+    def delivery(self) -> DeliveryRules:
+        """How its requests are to be sent (the ``delivery:`` section; read-only). The engine sends
+        nothing: ``transformer.delivery`` (the ``[http]`` extra) follows these rules."""
+        return self._mapping.delivery
+
+    def secret_values(self, settings: Any) -> tuple[str, ...]:
+        """The values of the settings marked ``secrets``, in the forms a URL may hold them, to keep
+        out of anything shown (``transformer.delivery`` redacts them); () for invalid settings."""
+        try:
+            return self._settings.state(settings).secrets
+        except TransformError:
+            return ()
+
+    def __repr__(self) -> str:
+        return f"<Destination {self.name} from {self._mapping.folder}>"
+
+    # -- one event -------------------------------------------------------------------------
+
+    def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        """Turn one event into one request description; raise TransformError when it cannot."""
+        try:
+            output = self._transform(message, settings, lookup)
+            json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
+            return output
+        except Exception as exc:
+            raise event_error(exc, self.name, message) from None
+
+    def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
+                   tracing: dict[str, EventPlan] | None = None) -> dict[str, Any]:
+        try:
+            if not isinstance(message, dict):
+                raise TransformError(f"the message must be an object, got {type_name(message)}")
+            state = self._settings.state(settings)
+            event_type = message.get("type", MISSING)
+            key = event_type.lower() if isinstance(event_type, str) else ""
+            plan = self._mapping.plans.get(key)
+            if plan is None:
+                raise self._unsupported(event_type)
+        except TransformError as exc:
+            raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+        try:
+            if tracing is None:
+                return self._requests.build(message, state, key, plan, lookup)
+            # explain: the tracing variant, with every part run for this event (so each is traced)
+            plan = tracing[key]
+            return self._requests.build(message, state, key, plan, lookup, self._requests.every_part(state, key, plan))
+        except TransformError as exc:
+            raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
+
+    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        """Why ``transform`` gives what it gives for this event: the result and, for each output
+        field (and each rule that left one out), the file, line and rule that decided it, where the
+        value came from (event paths, settings, let bindings, look-ups), and what was tried on the
+        way: each candidate path (missing, null, empty, found) and each rule of a ``first``
+        (skipped on a false condition, gave nothing, gave a value). Returns data::
+
+            {"destination", "event_type", "file", "request" | "error": {"message", "status_code"},
+             "lookups": [{"kind", "value", "request", "status"}],
+             "fields": [{"field", "file", "line", "rule", "spec", "result": "sent" | "left out" | "error",
+                         "value", "source": [...] (when sent), "why" (when left out),
+                         "tried": [{"depth", "rule" | "condition" | "path", "result", ...}]}]}
+
+        A value derived from a secret setting shows as ``[redacted]``, and so does a request
+        endpoint, header or parameter holding a secret's value; a look-up's URL shows as in
+        messages. Keys and the engine's own words are never changed. The tracing functions are
+        generated on the first call; ``transform`` never runs them."""
+        if self._tracing is None:
+            self._tracing = tracing_plans(self._mapping)
+        try:
+            secrets = Secrets(frozenset(self._mapping.secrets), self._settings.state(settings).secrets)
+        except TransformError:  # invalid settings: the event is that error, and no rule runs
+            secrets = Secrets()
+        asked: list[dict[str, Any]] = []
+
+        def recording(request: dict[str, Any]) -> tuple[int, Any]:
+            url = shown_url(request["endpoint"], secrets.values)  # as a message shows it
+            entry = {**request.get("lookup", {}), "request": f"{request['method']} {url}", "status": None}
+            asked.append(entry)
+            answer: tuple[int, Any] = lookup(request)  # type: ignore[misc]  # only given when there is one
+            entry["status"] = answer[0] if isinstance(answer, tuple) and answer else None
+            return answer
+
+        records: list[tuple[Any, ...]] = []
+        token = TRACE.set(records)
+        outcome: dict[str, Any]
+        try:
+            request = self._transform(message, settings, recording if lookup is not None else None, self._tracing)
+            json_bytes(request)  # as transform does: text that could never be sent makes the event an error
+            outcome = {"request": request}
+        except Exception as exc:
+            error = event_error(exc, self.name, message)
+            outcome = {"error": {"message": error.message, "status_code": error.status_code}}
+        finally:
+            TRACE.reset(token)
+        event_type = message.get("type") if isinstance(message, dict) else None
+        key = event_type.lower() if isinstance(event_type, str) else None
+        plan = self._mapping.plans.get(key) if key is not None else None
+        fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)
+        if shown is not None:
+            outcome = {"request": shown}
+        data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
+                "lookups": asked, "fields": fields}
+        cut: dict[str, Any] = _cut_deep(data)
+        return cut
+
+    def _unsupported(self, event_type: Any) -> TransformError:
+        if not is_present(event_type):
+            return TransformError("Event type is required")
+        if not isinstance(event_type, str):
+            return TransformError(f"Event type must be a string, got {type_name(event_type)}")
+        shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
+        return TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+
+    def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
+        """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
+        each answered "not found"): ``{"kind", "value", "request"}`` each. For engines that join
+        events with a customer table first and transform with the answers after. An event that
+        cannot be transformed needs none (its error comes from ``transform``)."""
+        asked: list[dict[str, Any]] = []
+
+        def record(request: dict[str, Any]) -> tuple[int, Any]:
+            kind_value = request.pop("lookup")
+            asked.append({**kind_value, "request": request})
+            return 404, None
+
+        try:
+            self.transform(message, settings, lookup=record)
+        except TransformError:
+            pass
+        return asked
+
+    def _batching(self, settings: Any = None) -> Batching:
+        """The batch rules, with the limits ``settings`` give (validated) when there are any."""
+        spec = self._mapping.batching
+        if spec is None:
+            raise ValueError(f"destination {self.name} declares no batching")
+        return spec if settings is None else spec.for_settings(self._settings.state(settings).settings)
+
+    def check_settings(self, settings: Any) -> None:
+        """Raise TransformError when ``settings`` do not satisfy the destination's settings schema."""
+        try:
+            self._settings.state(settings)
+        except TransformError as exc:
+            raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+
+
+def _cut_deep(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with what is nested deeper than any request may be (an event's value
+    read as it came) cut short."""
+    if isinstance(value, (dict, list)) and depth > _SHOWN_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {k: _cut_deep(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_deep(item, depth + 1) for item in value]
+    return value
+
+
+_SHOWN_DEPTH = 200  # twice what a request may nest; the explanation nests values a few levels down

@@ -1,0 +1,169 @@
+"""Look-ups: the one place where a transform asks the caller something.
+
+The engine performs no I/O. A ``lookup`` rule describes GET requests; the caller's lookup function
+answers each with ``(status_code, body)``. Whatever that function does wrong (raises, hangs up
+with SystemExit, returns garbage, answers 200 with nothing usable) becomes this event's error
+with a 5xx status naming the look-up, never an exception out of ``process`` and never an error
+blamed on the event. KeyboardInterrupt is let through: it is the user stopping the run.
+
+Each request carries ``lookup: {kind, value}`` beside method, endpoint and headers: what is looked
+up, as data, so a caller can answer from a table (``table_lookup``) instead of parsing URLs.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import TransformError
+from .values import MISSING, has_surrogate, printable, type_name
+from .wire import request_description
+
+Lookup = Callable[[dict[str, Any]], Any]
+
+
+class Found:
+    """A lookup function's answer body that is the found value itself (e.g. a customer id), so a
+    caller that already knows it need not build the body the destination's API would send."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Found({self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Found) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(("Found", self.value))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Found, (self.value,)
+
+
+def table_lookup(table: Mapping[tuple[str, Any], Any]) -> Lookup:
+    """A lookup function answering from ``table``: ``(kind, value) -> found value`` (e.g.
+    ``("email", "ada@example.com") -> "cust-7"``). Look-ups not in the table answer 404."""
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked = request.get("lookup") or {}
+        kind = asked.get("kind")
+        found = table.get((kind, asked.get("value")), MISSING) if isinstance(kind, str) else MISSING
+        return (404, None) if found is MISSING else (200, Found(found))
+
+    return lookup
+
+
+def shown_url(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` (a URL built from settings and the event) as a message may show it: each secret
+    value in it replaced, whatever its length. Only this outside text is redacted, never the
+    words the engine wrote around it."""
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return printable(text)
+
+
+class Asker:
+    """What one event's look-ups are asked with: the caller's function, the request headers, and
+    the secret settings' values, which never reach a message (a URL may contain one)."""
+
+    __slots__ = ("function", "headers", "secrets")
+
+    def __init__(self, function: Lookup | None, headers: dict[str, Any], secrets: tuple[str, ...]) -> None:
+        self.function = function
+        self.headers = headers
+        self.secrets = secrets
+
+    def where(self, kind: str, url: str) -> str:
+        """The look-up as a message names it (made only for a message: redacting has a cost)."""
+        return f"look-up {kind} (GET {shown_url(url, self.secrets)})"
+
+    def ask(self, kind: str, value: Any, url: str, label: str) -> tuple[int, Any]:
+        if self.function is None:
+            raise TransformError(f"{label}: this event needs a {self.where(kind, url)} and no lookup function was given; "
+                                 "pass lookup=... (or canned answers to the CLI with --lookups)")
+        request = request_description("GET", url, dict(self.headers), {}, {})
+        request["lookup"] = {"kind": kind, "value": value}
+        try:
+            answer = self.function(request)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
+            raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {self.where(kind, url)}",
+                                 502) from None
+        if (not isinstance(answer, (tuple, list)) or len(answer) != 2 or answer[0].__class__ is not int
+                or not 100 <= answer[0] <= 599):
+            raise TransformError(f"{label}: the lookup function must return (status_code, body) for {self.where(kind, url)}",
+                                 502)
+        return answer[0], answer[1]
+
+
+LookupRequest = tuple[str, Callable[[Any], Any], Callable[[Any], Any]]  # kind, value rule, endpoint rule
+
+
+def look_up_rule(requests: list[LookupRequest], found: Callable[[Any], Any], found_path: str,
+                 absent: frozenset[int], label: str) -> Callable[[Any], Any]:
+    """The function a ``lookup`` rule compiles to: ask each request in turn; the first 200 gives
+    the value at ``found_path``; statuses in ``absent`` mean "ask the next"; others are errors."""
+
+    def look_up(ctx: Any) -> Any:
+        for kind, value_fn, endpoint_fn in requests:
+            value = value_fn(ctx)
+            if value is MISSING:
+                continue
+            url = endpoint_fn(ctx)
+            if url is MISSING:
+                continue
+            if not isinstance(url, str):
+                raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
+            asker: Asker = ctx.lookup
+            status, body = asker.ask(kind, value, url, label)
+            if status == 200:
+                try:
+                    return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
+                except _BadAnswer as bad:
+                    raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
+            if status in absent:
+                continue
+            raise TransformError(f"{label}: {asker.where(kind, url)} failed with status {status}",
+                                 status if status >= 400 else 502)
+        return MISSING
+
+    return look_up
+
+
+class _BodyContext:
+    """Lets a generated path function dig into a look-up answer's body."""
+
+    __slots__ = ("event", "settings")
+
+    def __init__(self, body: Any) -> None:
+        self.event = body
+        self.settings: dict[str, Any] = {}
+
+
+class _BadAnswer(Exception):
+    """What is wrong with a 200 answer, in the words that follow "answered 200"."""
+
+
+def _found_in(found: Callable[[Any], Any], body: Any, found_path: str) -> Any:
+    try:
+        value = found(_BodyContext(body))
+    except Exception:  # the answer holds something that is not JSON (or raises when read): the look-up's fault
+        raise _BadAnswer(f"with a body that is not JSON at {found_path}") from None
+    if value is MISSING:
+        raise _BadAnswer(f"without {found_path}")
+    return value
+
+
+def _usable(value: Any, found_path: str) -> Any:
+    """A found value is an id: a string or a finite number, never an object, a list or a boolean."""
+    cls = value.__class__
+    if cls is str and value and not has_surrogate(value) or cls is int or cls is float and math.isfinite(value):
+        return value
+    if cls is str and value:
+        raise _BadAnswer(f"with {found_path} that is not valid Unicode (it holds a lone surrogate)")
+    raise _BadAnswer(f"with {found_path} that is not a string or a number (got {type_name(value)})")

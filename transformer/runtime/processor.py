@@ -1,0 +1,101 @@
+"""The processor protocol over any transform: inputs in the processor shape
+X to one result each, in order, and the
+packing of successful results into batch requests. A Destination is a Processor."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..errors import TransformError
+from ..language.loader import Batching
+from .batching import Packer
+from .lookups import Lookup
+from .values import MISSING, type_name
+
+
+class Processor:
+    """What a destination offers engines and pipelines on top of ``transform``."""
+
+    name: str
+
+    def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _batching(self, settings: Any = None) -> Batching:
+        raise NotImplementedError
+
+    # -- inputs to results -----------------------------------------------------------------
+
+    def process(self, inputs: Iterable[Any], *, lookup: Lookup | None = None) -> list[dict[str, Any]]:
+        """The processor shape: one result per input, in order; never raises for a bad input."""
+        return list(self.process_iter(inputs, lookup=lookup))
+
+    def process_iter(self, inputs: Iterable[Any], *, lookup: Lookup | None = None) -> Iterator[dict[str, Any]]:
+        """Streaming ``process``: yields each input's result as it goes, holding none of them, so an
+        engine (Beam, Spark, a file reader) can stream a partition of any size."""
+        for item in inputs:
+            yield self.process_one(item, lookup=lookup)
+
+    def process_one(self, item: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+        """One input in the processor shape to one result; never raises for a bad input."""
+        if not isinstance(item, dict):
+            return {"error": f"{self.name}: an input must be an object with message and destination, got {type_name(item)}",
+                    "statusCode": 400, "metadata": None}
+        # dict.get, not item.get: a dict subclass may override get (and raise); its storage is what counts.
+        metadata = dict.get(item, "metadata")
+        destination = dict.get(item, "destination")
+        config = dict.get(destination, "Config", MISSING) if isinstance(destination, dict) else MISSING
+        if config is MISSING:
+            return {"error": f"{self.name}: configuration error: the input has no destination.Config",
+                    "statusCode": 400, "metadata": metadata}
+        try:
+            output = self.transform(dict.get(item, "message", MISSING), config, lookup=lookup)
+        except TransformError as exc:
+            return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
+        return {"output": output, "statusCode": 200, "metadata": metadata}
+
+    # -- results to batch requests ---------------------------------------------------------
+
+    def batch(self, results: Iterable[dict[str, Any]], settings: Any = None) -> list[dict[str, Any]]:
+        """Pack successful results into as few batch requests as the destination's limits allow.
+
+        Results with the same ``batch_key`` share batches even when other results come between
+        them. Everything stands where its first event stood: a batch where its first event
+        stood, and what passes through (error results, and requests the destination does not
+        batch) where it stood. No event is split or dropped (one too large for any batch
+        becomes an error in its place). Limits that the destination lets settings change are
+        read from ``settings`` (validated; a TransformError when they are invalid), else their
+        defaults are used."""
+        return list(self.iter_batches(results, settings))
+
+    def iter_batches(self, results: Iterable[dict[str, Any]], settings: Any = None) -> Iterator[dict[str, Any]]:
+        """Streaming form of ``batch``, in bounded memory: at most 16 batches are open (one per
+        key), and at most 16 full batches and 10,000 passing results wait behind the oldest open
+        batch; past any bound, the oldest open batch is sent as it is."""
+        yield from Packer(self._batching(settings), self.name).pack(results)
+
+    def batch_key(self, result: dict[str, Any]) -> str | None:
+        """What decides which results may share a batch request: results with equal keys may. None
+        for a result that is never packed: an error, a request the destination does not batch,
+        or one the batch rules fail on (``batch`` turns that one into an error). For engines that
+        group results themselves (Beam's GroupByKey, a Spark partition sorted by key) before
+        calling ``batch`` on each group.
+
+        The key is a digest of the batch endpoint, method and headers: the same on every worker,
+        and safe to log (the headers hold credentials, the digest does not show them)."""
+        return Packer(self._batching(), self.name).key(result)
+
+    def batch_limits(self, settings: Any = None) -> dict[str, Any]:
+        """The batch limits (``max_events``, ``max_request_bytes``, ``max_event_bytes``) that
+        ``batch(results, settings)`` packs by: limits the destination lets settings change are read
+        from ``settings``, else their defaults. With ``batch.key``, ``envelope_bytes``: what a batch
+        adds around its events' bodies besides one comma between two of them; with ``batch.concat``,
+        ``concat``: the most items of each concatenated list."""
+        spec = self._batching(settings)
+        limits: dict[str, Any] = {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
+                                  "max_event_bytes": spec.max_event_bytes}
+        if spec.key is not None:
+            limits["envelope_bytes"] = Packer(spec, self.name).overhead
+        else:
+            limits["concat"] = dict(spec.concat)
+        return limits

@@ -1,0 +1,146 @@
+"""Building one event's request from its compiled plan: the body per event, and the request parts
+that read only settings computed once per (settings, event type)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..errors import TransformError
+from ..language.checks import Check
+from ..language.codegen import Context
+from ..language.compiler import EVENT_TYPE_VAR
+from ..language.loader import EventPlan, Part
+from ..language.loader import Mapping as CompiledMapping
+from .lookups import Asker, Lookup
+from .settings import SettingsState
+from .values import MISSING, type_name
+from .wire import compact_json, request_description
+
+
+class TypeState:
+    """What one (settings, event type) pair computes once: settings-only lets and request parts.
+
+    ``method`` and ``endpoint`` hold a checked string, or the Part to run (and check) per event;
+    ``headers`` and ``params`` hold the values computed once, ``*_rules`` the Parts to run per
+    event. ``checks`` are the body checks that may apply: one whose condition reads only settings
+    is left out when false, and kept without its condition when true. ``per_event`` says whether
+    any of that (or a body size limit) is left to do per event. ``asker`` is the last Asker made,
+    reused while callers pass the same lookup function.
+    """
+
+    __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "checks",
+                 "max_body_bytes", "per_event", "asker")
+
+    def __init__(self, event_type: str) -> None:
+        self.static_vars: dict[str, Any] = {EVENT_TYPE_VAR: event_type}
+        self.method: Any = MISSING
+        self.endpoint: Any = MISSING
+        self.headers: dict[str, Any] = {}
+        self.params: dict[str, Any] = {}
+        self.header_rules: tuple[tuple[str, Part], ...] = ()
+        self.param_rules: tuple[tuple[str, Part], ...] = ()
+        self.checks: tuple[Check, ...] = ()
+        self.max_body_bytes: int | None = None
+        self.per_event = True
+        self.asker: Asker | None = None
+
+
+class RequestBuilder:
+    """Runs a compiled mapping's plans: one event and its settings state in, one request out."""
+
+    def __init__(self, mapping: CompiledMapping) -> None:
+        self._mapping = mapping
+
+    def build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
+              lookup: Lookup | None, static: TypeState | None = None) -> dict[str, Any]:
+        if static is None:
+            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
+        asker = static.asker
+        if asker is None or asker.function is not lookup:
+            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        ctx = Context(message, state.settings, static.static_vars, asker)
+        body = plan.body(ctx) if plan.body is not None else MISSING
+        if body is MISSING:
+            body = {}
+        if static.per_event:
+            return _per_event(body, ctx, static, plan)
+        return request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
+
+    def every_part(self, state: SettingsState, event_type: str, plan: EventPlan) -> TypeState:
+        """A state that runs every request part per event (explain's tracing plans: each is traced)."""
+        static = TypeState(event_type)
+        static.method, static.endpoint = plan.method, plan.endpoint
+        static.header_rules, static.param_rules = tuple(plan.headers.items()), tuple(plan.params.items())
+        static.checks, static.max_body_bytes = plan.checks, self._body_limit(state)
+        return static
+
+    def _type_state(self, state: SettingsState, event_type: str, plan: EventPlan) -> TypeState:
+        """Compute the request parts that read only settings, once per (settings, event type)."""
+        static = TypeState(event_type)
+        ctx = Context({}, state.settings, static.static_vars, None)
+        for name in ("method", "endpoint"):
+            part: Part = getattr(plan, name)
+            value = part.fn(ctx) if part.settings_only else MISSING
+            # A bad value stays a Part: each event then reports it, as a per-event rule would.
+            setattr(static, name, value if value.__class__ is str else part)
+        for name, part in plan.headers.items():
+            if part.settings_only and (value := part.fn(ctx)) is not MISSING:
+                static.headers[name] = value
+        for name, part in plan.params.items():
+            if part.settings_only and (value := part.fn(ctx)) is not MISSING:
+                static.params[name] = value
+        static.header_rules = tuple((n, p) for n, p in plan.headers.items() if not p.settings_only)
+        static.param_rules = tuple((n, p) for n, p in plan.params.items() if not p.settings_only)
+        static.checks = tuple(check if not check.settings_only else replace(check, when=None) for check in plan.checks
+                              if not check.settings_only or check.when is None or check.when(ctx))
+        static.max_body_bytes = self._body_limit(state)
+        static.per_event = bool(static.checks or static.header_rules or static.param_rules
+                                or static.max_body_bytes is not None or static.method.__class__ is not str
+                                or static.endpoint.__class__ is not str)
+        state.types[event_type] = static
+        return static
+
+    def _body_limit(self, state: SettingsState) -> int | None:
+        limit = self._mapping.max_body_bytes
+        if self._mapping.max_body_setting is not None:
+            limit = state.settings.get(self._mapping.max_body_setting, limit)
+        return limit
+
+
+def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> dict[str, Any]:
+    """The request, with what varies per event besides the body: checks, request parts whose
+    rules read the event, the body size limit."""
+    for check in static.checks:
+        check.apply(body, ctx)
+    method = static.method
+    if method.__class__ is not str:
+        method = _request_string(method.fn(ctx), plan.file, "method")
+    endpoint = static.endpoint
+    if endpoint.__class__ is not str:
+        endpoint = _request_string(endpoint.fn(ctx), plan.file, "endpoint")
+    headers = _with_rules(static.headers, static.header_rules, ctx)
+    params = _with_rules(static.params, static.param_rules, ctx)
+    limit = static.max_body_bytes
+    if limit is not None:
+        size = len(compact_json(body).encode("utf-8"))
+        if size > limit:
+            raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
+    return request_description(method, endpoint, headers, params, body)
+
+
+def _request_string(value: Any, file: str, name: str) -> str:
+    if value is MISSING:
+        raise TransformError(f"{file} request.{name}: the rule gave no value for this event")
+    if value.__class__ is not str:
+        raise TransformError(f"{file} request.{name}: must be a string, got {type_name(value)}")
+    return str(value)
+
+
+def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:
+    """A fresh dict of the values computed once, plus those of the per-event rules that give one."""
+    out = dict(computed)
+    for name, part in rules:
+        value = part.fn(ctx)
+        if value is not MISSING:
+            out[name] = value
+    return out

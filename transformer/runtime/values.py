@@ -1,0 +1,199 @@
+"""The value rules every mapping shares: MISSING, "present", and fresh JSON copies."""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import TransformError
+
+# Deeper than any real analytics payload; keeps hostile nesting from exhausting the stack.
+MAX_DEPTH = 100
+
+
+class _Missing:
+    """No value at all: distinct from None (JSON null), which a payload may legitimately hold.
+
+    There is exactly one: every ``is MISSING`` test in generated code depends on it, so a copy
+    made by any pickler (pickle, cloudpickle, dill) must come back as the same object.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "MISSING"  # pickled by reference: unpickling looks up transformer.values.MISSING
+
+    def __copy__(self) -> _Missing:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _Missing:
+        return self
+
+
+MISSING: Any = _Missing()
+
+
+def is_present(value: Any) -> bool:
+    """Present means not missing, not null and not the empty string; 0 and false are present."""
+    return value is not MISSING and value is not None and value != ""
+
+
+class _BadValue(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.keys: list[str] = []
+
+
+def fresh(value: Any, where: str) -> Any:
+    """Return ``value`` as a new JSON value that shares nothing with the input.
+
+    Output must never alias the caller's event (a caller mutating a request must not change its
+    event), and must serialise as strict JSON; ``where`` names the source for the error message.
+    """
+    cls = value.__class__
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    try:
+        return _copy(value, 0)
+    except _BadValue as bad:
+        keys = list(reversed(bad.keys))
+        if len(keys) > 8:  # a hostile depth would make the message as long as the event
+            keys = [*keys[:4], f"<{len(keys) - 6} more>", *keys[-2:]]
+        suffix = "".join(f".{k}" for k in keys)
+        raise TransformError(f"{where}{suffix} {bad.reason}") from None
+
+
+def _copy(value: Any, depth: int) -> Any:
+    cls = value.__class__
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    if cls is float:
+        if math.isfinite(value):
+            return value
+        raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
+    if depth >= MAX_DEPTH:
+        raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
+    # Copied whole at C speed, then each value that is not a plain scalar replaced by its own
+    # copy: scalars are most of any payload, and a call each would double the cost.
+    if isinstance(value, dict):
+        out = value.copy() if cls is dict else dict(value.items())  # a subclass's own items()
+        for key, item in out.items():
+            if key.__class__ is not str:
+                raise _BadValue("has a key that is not a string")
+            kind = item.__class__
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            try:
+                out[key] = _copy(item, depth + 1)  # a value replaced, no key added: iterating stays valid
+            except _BadValue as bad:
+                bad.keys.append(key)
+                raise
+        return out
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        for index, item in enumerate(items):
+            kind = item.__class__
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            try:
+                items[index] = _copy(item, depth + 1)
+            except _BadValue as bad:
+                bad.keys.append(str(index))
+                raise
+        return items
+    # Subclasses (str enums, int subclasses) become their plain JSON type.
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _copy(float(value), depth)
+    raise _BadValue(f"holds a {cls.__name__}, which is not a JSON value")
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    name: str = value.__class__.__name__
+    return name
+
+
+def find_not_json(value: Any) -> str | None:
+    """Say where ``value`` holds something that is not plain JSON (a subclass of dict, an object of
+    another type), as a phrase for a message; None when it is plain JSON throughout."""
+    for path, item in _walk(value):
+        cls = item.__class__
+        if cls is str or cls is int or cls is bool or cls is float or item is None:
+            continue
+        if cls is dict and any(key.__class__ is not str for key in dict.keys(item)):
+            return f"has a key that is not a string at {_shown(path) or 'its top level'}"
+        if cls is not dict and cls is not list:
+            return (f"holds a {cls.__name__} at {_shown(path)}, which is not a JSON value" if path
+                    else f"is a {cls.__name__}, not a plain JSON object")
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (half of a UTF-16 pair, e.g. a truncated emoji):
+    such text cannot be encoded as UTF-8, so it can never be sent."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def find_not_unicode(value: Any) -> str | None:
+    """The path (as shown in messages) of the first string or key in ``value`` that holds a lone
+    surrogate; ``""`` when ``value`` is such a string itself; None when there is none."""
+    for path, item in _walk(value):
+        if item.__class__ is str and has_surrogate(item):
+            return _shown(path)
+        if item.__class__ is dict:
+            for key in dict.keys(item):
+                if key.__class__ is str and has_surrogate(key):
+                    return _shown(f"{path}.{key}" if path else key)
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate written as an escape (``\\ud83d``), so a message that
+    quotes input can always be encoded as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if has_surrogate(text) else text
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every value inside ``value`` (itself included) with its dotted path; plain dicts and lists
+    are read through their own storage (a subclass's methods may raise), each once (no cycles)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    seen: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        yield path, item
+        cls = item.__class__
+        if (cls is dict or cls is list) and id(item) not in seen:
+            seen.add(id(item))
+            pairs = dict.items(item) if cls is dict else enumerate(item)
+            stack.extend((sub, f"{path}.{key}" if path else str(key)) for key, sub in reversed(list(pairs)))
+
+
+def _shown(path: str) -> str:
+    """A path as a message shows it: short, and always valid UTF-8."""
+    return printable(path if len(path) <= 200 else path[:100] + "..." + path[-60:])
