@@ -64,7 +64,8 @@ class Sender:
         # Threads beyond the tries under way: events waiting to try again hold a thread, not a try.
         # One request at a time keeps strict input order (a retried event then holds back the rest).
         threads = 1 if concurrency == 1 else 2 * concurrency + 8
-        self._in_flight = 4 * threads  # tasks submitted and not done
+        self._in_flight = 4 * threads  # tasks submitted and not done, when they finish in any order
+        self._window = 2 * concurrency  # tasks ahead of the one yielded, in order (more only slows the packing)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="transformer-send")
 
     def __enter__(self) -> Sender:
@@ -207,7 +208,7 @@ class Sender:
         window: deque[Future[Out]] = deque()
         for item in items:
             window.append(self._executor.submit(task, item))
-            if len(window) >= self._in_flight:
+            if len(window) >= self._window:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
