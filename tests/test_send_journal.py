@@ -55,7 +55,10 @@ def test_a_run_killed_at_random_points_and_started_again_sends_nothing_confirmed
         for _ in range(3):
             runs.append((len(api.received), _journal_delivered(journal)))
             process = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(chance.uniform(0.4, 1.2))  # start-up takes about 0.3 s: some runs die before a request
+            deadline = time.monotonic() + 15
+            while len(api.received) == runs[-1][0] and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)  # until this run's first request: the kill then comes mid-delivery
+            time.sleep(chance.uniform(0.0, 0.5))
             process.kill()
             process.wait(timeout=10)
         runs.append((len(api.received), _journal_delivered(journal)))
