@@ -329,7 +329,7 @@ def test_rate_limit_spaces_requests() -> None:
     limiter = RateLimiter(RateLimit(2, 0.2), threading.Event())
     start = time.monotonic()
     for _ in range(6):
-        limiter.acquire()
+        limiter.release(limiter.acquire())
     assert 0.35 <= time.monotonic() - start < 1.5  # 2 at once, then 2 more each window (0.2 s and a margin)
 
 

@@ -78,6 +78,7 @@ class Client:
     def stop(self) -> None:
         """No new tries from now on; waits end at once. Tries under way finish (by their deadline)."""
         self.stopped.set()
+        self.limiter.wake()
 
     def abort(self) -> None:
         """Stop, and cut every try under way now."""
@@ -94,9 +95,12 @@ class Client:
         while True:
             try:
                 with self._slot():
-                    self.limiter.acquire()
+                    turn = self.limiter.acquire()
                     tries += 1
-                    response, data, cut = self._try(method, url, headers, body())
+                    try:
+                        response, data, cut = self._try(method, url, headers, body())
+                    finally:
+                        self.limiter.release(turn)
             except Stopped:
                 return Answer(None, b"", tries, f"the run stopped before try {tries + 1}", interrupted=True)
             except HTTPError as exc:
