@@ -100,7 +100,7 @@ def test_the_readmes_beam_example_gives_what_transformer_run_gives(tmp_path: Pat
     expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
                            "--lookups", "examples/kustomer-lookups.json")
     assert any(r["statusCode"] == 200 and r["output"]["method"] == "PUT" for r in expected)  # the look-up found ada
-    assert comparable(read_results(tmp_path, "kustomer-results*")) == comparable(expected)
+    assert comparable(read_results(tmp_path / "out", "kustomer-results*")) == comparable(expected)
 
 
 def test_the_readmes_two_pass_join_gives_what_transformer_run_gives(tmp_path: Path, monkeypatch: Any) -> None:
@@ -108,4 +108,4 @@ def test_the_readmes_two_pass_join_gives_what_transformer_run_gives(tmp_path: Pa
     run_readme_example(join_example, tmp_path, monkeypatch)
     expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
                            "--lookups", "examples/kustomer-lookups.json")
-    assert comparable(read_results(tmp_path, "kustomer-joined*")) == comparable(expected)
+    assert comparable(read_results(tmp_path / "out", "kustomer-joined*")) == comparable(expected)
