@@ -18,6 +18,7 @@ import pytest
 import transformer
 from transformer import cli
 from transformer.cli import common, inputs, jsonarray, progress, records
+from transformer.language.folders import known_names
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
@@ -131,7 +132,8 @@ def test_run_batch(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "-d", "nowhere", "-s", "{settings}"], "no built-in destination or mapping folder by that name"),
+    (["run", "-d", "nowhere", "-s", "{settings}"], "no destination 'nowhere' (known: "),
+    (["run", "-d", "kustomr", "-s", "{settings}"], "no destination 'kustomr' (did you mean `kustomer`?)"),
     (["run", "-d", "kustomer", "-s", "{missing}"], "cannot read settings"),
     (["run", "-d", "kustomer", "-s", "{bad_settings}"], "configuration error: setting apiKey is required"),
     (["run", "-d", "kustomer", "-s", "{settings}", "--batch"], "destination kustomer declares no batching"),
@@ -543,8 +545,8 @@ def test_test_command_reports_malformed_fixtures(tmp_path: Path, capsys: Any) ->
         f"ERROR {tmp_path}/inputs.json: fixture 'inputs' must be a list of inputs",
         f"ERROR {tmp_path}/lookups.json: fixture 'lookups': the answer for u is not {{status, body}}; "
         "look-up answers must be an object of URL -> {status: <int>, body: <any JSON>}",
-        f"ERROR {tmp_path}/nowhere.json: destination 'nowhere': no built-in destination or mapping folder by that name "
-        "(built-in: kustomer, segment)",
+        f"ERROR {tmp_path}/nowhere.json: destination 'nowhere': no destination or mapping folder by that name "
+        f"(known: {', '.join(known_names())})",
         "0 passed, 5 failed"]
 
 

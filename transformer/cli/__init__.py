@@ -4,6 +4,7 @@ progress and common."""
 from __future__ import annotations
 
 import argparse
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
@@ -17,6 +18,17 @@ COMMANDS = (run, check, test, explain, new, send)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _say_warning
+        return _handle(args)
+
+
+def _say_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """A library warning (a different installed copy of the mappings, say) as one line on stderr."""
+    say(f"transformer: {message}")
+
+
+def _handle(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
     except UsageError as exc:

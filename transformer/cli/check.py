@@ -6,7 +6,8 @@ from typing import Any
 
 from .. import builtin_destinations, load
 from ..errors import MappingError
-from .common import EXIT_EVENT_ERRORS, EXIT_OK, WORKING_COPY, resolve
+from ..language import folders
+from .common import EXIT_EVENT_ERRORS, EXIT_OK, resolve
 
 
 def add_command(commands: Any) -> None:
@@ -35,5 +36,4 @@ def _check(args: argparse.Namespace) -> int:
 
 def _default_folders() -> list[str]:
     """The working copy's mapping folders when there is one, else the built-in destinations."""
-    local = sorted(p.parent.resolve() for p in WORKING_COPY.glob("*/destination.yaml"))
-    return [str(p) for p in local] or builtin_destinations()
+    return folders.checkout_names() or builtin_destinations()

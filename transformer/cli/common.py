@@ -11,6 +11,8 @@ from typing import IO, Any
 
 from .. import builtin_destinations, load
 from ..errors import TransformError
+from ..language import folders
+from ..language.suggest import did_you_mean
 from ..language.yamlsource import parse_yaml
 from ..runtime.destination import Destination
 from ..runtime.lookups import Lookup
@@ -40,24 +42,21 @@ def say(text: str, end: str = "\n") -> None:
         print(text, end=end, file=sys.stderr, flush=True)
 
 
-WORKING_COPY = Path("mappings")
 DESTINATION_HELP = ("a destination's name or a mapping folder. A name means ./mappings/NAME when the current "
-                     "folder has one (a checkout you edit), else the installed built-in "
-                     f"({', '.join(builtin_destinations())})")
+                    "folder has one (a checkout you edit), else the installed built-in "
+                    f"({', '.join(builtin_destinations())})")
 
 
 def resolve(name: str) -> str | Path:
-    """What a destination name means on the command line: inside a checkout (a folder with
-    mappings/NAME/destination.yaml) the files you edit, else the built-in of that name. Paths stay paths."""
-    local = WORKING_COPY / name
-    if "/" not in name and "\\" not in name and (local / "destination.yaml").is_file():
-        return local.resolve()
-    return name
+    """What a destination name means on the command line: the folder transformer.load's rule
+    gives it (./mappings/NAME in a checkout, else the built-in). Paths and unknown names stay as given."""
+    return folders.folder_of(name) or name
 
 
-def resolvable(name: str) -> bool:
-    """Whether a destination name (not a path) means a mapping folder here or a built-in."""
-    return isinstance(resolve(name), Path) or name in builtin_destinations()
+def unknown_destination(name: str) -> UsageError:
+    """The one message every command gives for a destination name that means nothing here."""
+    known = folders.known_names()
+    return UsageError(f"no destination {name!r}{did_you_mean(name, known)} (known: {', '.join(known)})")
 
 
 def load_destination(name: str, report: IO[str]) -> Destination:
@@ -70,7 +69,10 @@ def load_destination(name: str, report: IO[str]) -> Destination:
 def destination_and_settings(args: argparse.Namespace) -> tuple[Destination, Any]:
     """What run, explain and send start from: the destination named by --destination (saying
     which folder it came from) and the --settings file, checked against it (a problem is exit 2)."""
-    destination = load_destination(args.destination, sys.stderr)
+    name = args.destination
+    if folders.is_name(name) and folders.folder_of(name) is None and not Path(name).is_dir():
+        raise unknown_destination(name)
+    destination = load_destination(name, sys.stderr)
     settings = read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)

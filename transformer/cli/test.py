@@ -8,18 +8,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import builtin_destinations
 from ..errors import MappingError
-from ..language.suggest import did_you_mean
+from ..language import folders
 from ..runtime.destination import Destination
 from . import fixtures
 from .common import (
     EXIT_EVENT_ERRORS,
     EXIT_OK,
-    WORKING_COPY,
     UsageError,
     load_destination,
-    resolvable,
+    unknown_destination,
 )
 
 
@@ -40,10 +38,8 @@ def add_command(commands: Any) -> None:
 def _test(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
-    if args.destination and not resolvable(args.destination):
-        known = {p.parent.name for p in WORKING_COPY.glob("*/destination.yaml")} | set(builtin_destinations())
-        raise UsageError(f"no destination {args.destination!r}{did_you_mean(args.destination, known)} "
-                         f"(known: {', '.join(sorted(known))})")
+    if args.destination and folders.folder_of(args.destination) is None:
+        raise unknown_destination(args.destination)
     custom = load_destination(str(args.mappings), sys.stdout) if args.mappings else None
     loaded: dict[str, Destination] = {}
     passed = failed = updated = 0
