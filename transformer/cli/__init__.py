@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import MappingError
 from . import check, explain, new, run, send, test
-from .common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, drop_stdout, say
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    drop_stdout,
+    say,
+    set_verbosity,
+)
+from .reports import add_verbosity
 
 COMMANDS = (run, check, test, explain, new, send)
 
@@ -18,6 +26,7 @@ COMMANDS = (run, check, test, explain, new, send)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    set_verbosity(args.verbosity)
     with warnings.catch_warnings():
         warnings.showwarning = _say_warning
         return _handle(args)
@@ -58,4 +67,6 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_command(commands)
+    for subparser in commands.choices.values():  # the same two options on every command
+        add_verbosity(subparser)
     return parser

@@ -19,6 +19,8 @@ from ..runtime.lookups import Lookup
 from . import fixtures
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+QUIET, NORMAL, VERBOSE = 0, 1, 2  # --quiet, neither, --verbose
+_level = NORMAL
 
 
 class UsageError(Exception):
@@ -34,6 +36,22 @@ def drop_stdout() -> None:
         os.close(devnull)
     except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): nothing to flush
         pass
+
+
+def set_verbosity(level: int) -> None:
+    global _level  # one process, one command: the level its options asked for
+    _level = level
+
+
+def loud(level: int) -> bool:
+    """Whether text of this level (QUIET: always, NORMAL: unless --quiet, VERBOSE) is shown."""
+    return _level >= level
+
+
+def note(text: str, level: int = NORMAL) -> None:
+    """Say ``text`` when the verbosity asks for it (a summary: NORMAL; a detail: VERBOSE)."""
+    if loud(level):
+        say(text)
 
 
 def say(text: str, end: str = "\n") -> None:
@@ -59,10 +77,11 @@ def unknown_destination(name: str) -> UsageError:
     return UsageError(f"no destination {name!r}{did_you_mean(name, known)} (known: {', '.join(known)})")
 
 
-def load_destination(name: str, report: IO[str]) -> Destination:
-    """Load a destination by name or folder and say which folder it came from."""
+def load_destination(name: str, report: IO[str] | None) -> Destination:
+    """Load a destination by name or folder and say which folder it came from (unless --quiet)."""
     destination = load(resolve(name))
-    print(f"transformer: {destination.name} from {destination.folder}", file=report)
+    if report is not None and loud(NORMAL):
+        print(f"transformer: {destination.name} from {destination.folder}", file=report)
     return destination
 
 
