@@ -9,7 +9,7 @@ from ..language.codegen import TRACE
 from ..language.delivery_rules import DeliveryRules
 from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
 from ..language.loader import Mapping as CompiledMapping
-from .explain import TOO_DEEP, Secrets, explanation
+from .explain import TOO_DEEP, Secrets, explanation, select_field
 from .failures import event_error
 from .lookups import Lookup, shown_url
 from .processor import Processor
@@ -98,7 +98,8 @@ class Destination(Processor):
         except TransformError as exc:
             raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
 
-    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None,
+                field: str | None = None) -> dict[str, Any]:
         """Why ``transform`` gives what it gives for this event: the result and, for each output
         field (and each rule that left one out), the file, line and rule that decided it, where the
         value came from (event paths, settings, let bindings, look-ups), and what was tried on the
@@ -114,7 +115,9 @@ class Destination(Processor):
         A value derived from a secret setting shows as ``[redacted]``, and so does a request
         endpoint, header or parameter holding a secret's value; a look-up's URL shows as in
         messages. Keys and the engine's own words are never changed. The tracing functions are
-        generated on the first call; ``transform`` never runs them."""
+        generated on the first call; ``transform`` never runs them. With ``field`` (``"body.email"``),
+        ``fields`` holds only that field's trace and ``selected`` names it; a field no rule of the
+        event type gives is a ValueError naming the closest one."""
         if self._tracing is None:
             self._tracing = tracing_plans(self._mapping)
         try:
@@ -152,7 +155,7 @@ class Destination(Processor):
         data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
                 "lookups": asked, "fields": fields}
         cut: dict[str, Any] = _cut_deep(data)
-        return cut
+        return cut if field is None else select_field(cut, field)
 
     def _unsupported(self, event_type: Any) -> TransformError:
         if not is_present(event_type):
