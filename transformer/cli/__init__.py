@@ -1,4 +1,4 @@
-"""The ``transformer`` command. One module per command (run, check, test, explain, new, send), each
+"""The ``transformer`` command. One module per command (run, check, test, explain, compile, new, send), each
 with its ``add_command``; the readers and writers they share are records, inputs, jsonarray, output,
 progress and common."""
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import MappingError
 from . import check, explain, new, run, send, test
+from . import compile as compile_command  # the module is named after its command
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -20,7 +21,7 @@ from .common import (
 )
 from .reports import add_verbosity
 
-COMMANDS = (run, check, test, explain, new, send)
+COMMANDS = (run, check, test, explain, compile_command, new, send)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

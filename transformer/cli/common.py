@@ -77,6 +77,13 @@ def unknown_destination(name: str) -> UsageError:
     return UsageError(f"no destination {name!r}{did_you_mean(name, known)} (known: {', '.join(known)})")
 
 
+def known_destination(name: str) -> str:
+    """``name`` when it names a destination or a folder here, else the usage error with a suggestion."""
+    if folders.is_name(name) and folders.folder_of(name) is None and not Path(name).is_dir():
+        raise unknown_destination(name)
+    return name
+
+
 def load_destination(name: str, report: IO[str] | None) -> Destination:
     """Load a destination by name or folder and say which folder it came from (unless --quiet)."""
     destination = load(resolve(name))
@@ -88,10 +95,7 @@ def load_destination(name: str, report: IO[str] | None) -> Destination:
 def destination_and_settings(args: argparse.Namespace) -> tuple[Destination, Any]:
     """What run, explain and send start from: the destination named by --destination (saying
     which folder it came from) and the --settings file, checked against it (a problem is exit 2)."""
-    name = args.destination
-    if folders.is_name(name) and folders.folder_of(name) is None and not Path(name).is_dir():
-        raise unknown_destination(name)
-    destination = load_destination(name, sys.stderr)
+    destination = load_destination(known_destination(args.destination), sys.stderr)
     settings = read_config(args.settings, "settings")
     try:
         destination.check_settings(settings)

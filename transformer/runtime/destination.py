@@ -8,7 +8,9 @@ from ..errors import TransformError
 from ..language.codegen import TRACE
 from ..language.delivery_rules import DeliveryRules
 from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
+from ..language.listing import GeneratedRule, generated_rules
 from ..language.loader import Mapping as CompiledMapping
+from ..language.suggest import did_you_mean
 from .explain import TOO_DEEP, Secrets, explanation, select_field
 from .failures import event_error
 from .lookups import Lookup, shown_url
@@ -156,6 +158,16 @@ class Destination(Processor):
                 "lookups": asked, "fields": fields}
         cut: dict[str, Any] = _cut_deep(data)
         return cut if field is None else select_field(cut, field)
+
+    def generated_code(self, event_type: str) -> list[GeneratedRule]:
+        """The Python generated for ``event_type``'s rules, to read: each rule root (method,
+        endpoint, headers, params, body, validate conditions) and each let it calls, commented with
+        the file:line of every rule. Generated afresh (the same code transform runs, plus comments).
+        An event type the mapping does not declare is a ValueError naming the closest one."""
+        if event_type not in self._mapping.rules:
+            raise ValueError(f"{self.name} declares no event type {event_type!r}"
+                             f"{did_you_mean(event_type, self.event_types)} (declared: {', '.join(self.event_types)})")
+        return generated_rules(self._mapping, event_type)
 
     def _unsupported(self, event_type: Any) -> TransformError:
         if not is_present(event_type):

@@ -93,6 +93,7 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
     """``node``, noting in a tracing plan when it starts and the value it gives."""
 
     def emit(gen: Gen, target: str) -> None:
+        gen.note(f"{info.where}  {info.rule}: {info.directive}")
         if not gen.tracing:
             node.emit(gen, target)
             return
@@ -108,6 +109,7 @@ def traced_condition(node: Node, info: RuleInfo) -> Node:
     """A condition that, in a tracing plan, notes its result."""
 
     def emit(gen: Gen, target: str) -> None:
+        gen.note(f"{info.where}  {info.rule}: when {info.directive}")
         node.emit(gen, target)
         if gen.tracing:
             gen.trace(repr("condition"), gen.const(info), target)
