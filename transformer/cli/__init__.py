@@ -4,11 +4,14 @@ progress and common."""
 from __future__ import annotations
 
 import argparse
+import re
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import MappingError
+from ..language.suggest import did_you_mean
 from . import check, explain, new, run, send, test
 from . import compile as compile_command  # the module is named after its command
 from .common import (
@@ -61,8 +64,28 @@ def _handle(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors say which command or option was meant."""
+
+    def error(self, message: str) -> NoReturn:
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if unknown:
+            options = {option for parser in self._all() for action in parser._actions for option in action.option_strings}
+            message += "".join(did_you_mean(word.split("=")[0], options) for word in unknown.group(1).split()
+                               if word.startswith("-"))
+        elif choice:
+            message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+        super().error(message)
+
+    def _all(self) -> list[argparse.ArgumentParser]:
+        """This parser and its commands' parsers."""
+        commands = [action for action in self._actions if isinstance(action, argparse._SubParsersAction)]
+        return [self, *(parser for action in commands for parser in action.choices.values())]
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="transformer", description=(
+    parser = _Parser(prog="transformer", description=(
         "Turn analytics events into API request descriptions using YAML mapping folders."))
     parser.add_argument("--version", action="version", version=f"transformer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -15,7 +15,9 @@ from ..language import folders
 from ..language.suggest import did_you_mean
 from ..language.yamlsource import parse_yaml
 from ..runtime.destination import Destination
+from ..runtime.json_words import json_problem
 from ..runtime.lookups import Lookup
+from ..runtime.values import printable
 from . import fixtures
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -97,11 +99,23 @@ def destination_and_settings(args: argparse.Namespace) -> tuple[Destination, Any
     which folder it came from) and the --settings file, checked against it (a problem is exit 2)."""
     destination = load_destination(known_destination(args.destination), sys.stderr)
     settings = read_config(args.settings, "settings")
+    hints = unknown_settings(destination, settings)
     try:
         destination.check_settings(settings)
     except TransformError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError("; ".join([str(exc), *hints])) from None
+    for hint in hints:
+        say(f"transformer: {hint}")
     return destination, settings
+
+
+def unknown_settings(destination: Destination, settings: Any) -> list[str]:
+    """A line for each setting the destination does not declare, with the closest it does."""
+    known = destination.setting_names
+    if not isinstance(settings, dict):
+        return []
+    return [f"unknown setting {printable(str(key))!r}{did_you_mean(str(key), known)}, ignored"
+            for key in settings if key not in known]
 
 
 def check_streams(names: list[str]) -> None:
@@ -140,6 +154,8 @@ def read_config(path: Path, what: str) -> Any:
     if path.suffix == ".json":
         try:
             return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}: {what} is not valid JSON: {json_problem(exc)}") from None
         except ValueError as exc:
             raise UsageError(f"{path}: {what} is not valid JSON ({exc})") from None
         except RecursionError:

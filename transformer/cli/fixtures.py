@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.destination import Destination
+from ..runtime.json_words import json_problem
 
 Lookup = Callable[[dict[str, Any]], tuple[int, Any]]
 
@@ -33,6 +34,8 @@ def read(path: Path) -> dict[str, Any]:
     """A fixture file's data, its shape checked; FixtureError says what is wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FixtureError(f"{path}: cannot read fixture: not valid JSON: {json_problem(exc)}") from None
     except (OSError, ValueError) as exc:
         raise FixtureError(f"{path}: cannot read fixture: {exc}") from None
     except RecursionError:

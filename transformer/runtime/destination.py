@@ -55,6 +55,11 @@ class Destination(Processor):
         return self._mapping.folder
 
     @property
+    def setting_names(self) -> tuple[str, ...]:
+        """The settings the mapping declares."""
+        return tuple(self._mapping.settings_schema.get("properties", {}))
+
+    @property
     def supports_batching(self) -> bool:
         return self._mapping.batching is not None
 
@@ -175,7 +180,8 @@ class Destination(Processor):
         if not isinstance(event_type, str):
             return TransformError(f"Event type must be a string, got {type_name(event_type)}")
         shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
-        return TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+        return TransformError(f"Event type {shown!r} is not supported{did_you_mean(event_type, self.event_types)} "
+                              f"(supported: {', '.join(self.event_types)})")
 
     def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
         """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
