@@ -16,9 +16,9 @@ from ..language.suggest import did_you_mean
 from ..language.yamlsource import parse_yaml
 from ..runtime.destination import Destination
 from ..runtime.json_words import json_problem
-from ..runtime.lookups import Lookup
 from ..runtime.values import printable
 from . import fixtures
+from .canned import CannedAnswers
 
 EXIT_OK, EXIT_EVENT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 QUIET, NORMAL, VERBOSE = 0, 1, 2  # --quiet, neither, --verbose
@@ -136,13 +136,24 @@ def check_streams(names: list[str]) -> None:
             raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
 
 
-def canned_lookup(path: Path) -> Lookup:
-    """A lookup function answering from a --lookups file."""
+def canned_lookup(path: Path, destination: Destination, settings: Any, refuse_misses: bool = False) -> CannedAnswers:
+    """A lookup function answering from a --lookups file, counting what it was asked (its
+    messages show URLs without the values of ``destination``'s secret ``settings``)."""
     answers = read_config(path, "lookups")
     problem = fixtures.answers_problem(answers)
     if problem is not None:
         raise UsageError(f"{path}: {problem}")
-    return fixtures.canned_lookup(answers)
+    return CannedAnswers(answers, path, destination.secret_values(settings), refuse_misses)
+
+
+def report_lookups(lookup: CannedAnswers | None) -> None:
+    """After a command that used a --lookups file: warn about look-ups no entry answered (and
+    with --verbose, count them)."""
+    if lookup is None:
+        return
+    for line in lookup.report():
+        say(f"transformer: {line}")
+    note(f"transformer: {lookup.counts()}", VERBOSE)
 
 
 def read_config(path: Path, what: str) -> Any:

@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     canned_lookup,
     destination_and_settings,
+    report_lookups,
 )
 from .inputs import stdin_bytes
 from .records import Unreadable, read_event, without_bom
@@ -39,7 +40,7 @@ def add_command(commands: Any) -> None:
 
 def _explain(args: argparse.Namespace) -> int:
     destination, settings = destination_and_settings(args)
-    lookup = None if args.lookups is None else canned_lookup(args.lookups)
+    lookup = None if args.lookups is None else canned_lookup(args.lookups, destination, settings)
     label = "<stdin>" if str(args.event) == "-" else printable(str(args.event))
     try:
         text = stdin_bytes().read() if str(args.event) == "-" else args.event.read_bytes()
@@ -55,4 +56,5 @@ def _explain(args: argparse.Namespace) -> int:
     # The event's own text (a lone surrogate, say) is shown escaped: the output always encodes.
     sys.stdout.write(printable(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json
                                else render_explanation(data)))
+    report_lookups(lookup)
     return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS

@@ -22,7 +22,8 @@ from .common import (
     canned_lookup,
     check_streams,
     destination_and_settings,
-    say,
+    note,
+    report_lookups,
 )
 from .inputs import read_blocks
 from .output import line_bytes, line_writer
@@ -49,7 +50,7 @@ def add_command(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     destination, settings = destination_and_settings(args)
-    lookup = None if args.lookups is None else canned_lookup(args.lookups)
+    lookup = None if args.lookups is None else canned_lookup(args.lookups, destination, settings)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     try:
@@ -93,7 +94,8 @@ def _run(args: argparse.Namespace) -> int:
     summary += f" ({by_status})" if errors else ""
     summary += f"; {written} lines written" if args.batch else ""
     summary += "; interrupted" if interrupted else ""
-    say(summary)
+    note(summary)
+    report_lookups(lookup)
     return EXIT_INTERRUPTED if interrupted else EXIT_EVENT_ERRORS if errors else EXIT_OK
 
 

@@ -54,6 +54,10 @@ class Destination(Processor):
     def folder(self) -> Path:
         return self._mapping.folder
 
+    def secret_values(self, settings: Any) -> tuple[str, ...]:
+        """The values of the secret settings in ``settings`` (valid ones), to keep out of messages."""
+        return self._settings.state(settings).secrets
+
     @property
     def setting_names(self) -> tuple[str, ...]:
         """The settings the mapping declares."""
