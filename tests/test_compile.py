@@ -28,7 +28,7 @@ def test_each_root_is_listed_with_its_yaml_lines() -> None:
     for source in rules.values():
         ast.parse(source)  # every listing is Python
     yaml_lines = (ROOT / "mappings" / "kustomer" / "tracking.yaml").read_text().splitlines()
-    template = next(n for n, line in enumerate(yaml_lines, 1) if 'template: "Web-Page-Viewed-{name}"' in line)
+    template = next(n for n, line in enumerate(yaml_lines, 1) if re.search(r'- template: ".*\{name\}"', line))
     assert f"# tracking.yaml:{template}  body.event.name.values.page.first[1]: template" in rules["body"]
     assert "# _k" in rules["method"] and "'POST'" in rules["method"]
 

@@ -2,6 +2,7 @@
 and one notice when the working directory's copy differs from the installed one."""
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -23,7 +24,10 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy = tmp_path / "mappings" / "kustomer"
     shutil.copytree(folders.BUILTIN / "kustomer", copy)
     tracking = copy / "tracking.yaml"
-    tracking.write_text(tracking.read_text().replace("Web-Page-Viewed-{name}", "Page-{name}"))
+    # Whatever the page name's template says (a user may have changed it), the checkout says this.
+    text, changed = re.subn(r'template: "[^"\n]*\{name\}"', 'template: "Checkout-{name}"', tracking.read_text(), count=1)
+    assert changed == 1
+    tracking.write_text(text)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(folders, "_told", set())
     return copy
@@ -36,7 +40,7 @@ def test_python_loads_the_checkout_copy_and_says_so_once(checkout: Path) -> None
     assert str(checkout) in str(notice.message) and str(folders.BUILTIN / "kustomer") in str(notice.message)
     assert notice.filename == __file__  # points at the caller's line, not the library's
     assert destination.folder == checkout
-    assert destination.transform(PAGE, SETTINGS)["body"]["JSON"]["event"]["name"] == "Page-Pricing"
+    assert destination.transform(PAGE, SETTINGS)["body"]["JSON"]["event"]["name"] == "Checkout-Pricing"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a second load in the same process is silent
         transformer.load("kustomer")
@@ -59,7 +63,7 @@ def test_outside_a_checkout_a_name_is_the_installed_copy(tmp_path: Path, monkeyp
 def test_engines_ship_what_load_gives(checkout: Path) -> None:
     with pytest.warns(transformer.MappingCopyWarning):
         shipped = Shipped("kustomer", SETTINGS)
-    assert shipped.load().transform(PAGE, SETTINGS)["body"]["JSON"]["event"]["name"] == "Page-Pricing"
+    assert shipped.load().transform(PAGE, SETTINGS)["body"]["JSON"]["event"]["name"] == "Checkout-Pricing"
 
 
 def test_the_cli_gives_the_notice_as_one_line(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
