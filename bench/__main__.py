@@ -1,12 +1,15 @@
 """python -m bench [--events N] [--rounds R] [--cli-events N] [--hold-events N] [--jobs-events N] [--json PATH]
+python -m bench --mappings FOLDER [--event-file NDJSON --settings FILE] [--lookups FILE] [--events N] [--rounds R]
 
 Measures, in one process and interleaved (engine and baseline alternate every round, so machine
 noise hits both alike): µs/event and events/s per event type and overall, and the engine/baseline
-throughput ratio, in two modes over the same events: "shared" (a pipeline passing the same few
-settings objects) and "processor" (every input carries its own settings dict, parsed from JSON,
-in the processor shape). Then: the load+compile time of the Kustomer mappings, `transformer run`
-on a large NDJSON file against a small one (throughput and peak memory), `process()` holding its
-results against streaming (the cyclic garbage collector's share), and `transformer run --jobs`.
+throughput ratio, for Kustomer and for Segment, each against its hand-written baseline, in two
+modes over the same events: "shared" (a pipeline passing the same few settings objects) and
+"processor" (every input carries its own settings dict, parsed from JSON, in the processor shape).
+Then: the load+compile time of the Kustomer mappings, `transformer run` on a large NDJSON file
+against a small one (throughput and peak memory), `process()` holding its results against
+streaming (the cyclic garbage collector's share), and `transformer run --jobs`. With --mappings,
+only the per-type table for that folder (against a baseline only where one was written for it).
 """
 from __future__ import annotations
 
@@ -28,11 +31,11 @@ from typing import Any
 import transformer
 from transformer.cli.fixtures import canned_lookup
 
-from . import baseline
-from .events import SETTINGS, TYPES, generate, lookup_answers
+from . import workloads
+from .compare import Workload, check_equal, mappings_digest, print_throughput, processor_inputs, throughput
+from .events import CLI_SETTINGS, generate, lookup_answers
 
 ROOT = Path(__file__).resolve().parent.parent
-Pairs = list[tuple[dict[str, Any], dict[str, Any]]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,23 +46,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-events", type=int, default=50_000, help="inputs for process() vs streaming (default 50,000)")
     parser.add_argument("--jobs-events", type=int, default=200_000, help="events in the --jobs file (default 200,000)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--mappings", type=Path, metavar="FOLDER",
+                        help="only the per-type table for this mapping folder (against its baseline where it has one)")
+    parser.add_argument("--event-file", type=Path, metavar="NDJSON", help="with --mappings: the events, one a line")
+    parser.add_argument("--settings", type=Path, metavar="FILE", help="with --mappings: the settings (YAML or JSON)")
+    parser.add_argument("--lookups", type=Path, metavar="FILE", help="with --mappings: canned look-up answers "
+                        "(JSON, URL -> {status, body}, as transformer run --lookups); others answer 404")
+    parser.add_argument("--digest", type=Path, metavar="FOLDER", help="print a mapping folder's digest (MAPPINGS_SHA256) and stop")
     args = parser.parse_args(argv)
+    if args.digest:
+        print(mappings_digest(args.digest))
+        return 0
+    if args.mappings:
+        work = workloads.for_folder(args.mappings, args.events, args.event_file, args.settings, args.lookups)
+        rows = compared(work, args.rounds)
+        print_throughput(str(work.folder), rows)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
 
-    pairs = generate(args.events)
-    answers = lookup_answers(pairs)
-    kustomer = transformer.load("kustomer")
-    inputs = processor_inputs(pairs)
-    check_equal(kustomer, pairs, inputs, answers)
-    # The benchmark's own event lists stay alive throughout: left to the cyclic collector, its full
-    # rescans of them would land at random in one subject's timing. What holding data costs a
-    # caller is measured on its own, below ("process() on N inputs").
-    gc.freeze()
+    kustomer, segment = workloads.kustomer(args.events), workloads.segment(args.events)
     figures: dict[str, Any] = {"machine": machine(), "events": args.events, "rounds": args.rounds}
     figures["load_before"] = os.getloadavg()[0]
-    figures["throughput"] = throughput(kustomer, pairs, inputs, answers, args.rounds)
+    figures["throughput"] = {"kustomer": compared(kustomer, args.rounds), "segment": compared(segment, args.rounds)}
     figures["load_ms"] = load_times()
-    figures["cli"] = cli_run(kustomer, args.cli_events)
-    figures["hold"] = holding(kustomer, args.hold_events)
+    figures["cli"] = cli_run(kustomer.destination, args.cli_events)
+    figures["hold"] = holding(kustomer.destination, args.hold_events)
     figures["jobs"] = jobs_run(args.jobs_events)
     figures["load_after"] = os.getloadavg()[0]
     print_table(figures)
@@ -68,80 +80,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def compared(work: Workload, rounds: int) -> dict[str, Any]:
+    """Throughput per type, against the baseline when it was written for these very mappings (and
+    gives the same output: the benchmark stops otherwise); the engine alone, said why, when not."""
+    mismatch = work.baseline_mismatch()
+    if mismatch is None:
+        check_equal(work, workloads.REFUSED.get(work.folder.name, ()))
+    else:
+        print(f"{mismatch}: the engine alone", file=sys.stderr)
+    # The benchmark's own event lists stay alive throughout: left to the cyclic collector, its full
+    # rescans of them would land at random in one subject's timing. What holding data costs a
+    # caller is measured on its own, below ("process() on N inputs").
+    gc.freeze()
+    return throughput(work, rounds, with_baseline=mismatch is None)
+
+
 def machine() -> dict[str, Any]:
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "processor": platform.processor() or platform.machine()}
-
-
-def processor_inputs(pairs: Pairs) -> list[dict[str, Any]]:
-    """The processor shape, as a processor receives it: each input parsed from its own JSON text,
-    so every input's settings are a dict of their own (never the same object twice)."""
-    return [json.loads(json.dumps({"message": event, "destination": {"Config": settings}, "metadata": {"n": n}}))
-            for n, (event, settings) in enumerate(pairs)]
-
-
-def check_equal(kustomer: transformer.Destination, pairs: Pairs, inputs: list[dict[str, Any]], answers: dict[str, Any]) -> None:
-    """The baseline must be the same behaviour, in both modes, or the comparison means nothing."""
-    lookup = canned_lookup(answers)
-    for (event, settings), item in zip(pairs, inputs):
-        for engine, hand in ((kustomer.transform(event, settings, lookup=lookup), baseline.transform(event, settings, lookup)),
-                             (kustomer.process_one(item, lookup=lookup), baseline.process_one(item, lookup))):
-            if engine != hand:
-                raise SystemExit(f"baseline and engine differ on {json.dumps(event)[:300]}:\n{engine}\n{hand}")
-    # Both refuse the same invalid settings (their messages differ: the status is compared).
-    event = pairs[0][0]
-    for bad in ({"apiKey": ""}, {"apiKey": 5}, {"apiKey": "k", "genericPage": 1}, {"apiKey": "k", "genericScreen": None},
-                {"apiKey": "k", "orgPod": "eu"}, {"apiKey": "k", "baseEndpoint": "https://x/"},
-                {"apiKey": "k", "identifyStrategy": "other"}, {"apiKey": "k", "strictPayloads": "yes"}):
-        item = {"message": event, "destination": {"Config": bad}}
-        if kustomer.process_one(item, lookup=lookup)["statusCode"] != 400 or baseline.process_one(item, lookup)["statusCode"] != 400:
-            raise SystemExit(f"baseline and engine differ on the settings {bad}")
-
-
-def throughput(kustomer: transformer.Destination, pairs: Pairs, inputs: list[dict[str, Any]], answers: dict[str, Any],
-               rounds: int) -> dict[str, Any]:
-    """Per mode, per event type and overall: engine and baseline alternate, medians of the rounds."""
-    lookup = canned_lookup(answers)
-
-    def shared_engine(subset: list[Any]) -> None:
-        for event, settings in subset:
-            kustomer.transform(event, settings, lookup=lookup)
-
-    def shared_baseline(subset: list[Any]) -> None:
-        for event, settings in subset:
-            baseline.transform(event, settings, lookup)
-
-    def processor_engine(subset: list[Any]) -> None:
-        for item in subset:
-            kustomer.process_one(item, lookup=lookup)
-
-    def processor_baseline(subset: list[Any]) -> None:
-        for item in subset:
-            baseline.process_one(item, lookup)
-
-    modes: dict[str, tuple[list[Any], dict[str, Callable[[list[Any]], None]]]] = {
-        "shared": (list(pairs), {"engine": shared_engine, "baseline": shared_baseline}),
-        "processor": (inputs, {"engine": processor_engine, "baseline": processor_baseline}),
-    }
-    kinds = [event["type"] for event, _ in pairs]
-    samples: dict[tuple[str, str, str], list[float]] = {}
-    for round_no in range(rounds):
-        for mode, (items, subjects) in modes.items():
-            order = list(subjects) if round_no % 2 == 0 else list(reversed(subjects))
-            groups = [("overall", items), *((kind, [x for x, k in zip(items, kinds) if k == kind]) for kind in TYPES)]
-            for group, subset in groups:
-                for name in order:
-                    start = time.perf_counter()
-                    subjects[name](subset)
-                    samples.setdefault((mode, group, name), []).append((time.perf_counter() - start) / len(subset))
-    out: dict[str, Any] = {}
-    for mode in modes:
-        for group in ["overall", *TYPES]:
-            engine = statistics.median(samples[(mode, group, "engine")])
-            hand = statistics.median(samples[(mode, group, "baseline")])
-            out.setdefault(mode, {})[group] = {"engine_us": engine * 1e6, "baseline_us": hand * 1e6, "engine_eps": 1 / engine,
-                                               "baseline_eps": 1 / hand, "ratio": hand / engine}
-    return out
 
 
 def holding(kustomer: transformer.Destination, count: int) -> dict[str, Any]:
@@ -208,7 +164,7 @@ def load_times() -> dict[str, float]:
 def write_events(folder: Path, label: str, count: int, seed: int) -> list[str]:
     """An NDJSON file of ``count`` events and its look-up answers: the arguments for `transformer run`."""
     settings = folder / "settings.json"
-    settings.write_text(json.dumps(SETTINGS[3]))
+    settings.write_text(json.dumps(CLI_SETTINGS))
     pairs = generate(count, seed=seed)
     events = folder / f"{label}.ndjson"
     with events.open("w") as handle:
@@ -228,7 +184,7 @@ def cli_run(kustomer: transformer.Destination, large: int) -> dict[str, Any]:
         args = write_events(folder, "large", large, seed=11)
         pairs = generate(large, seed=11)
         lookup = canned_lookup(lookup_answers(pairs))
-        inputs = [{"message": event, "destination": {"Config": SETTINGS[3]}} for event, _ in pairs]
+        inputs = [{"message": event, "destination": {"Config": CLI_SETTINGS}} for event, _ in pairs]
         del pairs
         runs: list[dict[str, float]] = []
         engine: list[tuple[float, float]] = []
@@ -288,12 +244,8 @@ def print_table(f: dict[str, Any]) -> None:
     print(f"load average {f['load_before']:.1f} at the start, {f['load_after']:.1f} at the end "
           f"(the machine may be shared: compare ratios, not absolute figures)")
     print(f"{f['events']:,} events per round, {f['rounds']} interleaved rounds, medians")
-    for mode, rows in f["throughput"].items():
-        print(f"\n{mode} mode")
-        print(f"{'':10} {'engine µs/ev':>13} {'baseline µs/ev':>15} {'engine ev/s':>12} {'baseline ev/s':>14} {'engine/baseline':>16}")
-        for group, row in rows.items():
-            print(f"{group:10} {row['engine_us']:13.1f} {row['baseline_us']:15.1f} {row['engine_eps']:12,.0f} "
-                  f"{row['baseline_eps']:14,.0f} {row['ratio']:15.2f}x")
+    for name, rows in f["throughput"].items():
+        print_throughput(name, rows)
     print()
     load = f["load_ms"]
     print(f"load + compile kustomer: {load['cold_ms']:.1f} ms cold (first in a process; {load['cold_cpu_ms']:.1f} ms CPU), "

@@ -1,9 +1,12 @@
 """Kustomer written by hand in straight-line Python: the benchmark's baseline, nothing else.
 
-It does what mappings/kustomer/*.yaml do for valid events, including what the engine promises
-(settings of the wrong type or shape are refused, the output shares no object with the input, is
-strict JSON, and encodes as UTF-8: a lone surrogate is refused), so the two are compared on equal
-terms. The benchmark checks that both give equal output on its events.
+It does what mappings/kustomer/*.yaml do for the benchmark's settings (identifyStrategy lookup, no
+customAttributes, no strictPayloads), including what the engine promises: settings of the wrong
+type or shape are refused, the output shares no object with the input, is strict JSON and encodes
+as UTF-8 (a lone surrogate is refused). Each path is written as a careful programmer would write it
+by hand: direct key reads, dict literals and comprehensions, one JSON encoder made once, the host
+and headers of an API key worked out once and kept. The benchmark checks that both give equal
+output on its events (docs/performance-baseline.md says what it does per event).
 """
 from __future__ import annotations
 
@@ -17,70 +20,81 @@ from urllib.parse import quote
 import orjson
 
 US = "https://api.kustomerapp.com"
-SESSION_KEYS = ("kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "kustomer_tracking_id")
-USER_ID_ONLY = (("userId",), ("traits", "userId"), ("traits", "id"), ("context", "traits", "userId"), ("context", "traits", "id"))
-USER_ID = USER_ID_ONLY + (("anonymousId",),)
-EMAIL = (("traits", "email"), ("context", "traits", "email"), ("properties", "email"))
-PHONE = (("traits", "phone"), ("context", "traits", "phone"), ("properties", "phone"))
-WEBSITE = (("traits", "website"), ("context", "traits", "website"), ("properties", "website"))
+SESSION_KEYS = frozenset(("kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "kustomer_tracking_id"))
 ISO_8601 = re.compile(r"\d{4}(-\d\d(-\d\d([Tt]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:\d\d)?)?)?)?")
-WHITESPACE = re.compile(r"\s+")
-SAME_NAMED = ("lastActivityAt", "lastCustomerActivityAt", "lastSeenAt", "importedAt", "gender", "tags", "socials",
-              "sentiment", "whatsapps", "facebookIds", "instagramIds", "timeZone", "rev")
-
-
-BOOLEAN_SETTINGS = ("genericPage", "genericScreen", "advancedTransform", "setIdentityEmail",
-                    "disableEmailAsTrackingProperty", "customAttributes", "strictPayloads")
+BOOLEAN_SETTINGS = frozenset(("genericPage", "genericScreen", "advancedTransform", "setIdentityEmail",
+                              "disableEmailAsTrackingProperty", "customAttributes", "strictPayloads"))
 BASE_ENDPOINT = re.compile(r"https?://\S*[^/\s]")
 ORG_POD = re.compile(r"prod[0-9]+")
+EMPTY: dict[str, Any] = {}
+SCALARS = (str, int, bool)
+# One encoder for the whole run: json.dumps with separators builds a new one per call.
+COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# Per API host and key: the host and the Authorization header, worked out once.
+_HOSTS: dict[tuple[Any, Any, str], tuple[str, str]] = {}
+# Meta keys with their whitespace turned into dashes, worked out once per key seen (up to a bound).
+_DASHED: dict[str, str] = {}
+# An identify's fields read from traits (else context.traits) under their own or another name.
+TRAIT_FIELDS = (("username", "userName"), ("signedUpAt", "createdAt"), ("lastActivityAt", "lastActivityAt"),
+                ("lastCustomerActivityAt", "lastCustomerActivityAt"), ("lastSeenAt", "lastSeenAt"),
+                ("importedAt", "importedAt"), ("avatarUrl", "avatar"), ("gender", "gender"), ("tags", "tags"),
+                ("socials", "socials"), ("sentiment", "sentiment"), ("whatsapps", "whatsapps"),
+                ("facebookIds", "facebookIds"), ("instagramIds", "instagramIds"), ("timeZone", "timeZone"),
+                ("rev", "rev"), ("custom", "customObject"), ("defaultLang", "defaultLanguage"))
+
+# The digest (bench.compare.mappings_digest) of the mappings/kustomer this baseline was written for:
+# when the folder differs, the benchmark and tests/test_bench.py skip the comparison and say why.
+# After changing both, record the new digest: python -m bench --digest mappings/kustomer
+MAPPINGS_SHA256 = "52cf363f8924a9513804053c57dd8c3879e6d21d0ac6584449459ac309edf8c5"
 
 
 class Invalid(Exception):
-    pass
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def check_settings(settings: dict[str, Any]) -> None:
-    """What the settings schema in destination.yaml refuses, by hand."""
+    """What the settings schema in destination.yaml refuses, by hand: one pass over the settings."""
     api_key = settings.get("apiKey")
     if api_key.__class__ is not str or not api_key:
         raise Invalid("apiKey")
-    for name in BOOLEAN_SETTINGS:
-        if settings.get(name, False).__class__ is not bool:
+    for name, value in settings.items():
+        if name in BOOLEAN_SETTINGS:
+            if value.__class__ is not bool:
+                raise Invalid(name)
+        elif name == "baseEndpoint" or name == "orgPod":
+            if value.__class__ is not str or not (BASE_ENDPOINT if name == "baseEndpoint" else ORG_POD).fullmatch(value):
+                raise Invalid(name)
+        elif name == "identifyStrategy" and value not in ("lookup", "trackingIdentity"):
             raise Invalid(name)
-    for name, pattern in (("baseEndpoint", BASE_ENDPOINT), ("orgPod", ORG_POD)):
-        if name in settings and (settings[name].__class__ is not str or not pattern.fullmatch(settings[name])):
-            raise Invalid(name)
-    if settings.get("identifyStrategy", "lookup") not in ("lookup", "trackingIdentity"):
-        raise Invalid("identifyStrategy")
+
+
+def host_and_auth(settings: dict[str, Any]) -> tuple[str, str]:
+    key = (settings.get("baseEndpoint"), settings.get("orgPod"), settings["apiKey"])
+    known = _HOSTS.get(key)
+    if known is None:
+        endpoint, pod, api_key = key
+        base = endpoint or (f"https://api.{pod}.kustomerapp.com" if pod and pod != "prod1" else US)
+        known = _HOSTS[key] = (base, f"Bearer {api_key}")
+    return known
 
 
 def copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
+    """A copy of a JSON value that shares nothing with it; non-finite numbers refused."""
+    cls = value.__class__
+    if cls is dict:
+        return {k: v if v.__class__ in SCALARS else copy_json(v) for k, v in value.items()}
+    if cls is list:
+        return [v if v.__class__ in SCALARS else copy_json(v) for v in value]
+    if cls is float and not math.isfinite(value):
         raise Invalid("not a finite number")
     return value
 
 
-def first(event: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> Any:
-    for path in paths:
-        value: Any = event
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-            if value is None:
-                break
-        if value is not None and value != "":
-            return copy_json(value)
-    return None
-
-
-def both(event: dict[str, Any], *names: str) -> Any:
-    return first(event, tuple(p for name in names for p in (("traits", name), ("context", "traits", name))))
-
-
 def text(value: Any) -> str:
+    if value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
@@ -90,18 +104,9 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def host(settings: dict[str, Any]) -> str:
-    if settings.get("baseEndpoint"):
-        return str(settings["baseEndpoint"])
-    pod = settings.get("orgPod")
-    if pod and pod != "prod1":
-        return f"https://api.{pod}.kustomerapp.com"
-    return US
-
-
-def request(method: str, endpoint: str, settings: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def request(method: str, endpoint: str, auth: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"version": "1", "type": "REST", "method": method, "endpoint": endpoint,
-            "headers": {"Content-Type": "application/json", "Authorization": f"Bearer {settings['apiKey']}"},
+            "headers": {"Content-Type": "application/json", "Authorization": auth},
             "params": {}, "body": {"JSON": body, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": ""}
 
 
@@ -110,8 +115,14 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
         raise Invalid("settings")
     check_settings(settings)
     kind = event["type"].lower()
-    base = host(settings)
-    out = identify(event, settings, base, lookup) if kind == "identify" else tracking(event, kind, settings, base)
+    base, auth = host_and_auth(settings)
+    try:
+        if kind == "identify":
+            out = identify(event, base, auth, lookup)
+        else:
+            out = request("POST", base + "/v1/tracking/identityEvent", auth, tracking(event, kind, settings))
+    except ValueError:  # the one JSON encoder met a non-finite number in a list or object
+        raise Invalid("not a finite number") from None
     try:
         orjson.dumps(out)  # every output can be sent: no lone surrogate anywhere
     except orjson.JSONEncodeError:  # or an integer past 64 bits, which the standard library writes
@@ -122,141 +133,231 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
     return out
 
 
-def identify(event: dict[str, Any], settings: dict[str, Any], base: str, lookup: Callable[..., Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    name = both(event, "name")
-    if name is None:
-        first_name = both(event, "firstName", "firstname", "first_name")
-        last_name = both(event, "lastName", "lastname", "last_name")
-        if first_name is not None and last_name is not None:
-            name = f"{text(first_name)} {text(last_name)}"
-    if name is not None:
-        body["name"] = name
-    external_id = first(event, USER_ID)
-    if external_id is None:
-        raise Invalid("userId")
-    body["externalId"] = external_id
-    for key, source in (("username", ("userName",)), ("company", ()), ("signedUpAt", ("createdAt",)),
-                        *((n, (n,)) for n in SAME_NAMED[:4]), ("avatarUrl", ("avatar",)), *((n, (n,)) for n in SAME_NAMED[4:])):
-        value = both(event, *source) if source else first(event, (("traits", "company", "name"), ("context", "traits", "company", "name"),
-                                                                     ("traits", "company"), ("context", "traits", "company")))
-        if value is not None:
-            body[key] = value
-    locale = first(event, (("context", "locale"),))
-    if locale is not None:
-        body["locale"] = locale
-    email = first(event, EMAIL)
-    emails = both(event, "emails")
-    if emails is None and email is not None:
-        emails = [{"type": "home", "email": email}]
-    if emails is not None:
-        body["emails"] = emails
-    phones = both(event, "phones")
-    if phones is None:
-        phone = first(event, PHONE)
-        phones = None if phone is None else [{"type": "home", "phone": phone}]
-    if phones is not None:
-        body["phones"] = phones
-    website = first(event, WEBSITE)
-    if website is not None:
-        body["urls"] = [{"url": website}]
-    address = both(event, "address")
-    if isinstance(address, dict):
-        parts = [text(address[k]) for k in ("street", "city", "state", "postalCode") if address.get(k) not in (None, "")]
-        address = " ".join(parts) if parts else None
-    if address is not None:
-        body["locations"] = [{"type": "home", "address": address}]
-    for key, names in (("birthdayAt", ("dob", "birthday")), ("custom", ("customObject",)), ("defaultLang", ("defaultLanguage",))):
-        value = both(event, *names)
-        if value is not None:
-            body[key] = value
-
-    customer = None
-    for ref in (event.get("context") or {}).get("externalId") or ():
-        if isinstance(ref, dict) and ref.get("type") == "kustomerId":
-            customer = ref.get("id")
-            break
-    if customer is None:
-        user_id = first(event, USER_ID_ONLY)
-        for kind, value in (("email", email), ("externalId", user_id), ("externalId", event.get("anonymousId"))):
-            if value is None:
-                continue
-            url = f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}"
-            get = {"version": "1", "type": "REST", "method": "GET", "endpoint": url,
-                   "headers": {"Content-Type": "application/json", "Authorization": f"Bearer {settings['apiKey']}"},
-                   "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": ""}
-            status, answer = lookup(get)
-            if status == 200:
-                customer = answer["data"]["id"]
-                break
-            if status != 404:
-                raise Invalid(f"lookup {status}")
-    if customer is None:
-        return request("POST", f"{base}/v1/customers", settings, body)
-    return request("PUT", f"{base}/v1/customers/{quote(text(customer), safe='@')}?replace=false", settings, body)
-
-
-def tracking(event: dict[str, Any], kind: str, settings: dict[str, Any], base: str) -> dict[str, Any]:
-    user_id = first(event, USER_ID)
-    email = first(event, EMAIL)
-    identity: dict[str, Any] = {}
-    if user_id is not None:
-        identity["externalId"] = user_id
-    if email is not None and (settings.get("setIdentityEmail") or user_id is None):
-        identity["email"] = email
-    if not identity:
-        raise Invalid("identity")
-    if kind == "track":
-        name = first(event, (("event",),))
-        if name is None:
-            raise Invalid("event")
-    else:
-        prefix = "Web-Page-Viewed" if kind == "page" else "Screen-Viewed"
-        if settings.get("genericPage" if kind == "page" else "genericScreen"):
-            name = prefix
-        else:
-            value = first(event, (("event",), ("properties", "event"), ("name",), ("properties", "name")))
-            name = prefix if value is None else f"{prefix}-{text(value)}".rstrip()
-    advanced = settings.get("advancedTransform")
-    if advanced:
-        name = WHITESPACE.sub("-", name.strip())
-    out: dict[str, Any] = {"name": name}
-    session = first(event, (("properties", "kustomerSessionId"), ("properties", "kustomer_session_id"), ("context", "sessionId")))
-    if session is not None:
-        out["sessionId"] = session
-    tracking_id = first(event, (("properties", "kustomerTrackingId"), ("properties", "kustomer_tracking_id")))
-    if tracking_id is not None:
-        out["trackingId"] = tracking_id
-    properties = event.get("properties")
-    if properties is not None and properties != "":
-        meta = {k: copy_json(v) for k, v in properties.items() if k not in SESSION_KEYS}
-        if advanced:
-            typed: dict[str, Any] = {}
-            for key, value in meta.items():
-                key = WHITESPACE.sub("-", key.strip())
-                if isinstance(value, bool):
-                    value = "true" if value else "false"
-                elif isinstance(value, (int, float)):
-                    key = key if key.endswith("Num") else key + "Num"
-                elif isinstance(value, str) and ISO_8601.fullmatch(value):
-                    key = key if key.endswith("At") else key + "At"
-                elif isinstance(value, list):
-                    value = ",".join(json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in value)
-                elif isinstance(value, dict):
-                    value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-                typed[key] = value
-            meta = typed
-        if settings.get("setIdentityEmail") and settings.get("disableEmailAsTrackingProperty"):
-            meta.pop("email", None)
-        out["meta"] = meta
-    return request("POST", f"{base}/v1/tracking/identityEvent", settings, {"identity": identity, "event": out})
-
-
 def process_one(item: dict[str, Any], lookup: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    return processor_result(transform, item, lookup)
+
+
+def processor_result(transform: Callable[..., dict[str, Any]], item: dict[str, Any], lookup: Any) -> dict[str, Any]:
     """The processor shape by hand: one input (message, destination.Config, metadata) to one result."""
     metadata = item.get("metadata")
     try:
         output = transform(item["message"], item["destination"]["Config"], lookup)
     except Invalid as exc:
-        return {"error": str(exc), "statusCode": 400, "metadata": metadata}
+        return {"error": str(exc), "statusCode": exc.status, "metadata": metadata}
     return {"output": output, "statusCode": 200, "metadata": metadata}
+
+
+def own(value: Any) -> Any:
+    return value if value.__class__ in SCALARS else copy_json(value)
+
+
+def first_given(*values: Any) -> Any:
+    """The first value that is present and not empty, as the output's own copy."""
+    for value in values:
+        if value is not None and value != "":
+            return own(value)
+    return None
+
+
+def parts(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """context, traits and context.traits, each an empty dict where the event has no object."""
+    context = event.get("context")
+    context = context if isinstance(context, dict) else EMPTY
+    traits = event.get("traits")
+    context_traits = context.get("traits")
+    return (context, traits if isinstance(traits, dict) else EMPTY,
+            context_traits if isinstance(context_traits, dict) else EMPTY)
+
+
+def user_id_only(event: dict[str, Any], traits: dict[str, Any], context_traits: dict[str, Any]) -> Any:
+    value = event.get("userId")
+    if value is not None and value != "":
+        return own(value)
+    return first_given(traits.get("userId"), traits.get("id"), context_traits.get("userId"), context_traits.get("id"))
+
+
+def merged_traits(traits: dict[str, Any], context_traits: dict[str, Any]) -> dict[str, Any]:
+    """One dict to read traits from: a trait under traits, else under context.traits (most events
+    have only one of the two, which is then used as it is)."""
+    if not context_traits:
+        return traits
+    if not traits:
+        return context_traits
+    merged = dict(context_traits)
+    for key, value in traits.items():
+        if value is not None and value != "":
+            merged[key] = value
+    return merged
+
+
+def identify(event: dict[str, Any], base: str, auth: str, lookup: Callable[..., Any]) -> dict[str, Any]:
+    context, t, ct = parts(event)
+    traits = merged_traits(t, ct)
+    get = traits.get
+    body: dict[str, Any] = {}
+    name = first_given(get("name"))
+    if name is None:
+        first_name = first_given(get("firstName"), get("firstname"), get("first_name"))
+        last_name = first_given(get("lastName"), get("lastname"), get("last_name"))
+        if first_name is not None and last_name is not None:
+            name = f"{text(first_name)} {text(last_name)}"
+    if name is not None:
+        body["name"] = name
+    user_id = user_id_only(event, t, ct)
+    external_id = user_id if user_id is not None else first_given(event.get("anonymousId"))
+    if external_id is None:
+        raise Invalid("userId")
+    body["externalId"] = external_id
+    company = t.get("company")
+    company = first_given(company.get("name") if isinstance(company, dict) else None,
+                          ct["company"].get("name") if isinstance(ct.get("company"), dict) else None,
+                          company, ct.get("company"))
+    if company is not None:
+        body["company"] = company
+    for key, field in TRAIT_FIELDS:
+        value = get(field)
+        if value is not None and value != "":
+            body[key] = value if value.__class__ in SCALARS else copy_json(value)
+    locale = context.get("locale")
+    if locale is not None and locale != "":
+        body["locale"] = own(locale)
+    properties = event.get("properties")
+    properties = properties if isinstance(properties, dict) else EMPTY
+    email = first_given(get("email"), properties.get("email"))
+    emails = first_given(get("emails"))
+    if emails is None and email is not None:
+        emails = [{"type": "home", "email": email}]
+    if emails is not None:
+        body["emails"] = emails
+    phones = first_given(get("phones"))
+    if phones is None:
+        phone = first_given(get("phone"), properties.get("phone"))
+        phones = None if phone is None else [{"type": "home", "phone": phone}]
+    if phones is not None:
+        body["phones"] = phones
+    website = first_given(get("website"), properties.get("website"))
+    if website is not None:
+        body["urls"] = [{"url": website}]
+    address = first_given(get("address"))
+    if isinstance(address, dict):
+        address = " ".join([text(address[k]) for k in ("street", "city", "state", "postalCode")
+                            if address.get(k) not in (None, "")]) or None
+    if address is not None:
+        body["locations"] = [{"type": "home", "address": address}]
+    birthday = first_given(get("dob"), get("birthday"))
+    if birthday is not None:
+        body["birthdayAt"] = birthday
+    customer = known_customer(context)
+    if customer is None:
+        customer = find_customer(event, email, user_id, base, auth, lookup)
+    if customer is None:
+        return request("POST", base + "/v1/customers", auth, body)
+    return request("PUT", f"{base}/v1/customers/{quote(text(customer), safe='@')}?replace=false", auth, body)
+
+
+def known_customer(context: dict[str, Any]) -> Any:
+    """A kustomerId in context.externalId."""
+    for ref in context.get("externalId") or ():
+        if isinstance(ref, dict) and ref.get("type") == "kustomerId":
+            return ref.get("id")
+    return None
+
+
+def find_customer(event: dict[str, Any], email: Any, user_id: Any, base: str, auth: str,
+                  lookup: Callable[..., Any]) -> Any:
+    """The look-ups by email, userId, anonymousId: the first found wins, a 404 tries the next."""
+    for kind, value in (("email", email), ("externalId", user_id), ("externalId", event.get("anonymousId"))):
+        if value is None or value == "":
+            continue
+        get = {"version": "1", "type": "REST", "method": "GET",
+               "endpoint": f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}",
+               "headers": {"Content-Type": "application/json", "Authorization": auth},
+               "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": ""}
+        status, answer = lookup(get)
+        if status == 200:
+            return answer["data"]["id"]
+        if status != 404:
+            raise Invalid(f"lookup {status}", status)
+    return None
+
+
+def tracking(event: dict[str, Any], kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The {identity, event} body of a track, page or screen."""
+    context, t, ct = parts(event)
+    properties = event.get("properties")
+    p = properties if isinstance(properties, dict) else EMPTY
+    user_id = user_id_only(event, t, ct)
+    if user_id is None:
+        user_id = first_given(event.get("anonymousId"))
+    email = first_given(t.get("email"), ct.get("email"), p.get("email"))
+    identity: dict[str, Any] = {}
+    if user_id is not None:
+        identity["externalId"] = user_id
+    if email is not None and (user_id is None or settings.get("setIdentityEmail")):
+        identity["email"] = email
+    if not identity:
+        raise Invalid("identity")
+    advanced = settings.get("advancedTransform")
+    out: dict[str, Any] = {"name": event_name(event, kind, p, settings, advanced)}
+    session = first_given(p.get("kustomerSessionId"), p.get("kustomer_session_id"), context.get("sessionId"))
+    if session is not None:
+        out["sessionId"] = session
+    tracking_id = first_given(p.get("kustomerTrackingId"), p.get("kustomer_tracking_id"))
+    if tracking_id is not None:
+        out["trackingId"] = tracking_id
+    if properties is not None and properties != "":
+        if advanced:
+            meta = typed_meta(properties)
+        else:
+            meta = {k: v if v.__class__ in SCALARS else copy_json(v) for k, v in properties.items() if k not in SESSION_KEYS}
+        if settings.get("setIdentityEmail") and settings.get("disableEmailAsTrackingProperty"):
+            meta.pop("email", None)
+        out["meta"] = meta
+    return {"identity": identity, "event": out}
+
+
+def event_name(event: dict[str, Any], kind: str, p: dict[str, Any], settings: dict[str, Any], advanced: Any) -> Any:
+    if kind == "track":
+        name = first_given(event.get("event"))
+        if name is None:
+            raise Invalid("event")
+    else:
+        prefix = "Web-Page-Viewed" if kind == "page" else "Screen-Viewed"
+        if settings.get("genericPage" if kind == "page" else "genericScreen"):
+            return prefix
+        value = first_given(event.get("event"), p.get("event"), event.get("name"), p.get("name"))
+        name = prefix if value is None else f"{prefix}-{text(value)}".rstrip()
+    # str.split() and re's \s agree on what whitespace is: runs of it become one dash.
+    return "-".join(name.split()) if advanced else name
+
+
+def typed_meta(properties: dict[str, Any]) -> dict[str, Any]:
+    """advancedTransform: keys dasherized; numbers ...Num, ISO 8601 strings ...At, booleans as
+    text, lists as their items' JSON joined with commas, objects as JSON."""
+    if len(_DASHED) > 4096:
+        _DASHED.clear()
+    meta: dict[str, Any] = {}
+    for key, value in properties.items():
+        if key in SESSION_KEYS:
+            continue
+        dashed = _DASHED.get(key)
+        if dashed is None:
+            dashed = _DASHED[key] = "-".join(key.split())
+        cls = value.__class__
+        if cls is str:
+            # Only a string starting with a digit can be a date: the regex runs on those alone.
+            if value[:1].isdigit() and ISO_8601.fullmatch(value) and not dashed.endswith("At"):
+                dashed += "At"
+        elif cls is bool:
+            value = "true" if value else "false"
+        elif cls is int or cls is float:
+            if cls is float and not math.isfinite(value):
+                raise Invalid("not a finite number")
+            if not dashed.endswith("Num"):
+                dashed += "Num"
+        elif cls is list:
+            value = ",".join([COMPACT(v) for v in value])
+        elif cls is dict:
+            value = COMPACT(value)
+        meta[dashed] = value
+    return meta

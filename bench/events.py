@@ -2,20 +2,30 @@
 from __future__ import annotations
 
 import random
+import zlib
 from typing import Any
 
 TYPES = ("identify", "track", "page", "screen")
 US = "https://api.kustomerapp.com"
 
-# The settings mix: a pipeline passes the same settings object for every event of a destination.
+# The processor workload (issue 26): every input has its own settings, drawn from 64 combinations:
+# each of five flags on with probability 0.35, and a second API host 30% of the time.
+FLAGS = ("genericPage", "genericScreen", "advancedTransform", "setIdentityEmail", "disableEmailAsTrackingProperty")
+SECOND_HOST = "https://api.prod2.kustomerapp.com"
+# One settings object per combination: a pipeline passes the same object for each of its events.
 SETTINGS: list[dict[str, Any]] = [
-    {"apiKey": "bench-key-plain"},
-    {"apiKey": "bench-key-eu", "baseEndpoint": "https://api.prod2.kustomerapp.com"},
-    {"apiKey": "bench-key-pod", "orgPod": "prod4", "genericPage": True, "genericScreen": True},
-    {"apiKey": "bench-key-advanced", "advancedTransform": True},
-    {"apiKey": "bench-key-email", "setIdentityEmail": True, "disableEmailAsTrackingProperty": True},
-    {"apiKey": "bench-key-all", "advancedTransform": True, "setIdentityEmail": True, "genericPage": True},
+    {"apiKey": "bench-key", **({"baseEndpoint": SECOND_HOST} if combo & 32 else {}),
+     **{flag: True for bit, flag in enumerate(FLAGS) if combo & (1 << bit)}}
+    for combo in range(64)
 ]
+# What `transformer run` in the benchmark runs with (one settings for a whole file).
+CLI_SETTINGS: dict[str, Any] = {"apiKey": "bench-key-advanced", "advancedTransform": True}
+
+
+def _settings(rng: random.Random) -> dict[str, Any]:
+    combo = sum(1 << bit for bit in range(len(FLAGS)) if rng.random() < 0.35)
+    return SETTINGS[combo | (32 if rng.random() < 0.3 else 0)]
+
 
 _WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
 
@@ -70,8 +80,10 @@ def _properties(rng: random.Random, n: int) -> dict[str, Any]:
 
 
 def generate(count: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """``count`` (event, settings) pairs: 25% of each type, settings spread round-robin."""
+    """``count`` (event, settings) pairs: 25% of each type; the settings drawn from their own
+    generator, so the events do not depend on the settings mix."""
     rng = random.Random(seed)
+    settings_rng = random.Random(seed + 1)
     pairs = []
     for index in range(count):
         kind = TYPES[index % 4]
@@ -96,7 +108,7 @@ def generate(count: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, 
                 event["name"] = rng.choice(["Home", "Pricing", "Product Detail", "Checkout "])
             if rng.random() < 0.3:
                 event["context"]["sessionId"] = rng.randrange(10**12)
-        pairs.append((event, SETTINGS[index % len(SETTINGS)]))
+        pairs.append((event, _settings(settings_rng)))
     return pairs
 
 
@@ -107,3 +119,54 @@ def lookup_answers(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[s
         if event["type"] == "identify" and "userId" in event and index % 3 == 0:
             answers[f"{US}/v1/customers/externalId={event['userId']}"] = {"status": 200, "body": {"data": {"id": f"c{index}"}}}
     return answers
+
+
+def mixed_lookup(request: dict[str, Any]) -> tuple[int, Any]:
+    """Look-ups answered by a plain function of the URL (issue 26's mix): 30% found, 67% not
+    found (404), 3% a server error (500), the same answer for the same URL every time."""
+    url = request["endpoint"]
+    bucket = zlib.crc32(url.encode("utf-8")) % 100
+    if bucket < 30:
+        return 200, {"data": {"id": f"c{bucket}-{len(url)}"}}
+    return (404, None) if bucket < 97 else (500, None)
+
+
+# Segment's workload: the same realistic events, a sixth of them turned into group and alias calls,
+# 30% without a messageId (so it is derived), some numeric ids, channels, page categories,
+# integrations, and one in 200 over the event size limit; under four settings.
+SEGMENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+SEGMENT_SETTINGS: list[dict[str, Any]] = [
+    {"writeKey": "bench-write-key"},
+    {"writeKey": "bench-write-key", "region": "eu"},
+    {"writeKey": "bench-write-key-proxy", "endpoint": "https://proxy.example.com/v1"},
+    {"writeKey": "bench-write-key-small", "maxEventBytes": 2000},
+]
+
+
+def generate_segment(count: int, seed: int = 7) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``count`` (event, settings) pairs for Segment, about a sixth of each type."""
+    rng = random.Random(seed + 2)
+    pairs = []
+    for index, (event, _) in enumerate(generate(count, seed)):
+        kind = SEGMENT_TYPES[index % 6]
+        if kind == "group":
+            event = {**event, "type": "group", "groupId": rng.choice([f"g-{rng.randrange(1000)}", rng.randrange(1000)]),
+                     "traits": {"name": rng.choice(_WORDS).title(), "employees": rng.randrange(500)}}
+            event.pop("properties", None)
+        elif kind == "alias":
+            event = {**event, "type": "alias", "previousId": f"anon-{rng.randrange(10**6)}",
+                     "userId": event.get("userId") or rng.randrange(10**6)}
+        if rng.random() < 0.3:
+            event.pop("messageId")
+        if rng.random() < 0.1 and "userId" in event:
+            event["userId"] = rng.randrange(10**6)
+        if rng.random() < 0.3:
+            event["channel"] = rng.choice(["web", "server", "browser", "mobile"])
+        if kind == "page" and rng.random() < 0.5:
+            event["category"] = rng.choice(["Docs", "Shop", "Blog"])
+        if rng.random() < 0.2:
+            event["integrations"] = {"All": True, "Mixpanel": rng.random() < 0.5}
+        if rng.random() < 0.005:
+            event["properties"] = {"blob": "x" * 33_000}
+        pairs.append((event, SEGMENT_SETTINGS[rng.randrange(len(SEGMENT_SETTINGS))]))
+    return pairs

@@ -3,7 +3,6 @@ an engine and in-process, and the checks on what the engine built."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import transformer
 from bench.events import generate
+from tests.docs_pages import blocks, page
 from transformer.runtime import wire
 
 KUSTOMER_SETTINGS = {"apiKey": "engine-test-key", "advancedTransform": True}
@@ -79,17 +79,17 @@ def check_batches(destination: transformer.Destination, results: list[dict[str, 
 
 
 def readme_examples() -> list[str]:
-    """The README's engine examples (```python engines blocks), in order: Beam, Spark, the two-pass join."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"```python engines\n(.*?)```", readme, flags=re.S)
+    """The engine examples of docs/engines.md (```python {.engines} blocks: Python on GitHub and the
+    site, left out of the examples every test run runs), in order: Beam, Spark, the two-pass join."""
+    return blocks(page("engines.md"), "python {.engines}")
 
 
 def run_readme_example(code: str, folder: Path, monkeypatch: Any) -> None:
-    """Run one README example in ``folder``, where ``examples/`` is the repository's."""
+    """Run one docs example in ``folder``, where ``examples/`` is the repository's."""
     (folder / "examples").symlink_to(ROOT / "examples")
     monkeypatch.chdir(folder)
     monkeypatch.setattr(sys, "argv", ["example"])  # Beam's default options read the command line
-    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own code
+    exec(compile(code, "docs/engines.md", "exec"), {})  # noqa: S102 - the docs' own code
 
 
 def cli_results(*args: str) -> list[dict[str, Any]]:

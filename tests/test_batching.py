@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import transformer
+from tests.docs_pages import page
 from transformer.runtime import batching
 
 SEGMENT = transformer.load("segment")
@@ -210,9 +211,8 @@ def test_batch_key_and_limits_are_public() -> None:
         transformer.load("kustomer").batch_key(ok)
 
 
-def test_the_readmes_batch_when_example() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("**Batching only some requests.**", 1)[1]
+def test_the_docs_batch_when_example() -> None:
+    section = page("language/destination-yaml.md").split("**Batching only some requests.**", 1)[1]
     when = "  " + section.split("`when: ", 1)[1].split("`", 1)[0].join(["when: ", "\n"])
     texts = {path.name: path.read_text(encoding="utf-8") for path in SEGMENT.folder.glob("*.yaml")}
     texts["destination.yaml"] = texts["destination.yaml"].replace("\nbatch:\n", "\nbatch:\n" + when)
@@ -369,9 +369,8 @@ def test_batch_needs_exactly_one_of_key_and_concat(tmp_path: Path) -> None:
         assert shown == [f"{tmp_path / 'destination.yaml'}:8: batch: give exactly one of: key, concat"], shown
 
 
-def test_the_readmes_batch_concat_example(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("**Batching by concatenating lists.**", 1)[1]
+def test_the_docs_batch_concat_example(tmp_path: Path) -> None:
+    section = page("language/destination-yaml.md").split("**Batching by concatenating lists.**", 1)[1]
     concat = section.split("`concat: ", 1)[1].split("`", 1)[0]
     (tmp_path / "destination.yaml").write_text(CONCAT.replace("{a: 3, b: 2}", concat))
     (tmp_path / "events.yaml").write_text("body: {object: {events: {path: events}, purchases: {path: purchases}}}\n")

@@ -1,5 +1,5 @@
 """Apache Beam (DirectRunner, 2 workers): results equal to in-process, batches within every limit.
-Slow and needs the [beam] extra: marked ``engines`` (see the README's "Running on Beam and Spark")."""
+Slow and needs the [beam] extra: marked ``engines`` (see docs/engines.md)."""
 from __future__ import annotations
 
 import json
@@ -23,7 +23,7 @@ def run_pipeline(build: Any) -> list[dict[str, Any]]:
     elements, written as JSON lines to files and read back as a user would. Worker processes, as
     on a real cluster: in multi_threading mode, on a loaded machine, one run in three lost events
     between the grouping and the packing (46 of 10,000), which plain threads sharing one
-    Destination never reproduced; that is noted in the README as a known limit."""
+    Destination never reproduced; that is noted in docs/engines.md as a known limit."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -100,7 +100,7 @@ def test_the_readmes_beam_example_gives_what_transformer_run_gives(tmp_path: Pat
     expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
                            "--lookups", "examples/kustomer-lookups.json")
     assert any(r["statusCode"] == 200 and r["output"]["method"] == "PUT" for r in expected)  # the look-up found ada
-    assert comparable(read_results(tmp_path, "kustomer-results*")) == comparable(expected)
+    assert comparable(read_results(tmp_path / "out", "kustomer-results*")) == comparable(expected)
 
 
 def test_the_readmes_two_pass_join_gives_what_transformer_run_gives(tmp_path: Path, monkeypatch: Any) -> None:
@@ -108,4 +108,4 @@ def test_the_readmes_two_pass_join_gives_what_transformer_run_gives(tmp_path: Pa
     run_readme_example(join_example, tmp_path, monkeypatch)
     expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
                            "--lookups", "examples/kustomer-lookups.json")
-    assert comparable(read_results(tmp_path, "kustomer-joined*")) == comparable(expected)
+    assert comparable(read_results(tmp_path / "out", "kustomer-joined*")) == comparable(expected)

@@ -88,7 +88,13 @@ def test_destination_checks_apply_to_every_event_type_before_the_files(make_dest
      "number, 0 or more"),
     ("body: {object: {}}\nvalidate:\n  - schema: {pattern: '(a'}",
      "test.yaml:3: validate[0].schema.pattern: not a valid JSON Schema: the regular expression '(a' does not compile "
-     "(missing ), unterminated subpattern at position 0)"),
+     "(missing ): (a)"),
+    ("body: {object: {}}\nvalidate:\n  - schema: {properties: {v: {pattern: 'a{4294967296}'}}}",
+     "test.yaml:3: validate[0].schema.properties.v.pattern: not a valid JSON Schema: the regular expression "
+     "'a{4294967296}' repeats 4,294,967,296 times, over the limit of 1,000"),
+    ("body: {object: {}}\nvalidate:\n  - schema: {patternProperties: {'(?=x)': {}}}",
+     "test.yaml:3: validate[0].schema.patternProperties.(?=x): not a valid JSON Schema: the regular expression "
+     "'(?=x)' does not compile (invalid perl operator: (?=; RE2 has no back references or look-arounds)"),
     ("body: {object: {}}\nvalidate:\n  - schema: {prefixItems: 3}",
      "test.yaml:3: validate[0].schema.prefixItems: not a valid JSON Schema: 3 is not of type 'array'"),
     ("body: {object: {}}\nvalidate:\n  - schema: {$ref: 'https://example.invalid/s.json'}",

@@ -388,6 +388,22 @@ HOSTILE_MAPPINGS = {
     "many-placeholders": ("test.yaml", 'body: {object: {v: {template: "' + "{a}" * 3300 + '", vars: {a: {path: a}}}}}\n', ""),
     "many-alternatives": ("test.yaml", "body: {first: [" + ", ".join(f"{{path: a{i}}}" for i in range(2000)) + "]}\n", ""),
     "over-1mb": ("test.yaml", "body: {const: \"" + "x" * 1_100_000 + "\"}\n", "mapping files are limited to 1000000"),
+    # Issue 20: 2^32 sources from a 2 KB file; OverflowError from re; YAML values that are not JSON.
+    "let-chain-32": ("test.yaml", "let:\n  l0: {path: a}\n" + "".join(f"  l{i}: {{template: \"{{l{i - 1}}}{{l{i - 1}}}\"}}\n"
+                                                                     for i in range(1, 33)) + "body: {object: {v: {var: l32}}}\n", "loaded"),
+    "repeat-count-matches": ("test.yaml", "body: {object: {v: {const: 1, when: {matches: [{path: a}, 'a{4294967296}']}}}}\n",
+                             "repeats 4,294,967,296 times, over the limit of 1,000"),
+    "repeat-count-replace": ("test.yaml", "body: {object: {v: {path: a, then: [{replace: {regex: 'a{4294967296}', with: ''}}]}}}\n",
+                             "repeats 4,294,967,296 times"),
+    "repeat-count-validate": ("test.yaml", "body: {object: {}}\nvalidate:\n  - schema: {properties: {v: {pattern: 'a{4294967296}'}}}\n",
+                              "repeats 4,294,967,296 times"),
+    "yaml-date": ("test.yaml", "body: {object: {v: {const: 2024-01-01}}}\n", "YAML reads '2024-01-01' as a date"),
+    "yaml-nan": ("test.yaml", "body: {object: {v: {const: .nan}}}\n", "YAML's .nan is not a JSON number"),
+    "yaml-binary": ("test.yaml", "body: {object: {v: {const: !!binary aGk=}}}\n", "a YAML !!binary value is not a JSON value"),
+    "yaml-set": ("test.yaml", "body: {object: {v: {const: !!set {a, b}}}}\n", "a YAML !!set value is not a JSON value"),
+    "delivery-nan": ("destination.yaml", "delivery: {retry: {backoff_seconds: .nan}}\n", "delivery.retry.backoff_seconds: YAML's .nan"),
+    "delivery-inf": ("destination.yaml", "delivery: {timeout_seconds: .inf, retry: {max_wait_seconds: .inf}}\n",
+                     "delivery.timeout_seconds: YAML's .inf"),
 }
 LOAD_ONE = """
 import sys, time, transformer

@@ -48,7 +48,8 @@ def test_jobs_give_the_single_process_output(tmp_path: Path, capsys: Any, jobs: 
     args = ["run", "-d", "kustomer", "-s", str(settings), str(events)]
     single = _run(args, capsys)
     many = _run([*args, "--jobs", jobs], capsys)
-    assert many == single
+    # The same output and summary; stderr may also say that --jobs was capped at the CPUs.
+    assert many[:2] == single[:2] and many[2].splitlines()[-1] == single[2].splitlines()[-1]
     code, out, err = many
     results = [json.loads(line) for line in out.splitlines()]
     assert code == 1

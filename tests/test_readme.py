@@ -1,4 +1,5 @@
-"""The README's examples run, and its Quick start is the two commands CI relies on."""
+"""The examples of the README and of every docs page run, and the README's Quick start is the two
+commands CI relies on."""
 from __future__ import annotations
 
 import json
@@ -11,22 +12,33 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+from tests.docs_pages import README as README_PATH
+from tests.docs_pages import ROOT, blocks, page, pages
+
+README = README_PATH.read_text(encoding="utf-8")
+DOCUMENTS = [README_PATH, *pages()]
+PYTHON = {doc: blocks(doc.read_text(encoding="utf-8"), "python") for doc in DOCUMENTS}
 
 
-def test_python_examples_run_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_python_example_is_collected() -> None:
+    """The README held 13 examples before they moved into docs/; none may stop being run."""
+    assert sum(len(found) for found in PYTHON.values()) >= 14
+    assert len(PYTHON[README_PATH]) == 1  # the README's ten-line example
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCUMENTS if PYTHON[d]], ids=lambda d: str(d.relative_to(ROOT)))
+def test_python_examples_run_in_order(doc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each page's examples run in order in one namespace of their own, as a reader of that page
+    would run them: a page defines every name its examples use."""
     monkeypatch.chdir(ROOT)
-    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    assert len(blocks) >= 5
     namespace: dict[str, object] = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    for block in PYTHON[doc]:
+        exec(compile(block, str(doc.relative_to(ROOT)), "exec"), namespace)  # noqa: S102 - the docs' own code
 
 
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_second() -> None:
     section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    [block] = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    [block] = blocks(section, "sh")
     commands = block.strip().splitlines()
     assert len(commands) == 2
     assert "transformer run" in commands[0] and "examples/" in commands[0]
@@ -39,17 +51,12 @@ def test_cli_examples_on_the_bundled_events_run(monkeypatch: pytest.MonkeyPatch,
     from transformer import cli
 
     monkeypatch.chdir(ROOT)
-    blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
-    commands = [line for block in blocks for line in block.splitlines()
-                if line.startswith("transformer run") and "examples/" in line]
-    assert commands
+    commands = [line for doc in DOCUMENTS for block in blocks(doc.read_text(encoding="utf-8"), "sh")
+                for line in block.splitlines() if line.startswith("transformer run") and "examples/" in line]
+    assert len(commands) >= 2  # as many as the README had before it moved into docs/
     for command in commands:
         assert cli.main(shlex.split(command)[1:]) == 0, command
         assert capsys.readouterr().out.strip()
-
-
-def _section(title: str) -> str:
-    return README.split(f"### {title}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
 
 
 def _fake_venv(copy: Path) -> None:
@@ -70,11 +77,12 @@ def _fake_venv(copy: Path) -> None:
 
 
 def test_how_to_change_a_field_walk_through_runs_as_written(tmp_path: Path) -> None:
-    """The README's walk-through, literally, on a copy of the repository: the edit shows in
-    check, test, explain and run, and after the golden files are updated, test passes."""
+    """The walk-through in docs/language/how-to-change-a-field.md, literally, on a copy of the
+    repository: the edit shows in check, test, explain and run, and after the golden files are
+    updated, test passes."""
     if shutil.which("git") is None or shutil.which("sh") is None:
         pytest.skip("the walk-through's commands need sh and git")
-    section = _section("How to change a field")
+    section = page("language/how-to-change-a-field.md")
     copy = tmp_path / "clone"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build",
                                                                "dist", ".pytest_cache", ".hypothesis", "page.json"))
@@ -86,11 +94,11 @@ def test_how_to_change_a_field_walk_through_runs_as_written(tmp_path: Path) -> N
     removed = "".join(line[1:] + "\n" for line in edit.splitlines() if line.startswith("-") and not line.startswith("---"))
     added = "".join(line[1:] + "\n" for line in edit.splitlines() if line.startswith("+") and not line.startswith("+++"))
     text = target.read_text(encoding="utf-8")
-    assert text.count(removed) == 1, "the README's diff must apply to the file as it is"
+    assert text.count(removed) == 1, "the page's diff must apply to the file as it is"
     target.write_text(text.replace(removed, added), encoding="utf-8")
 
     ran: dict[str, subprocess.CompletedProcess[str]] = {}
-    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
+    for block in blocks(section, "sh"):
         for command in block.strip().splitlines():
             done = subprocess.run(["sh", "-c", command], cwd=copy, capture_output=True, text=True, timeout=600, check=False)
             word = command.split()[1] if command.startswith(".venv/bin/transformer") else command.split()[0]
@@ -119,7 +127,7 @@ def test_how_to_change_a_field_walk_through_runs_as_written(tmp_path: Path) -> N
     assert ran["test+"].returncode == 0, ran["test+"].stdout
     assert ran["test+"].stdout.rstrip().endswith(" passed, 0 failed")
     # Only the fixtures the change concerns were rewritten, and they now hold the new name.
-    page = json.loads((copy / "fixtures" / "kustomer" / "page-named.json").read_text(encoding="utf-8"))
-    assert page["expected"]["output"]["body"]["JSON"]["event"]["name"] == "Page-Pricing"
+    fixture = json.loads((copy / "fixtures" / "kustomer" / "page-named.json").read_text(encoding="utf-8"))
+    assert fixture["expected"]["output"]["body"]["JSON"]["event"]["name"] == "Page-Pricing"
     assert (copy / "fixtures" / "kustomer" / "track-basic.json").read_text() == \
            (ROOT / "fixtures" / "kustomer" / "track-basic.json").read_text()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.docs_pages import page
 from tests.test_http import KEY, ROOT, WRITE_KEY, fake_api, fast, new_api
 from transformer import cli
 
@@ -159,17 +160,16 @@ def test_ctrl_c_finishes_requests_under_way_and_reports_each_input(api: Any, tmp
     assert len(dead.read_text(encoding="utf-8").splitlines()) == len(outcomes) - len(delivered)
 
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-SECTION = README.split("## Delivering requests", 1)[1].split("\n## ", 1)[0]
+SECTION = page("delivery.md")
 
 
-def test_the_readme_command_delivers_the_bundled_events_to_the_fake_api(
+def test_the_docs_command_delivers_the_bundled_events_to_the_fake_api(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     [command] = [line for line in SECTION.splitlines() if line.startswith("transformer send ")]
     args = command.split()[1:]
     given = ROOT / args[args.index("--settings") + 1]
     with fake_api.FakeAPI() as local:
-        settings = tmp_path / "settings.yaml"  # the README's settings, on this test's port
+        settings = tmp_path / "settings.yaml"  # the page's settings, on this test's port
         settings.write_text(given.read_text(encoding="utf-8").replace("127.0.0.1:8080", local.url.removeprefix("http://")),
                             encoding="utf-8")
         args[args.index("--settings") + 1] = str(settings)

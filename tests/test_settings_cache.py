@@ -95,7 +95,7 @@ def collector_off() -> Iterator[None]:
 
 @pytest.mark.parametrize("destination", ["kustomer", "segment"])
 def test_transforming_leaves_no_reference_cycles(destination: str, collector_off: None) -> None:
-    """What the README tells callers: turning the cyclic collector off around a batch loses nothing."""
+    """What docs/performance.md tells callers: turning the cyclic collector off around a batch loses nothing."""
     dest = transformer.load(destination)
     config: dict[str, Any] = {"apiKey": "k"} if destination == "kustomer" else {"writeKey": "w"}
     events: list[Any] = [TRACK, {"type": "identify", "userId": "u", "context": {"externalId": [{"type": "kustomerId", "id": "c"}]}},

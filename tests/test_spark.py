@@ -1,5 +1,5 @@
 """Apache Spark (local[2]): results equal to in-process, batches within every limit. Slow and needs
-the [spark] extra and Java: marked ``engines`` (see the README's "Running on Beam and Spark")."""
+the [spark] extra and Java: marked ``engines`` (see docs/engines.md)."""
 from __future__ import annotations
 
 import json
@@ -84,4 +84,4 @@ def test_the_readmes_spark_example_gives_what_transformer_run_gives(tmp_path: An
     assert done.returncode == 0, done.stderr[-3000:]
     expected = cli_results("-d", "segment", "-s", "examples/segment-settings.yaml", "--batch")
     assert any(isinstance(r["metadata"], list) for r in expected)
-    assert comparable(read_results(tmp_path / "segment-results", "part-*")) == comparable(expected)
+    assert comparable(read_results(tmp_path / "out" / "segment-results", "part-*")) == comparable(expected)

@@ -3,8 +3,10 @@ name's mappings come from, and reading the settings and look-up files."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -128,8 +130,19 @@ def check_streams(names: list[str]) -> None:
             if sys.stdin is None:
                 raise UsageError("standard input is closed (give event FILEs instead)")
             continue
-        if not Path(name).is_file():
-            raise UsageError(f"{name}: no such file")
+        try:
+            mode = os.stat(name).st_mode
+        except OSError as exc:
+            raise UsageError(f"{name}: no such file" if exc.errno == errno.ENOENT else
+                             f"{name}: cannot read ({exc.strerror})") from None
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{name}: is a folder, not a file of events")
+        if not stat.S_ISREG(mode):
+            # A pipe (`<(cat events)`, a named pipe) is read like a file, but not opened here: opening
+            # and closing its reading end could end the writer's run (SIGPIPE) before it is read.
+            if not os.access(name, os.R_OK):
+                raise UsageError(f"{name}: cannot read (permission denied)")
+            continue
         try:
             open(name, "rb").close()  # noqa: SIM115
         except OSError as exc:

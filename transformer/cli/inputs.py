@@ -32,6 +32,13 @@ def read_blocks(names: list[str]) -> Iterator[Block]:
 
 
 def stdin_bytes() -> io.BufferedIOBase:
+    """Standard input's bytes, through a reader of its own when it is a real file or pipe: not
+    sys.stdin.buffer, whose lock the reading thread of --jobs holds while input is awaited, and
+    which a worker process takes as it starts (it closes sys.stdin): it would wait forever."""
+    try:
+        return open(sys.stdin.fileno(), "rb", closefd=False)  # noqa: SIM115
+    except (AttributeError, OSError, ValueError):  # a stream put in its place (a test, an embedding program)
+        pass
     buffer: io.BufferedIOBase | None = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
         return buffer
@@ -51,7 +58,8 @@ def _blocks_in(handle: io.BufferedIOBase, label: str) -> Iterator[Block]:
         if text.startswith(b"["):
             yield from ([record] for record in array_events(line, number, handle, label))
             return
-        for lines in itertools.chain([[line]], lines_as_read(handle)):
-            yield Lines(label, number, lines)
-            number += len(lines)
+        for data in itertools.chain([line], lines_as_read(handle)):
+            block = Lines(label, number, data)
+            yield block
+            number += block.count()
         return

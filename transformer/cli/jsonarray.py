@@ -46,10 +46,12 @@ def array_events(first: bytes, first_no: int, handle: io.BufferedIOBase, label: 
         index += 1
         expect_value = False
     # What follows the array must be white space: any other line is an error in its place.
-    line, rest, begun = reader.after_array()
-    for lines in itertools.chain([rest], lines_as_read(handle, begun)):
-        yield from Lines(label, line, lines).records(after_array=True)
-        line += len(lines)
+    line, rest = reader.after_array()
+    end = rest.rfind(b"\n") + 1  # whole lines now; a line not yet ended begins what is read on
+    for data in itertools.chain([rest[:end]] if end else [], lines_as_read(handle, rest[end:])):
+        block = Lines(label, line, data)
+        yield from block.records(after_array=True)
+        line += block.count()
 
 
 class _ArrayText:
@@ -115,10 +117,14 @@ class _ArrayText:
         return self.lines_before + self.buffer.count("\n", 0, at) + 1
 
     def _extent(self) -> int:
-        """Where the element at pos ends: the index of its closing ',' or ']' (len(buffer) at the end)."""
+        """Where the element at pos ends: the index of its closing ',' or ']' (len(buffer) at the end).
+
+        A ',' in an object followed by '{' or '[' cannot be JSON (a key must follow): it is where an
+        element whose '}' is missing ends and the next element begins (so the next is still read)."""
         at, in_string = self.pos, False
         open_brackets: list[str] = []
         still_open = {"[": 0, "{": 0}
+        comma = -1  # a ',' just read inside an object, with only white space after it so far
         while True:
             match = (_IN_STRING if in_string else _OUTSIDE_STRING).search(self.buffer, at)
             if match is None or match.group() == "\\" and match.end() == len(self.buffer):
@@ -127,8 +133,12 @@ class _ArrayText:
                 if shift < 0:
                     return len(self.buffer)
                 at -= shift
+                comma -= shift if comma >= 0 else 0
                 continue
             char, at = match.group(), match.end()
+            if char in "[{" and not in_string and comma >= 0 and not self.buffer[comma + 1:match.start()].strip():
+                return comma
+            comma = match.start() if char == "," and not in_string and open_brackets[-1:] == ["{"] else -1
             if in_string:
                 # An escape skips a character; a raw newline cannot be in a JSON string, so a string
                 # left open ends there and the scan finds its way back to the elements.
@@ -152,11 +162,7 @@ class _ArrayText:
             elif not open_brackets:
                 return match.start()
 
-    def after_array(self) -> tuple[int, list[bytes], bytes]:
-        """After the closing ']': the line it is on, the whole lines read past it, and the start of
-        a line not yet ended."""
+    def after_array(self) -> tuple[int, bytes]:
+        """After the closing ']': the line it is on, and the text already read past it."""
         line = self.line_at(self.pos)
-        unread = self.buffer[self.pos:].encode("utf-8", "surrogateescape") + self._utf8.getstate()[0]
-        rest = io.BytesIO(unread).readlines()
-        begun = rest.pop() if rest and not rest[-1].endswith(b"\n") else b""
-        return line, rest, begun
+        return line, self.buffer[self.pos:].encode("utf-8", "surrogateescape") + self._utf8.getstate()[0]

@@ -69,26 +69,34 @@ Record = tuple[dict[str, Any], Any]
 
 
 class Lines:
-    """A block of NDJSON lines as read (each with its b"\\n", the input's last maybe without), the
-    first numbered ``first``: parsed only where they are transformed (by a --jobs worker)."""
+    """A block of NDJSON lines as read: ``data`` holds whole lines (the input's last maybe without
+    its b"\\n"), the first numbered ``first``. One bytes, not a list: a --jobs worker is sent it
+    as it was read, and the lines are split (and parsed) only where they are transformed."""
 
-    __slots__ = ("first", "label", "lines")
+    __slots__ = ("data", "first", "label")
 
-    def __init__(self, label: str, first: int, lines: list[bytes]) -> None:
-        self.label, self.first, self.lines = label, first, lines
+    def __init__(self, label: str, first: int, data: bytes) -> None:
+        self.label, self.first, self.data = label, first, data
+
+    def count(self) -> int:
+        """How many lines the block holds (blank ones too)."""
+        return self.data.count(b"\n") + (not self.data.endswith(b"\n"))
 
     def records(self, after_array: bool = False) -> Iterator[Record]:
         """(metadata, event) for each line that is not blank; after a JSON array, each is an error."""
         label = self.label
         # One look at the whole block for integers past 64 bits: a block without any is parsed by
         # orjson straight away, sparing each line parse_json's own look (a third of its cost).
-        loads = parse_json if LONG_DIGITS in b"".join(self.lines).translate(DIGIT_BYTES) else orjson.loads
-        for number, line in enumerate(self.lines, start=self.first):
+        loads = parse_json if LONG_DIGITS in self.data.translate(DIGIT_BYTES) else orjson.loads
+        lines = self.data.split(b"\n")
+        if self.data.endswith(b"\n"):
+            lines.pop()  # the empty text after the last line's end
+        for number, line in enumerate(lines, start=self.first):
             if not line.strip(JSON_SPACE):
                 continue
             if after_array:
                 event = Unreadable(f"{label}:{number}: text after the end of the JSON array (a file holds NDJSON "
-                                    "or one JSON array)", line)
+                                   "or one JSON array)", line)
             else:
                 try:
                     event = loads(line)
@@ -100,19 +108,17 @@ class Lines:
 Block = Lines | list[Record]
 
 
-def lines_as_read(handle: io.BufferedIOBase, start: bytes = b"") -> Iterator[list[bytes]]:
-    """The lines still to read (``start`` begins the first), each with its b"\\n" (the input's last
-    maybe without), in a list per read: what one read brought goes on before the next read, which
-    may wait for input. A line longer than a read is joined once, when its end has come."""
+def lines_as_read(handle: io.BufferedIOBase, start: bytes = b"") -> Iterator[bytes]:
+    """The lines still to read (``start`` begins the first), whole, as one bytes per read: what one
+    read brought goes on before the next read, which may wait for input. A line longer than a read
+    is joined once, when its end has come; the input's last line may have no b"\\n"."""
     begun = [start] if start else []
     while chunk := handle.read1(READ):
-        lines = io.BytesIO(chunk).readlines()
-        if not lines[0].endswith(b"\n"):  # no line ends in this read
+        end = chunk.rfind(b"\n") + 1
+        if not end:  # no line ends in this read
             begun.append(chunk)
             continue
-        if begun:
-            lines[0] = b"".join([*begun, lines[0]])
-        begun = [] if lines[-1].endswith(b"\n") else [lines.pop()]
-        yield lines
+        yield b"".join([*begun, chunk[:end]]) if begun else chunk[:end]
+        begun = [chunk[end:]] if end < len(chunk) else []
     if begun:
-        yield [b"".join(begun)]
+        yield b"".join(begun)

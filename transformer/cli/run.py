@@ -24,6 +24,7 @@ from .common import (
     destination_and_settings,
     note,
     report_lookups,
+    say,
 )
 from .inputs import read_blocks
 from .output import line_bytes, line_writer
@@ -57,13 +58,17 @@ def _run(args: argparse.Namespace) -> int:
         jobs = parallel.job_count(args.jobs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if jobs > (cpus := parallel.usable_cpus()):
+        say(f"transformer: --jobs {jobs}: at most {cpus} worker processes, one per CPU this process may use "
+            "(more would not transform faster)")
+        jobs = cpus
     names = args.files or ["-"]
     check_streams(names)
 
     progress = Progress(enabled=sys.stderr is not None and sys.stderr.isatty() and not args.no_progress)
     counts: Counter[int] = Counter()
     # Events are transformed a block at a time: here, the lines each read of the input brought (so
-    # no result waits for input yet to arrive); by --jobs workers, parallel.CHUNK lines at a time.
+    # no result waits for input yet to arrive), by --jobs workers too (JSON array elements: CHUNK at a time).
     work = partial(transform_block, destination, settings, lookup, not args.batch)
 
     def results() -> Iterator[Any]:
@@ -134,8 +139,8 @@ def _blocks_of_jobs(work: Any, names: list[str], jobs: int) -> Iterator[tuple[li
 
 
 def _tasks(blocks: Iterable[Block], size: int) -> Iterator[Block]:
-    """The blocks as --jobs tasks of at most ``size`` inputs: NDJSON blocks cut, JSON array elements
-    (a block each) gathered."""
+    """The blocks as --jobs tasks: an NDJSON block (one read's whole lines) as it is, JSON array
+    elements (a block each) gathered ``size`` at a time."""
     elements: list[Record] = []
     for block in blocks:
         if not isinstance(block, Lines):
@@ -147,7 +152,6 @@ def _tasks(blocks: Iterable[Block], size: int) -> Iterator[Block]:
         if elements:
             yield elements
             elements = []
-        for start in range(0, len(block.lines), size):
-            yield Lines(block.label, block.first + start, block.lines[start:start + size])
+        yield block
     if elements:
         yield elements

@@ -4,7 +4,6 @@ once at load time and applied to each body the rules built, so a payload the API
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from ..errors import TransformError
 from . import schema_words
 from .codegen import Context, Fn
 from .functions import canonical_json
+from .patterns import LinearValidator, pattern_problem, schema_pattern_problems, searcher
 
 # A body breaking many rules (500 over-long tags) gives a readable message, not one per item.
 SHOWN_ERRORS = 3
@@ -52,6 +52,10 @@ def schema_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
     The keywords the fast test knows have their arguments checked while it is compiled; a schema
     with other keywords is checked against the 2020-12 meta-schema too (slower: about 50 ms the
     first time in a process)."""
+    patterns = [(where, f"not a valid JSON Schema: {message}") for where, message in schema_pattern_problems(schema)]
+    if patterns:  # before jsonschema's check, which compiles them with re
+        yield from patterns
+        return
     try:
         _compile(schema, schema, (), ())
     except _Invalid as exc:
@@ -71,7 +75,7 @@ def schema_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 
 def validator_for(schema: dict[str, Any]) -> Any:
-    return jsonschema.Draft202012Validator(schema)
+    return LinearValidator(schema)
 
 
 # -- the fast test ---------------------------------------------------------------------------------
@@ -169,10 +173,9 @@ def _arg_problem(key: str, arg: Any) -> str | None:
             return f"{key} must be a string"
     patterns = [arg] if key == "pattern" else list(arg) if key == "patternProperties" else []
     for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            return f"the regular expression {pattern!r} does not compile ({exc})"
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            return problem
     return None
 
 
@@ -260,8 +263,8 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
         allowed = {_key(item) for item in (arg if key == "enum" else [arg])}
         return lambda v: _key(v) in allowed
     if key == "pattern":
-        search = re.compile(arg).search
-        return lambda v: v.__class__ is not str or search(v) is not None
+        search = searcher(arg)
+        return lambda v: v.__class__ is not str or search(v)
     if key in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
         cls = str if key.endswith("Length") else list if key.endswith("Items") else dict
         if key.startswith("min"):
@@ -307,7 +310,7 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
 
         return properties
     if key == "patternProperties":
-        patterns = [(re.compile(pattern).search, sub(schema, pattern)) for pattern, schema in arg.items()]
+        patterns = [(searcher(pattern), sub(schema, pattern)) for pattern, schema in arg.items()]
 
         def pattern_properties(v: Any) -> bool:
             if v.__class__ is dict:
@@ -321,7 +324,7 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
     if key == "additionalProperties":
         extra = sub(arg)
         declared = frozenset(node.get("properties", ()))
-        searches = [re.compile(pattern).search for pattern in node.get("patternProperties", ())]
+        searches = [searcher(pattern) for pattern in node.get("patternProperties", ())]
         allowed_classes = _plain_type(arg)
         if allowed_classes is not None and not declared and not searches:  # common, inlined: the values' types
             only = allowed_classes

@@ -38,6 +38,12 @@ class Node:
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
     owned: bool = False  # its value is a copy made for this evaluation alone: a step may change it in place
 
+def sources_of(*nodes: Node) -> tuple[str, ...]:
+    """The event paths ``nodes`` read, each once: a let used twice by each of a chain of lets would
+    otherwise double the list at every link (32 links: 2^32 entries from a 2 KB file)."""
+    return tuple(dict.fromkeys(s for node in nodes for s in node.sources))
+
+
 UNSET: Any = object()
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
@@ -65,6 +71,18 @@ def as_text(value: Any, label: str) -> str:
         return to_text(value)
     except StepError as exc:
         raise TransformError(f"{label}: {exc}") from None
+
+
+MAX_TEMPLATE_CHARS = 1_000_000  # a template's text at most (see bounded_text)
+
+
+def bounded_text(text: str, label: str) -> str:
+    """A template's text, refused past MAX_TEMPLATE_CHARS: lets that each quote the one before
+    twice double the text at every step, and would take the process's memory within 30 steps."""
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise TransformError(f"{label}: the template's text would be {len(text):,} characters, "
+                             f"over the limit of {MAX_TEMPLATE_CHARS:,}")
+    return text
 
 
 def is_index(key: str) -> bool:
@@ -116,7 +134,7 @@ class Gen:
         self.depth = 1
         self.names = itertools.count()
         self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
-                                        "as_text": as_text, "TransformError": TransformError, "StepError": StepError}
+                                        "as_text": as_text, "bounded_text": bounded_text, "TransformError": TransformError, "StepError": StepError}
         self.prefixes: dict[tuple[bool, tuple[str, ...]], str] = {}
         self.assigned: set[str] = set()  # prefix locals certainly set where the next line runs
         self.reads_event_object = False

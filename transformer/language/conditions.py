@@ -5,13 +5,13 @@ misuse with the YAML path and returns the Node. ``guarded`` is the ``when`` modi
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from ..runtime.values import is_present, type_name
 from .codegen import Gen, Node
+from .patterns import pattern_problem, searcher
 from .registry import Condition, Scope, registering
 from .suggest import did_you_mean
 from .yamlsource import YamlPath
@@ -105,15 +105,15 @@ def _check_possible(scope: Scope, spec: dict[str, Any], constants: list[Any], pa
 
 @condition("matches")
 def _matches(scope: Scope, spec: list[Any], path: YamlPath) -> Node:
-    try:
-        pattern = re.compile(spec[1])
-    except re.error as exc:
-        return scope.problem(path + (1,), f"regular expression does not compile ({exc})")
+    problem = pattern_problem(spec[1])
+    if problem is not None:
+        return scope.problem(path + (1,), problem)
+    search = searcher(spec[1])  # RE2: linear in the text (see patterns.py)
     value = scope.expr(spec[0], path + (0,))
 
     def emit(gen: Gen, target: str) -> None:
         value.emit(gen, target)
-        gen.line(f"{target} = {target}.__class__ is str and {gen.const(pattern.search)}({target}) is not None")
+        gen.line(f"{target} = {target}.__class__ is str and {gen.const(search)}({target})")
 
     return Node(emit, value.settings_only)
 

@@ -19,7 +19,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import Gen, Node, read_key
+from .codegen import Gen, Node, read_key, sources_of
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -145,7 +145,7 @@ def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> 
         gen.line(f"{target} = MISSING")
         _emit_template(gen, target, pieces, [], label)  # a template needs every placeholder
 
-    return Node(emit, all(n.settings_only for n in parts), tuple(s for n in parts for s in n.sources))
+    return Node(emit, all(n.settings_only for n in parts), sources_of(*parts))
 
 
 def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: list[str], label: str) -> None:
@@ -161,7 +161,10 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
             gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
             _emit_template(gen, target, pieces[index + 1:], [*rendered, text], label)
         return
-    gen.line(f"{target} = {' + '.join(rendered) or repr('')} or MISSING")
+    text = " + ".join(rendered) or repr("")
+    if sum(not piece.startswith("'") and not piece.startswith('"') for piece in rendered) > 1:
+        text = f"bounded_text({text}, {label!r})"  # two placeholders can double a text: see bounded_text
+    gen.line(f"{target} = {text} or MISSING")
 
 
 @directive("first")
@@ -171,7 +174,7 @@ def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path
     def emit(gen: Gen, target: str) -> None:
         gen.chain([partial(node.emit, gen, target) for node in nodes], f"if {target} is MISSING:")
 
-    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
 
 
 @directive("object", ("needs",))
@@ -197,7 +200,7 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
                 gen.line(f"{target}.append({item})")
         gen.line(f"{target} = {target} or MISSING")
 
-    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
 
 
 @directive("case", ("values",))
@@ -226,7 +229,7 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
             keyword = "elif"
 
     settings_only = subject.settings_only and all(n.settings_only for n in branches.values())
-    return Node(emit, settings_only, tuple(s for n in branches.values() for s in n.sources))
+    return Node(emit, settings_only, sources_of(*branches.values()))
 
 
 @directive("lookup")
@@ -294,7 +297,7 @@ def _merge(scope: Scope, specs: list[dict[str, Any]], spec: dict[str, Any], path
                     gen.line(f"{gen.const(not_an_object)}({index}, {part})")
                 gen.line(f"{target} = {part} if {target} is MISSING else {{**{target}, **{part}}}")  # later keys win
 
-    return Node(emit, all(n.settings_only for n in nodes), tuple(s for n in nodes for s in n.sources))
+    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
 
 
 @directive("entry")
@@ -318,7 +321,7 @@ def _entry(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path:
             with gen.block(f"if {target} is not MISSING:"):
                 gen.line(f"{target} = {{{name}: {target}}}")
 
-    return Node(emit, key.settings_only and value.settings_only, key.sources + value.sources)
+    return Node(emit, key.settings_only and value.settings_only, sources_of(key, value))
 
 
 # -- nodes the loader builds too ---------------------------------------------------------------
@@ -371,7 +374,7 @@ def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
 
     # A rule that requires this object is about the keys it needs: name their sources.
     named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
-    return Node(emit, all(n.settings_only for n in nodes.values()), tuple(s for n in named for s in n.sources))
+    return Node(emit, all(n.settings_only for n in nodes.values()), sources_of(*named))
 
 
 def merged_object(shared: Node, own: Node) -> Node:
@@ -384,7 +387,7 @@ def merged_object(shared: Node, own: Node) -> Node:
         with gen.block(f"if {extra}.__class__ is dict:"):
             gen.line(f"{target} = {{**{target}, **{extra}}} if {target}.__class__ is dict else {extra}")
 
-    return Node(emit, shared.settings_only and own.settings_only, shared.sources + own.sources)
+    return Node(emit, shared.settings_only and own.settings_only, sources_of(shared, own))
 
 
 def emit_present_copy(gen: Gen, target: str, where: str) -> None:

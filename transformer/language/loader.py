@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
+import math
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -28,6 +30,7 @@ from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
 from .functions import COERCIONS
+from .patterns import LinearValidator, schema_pattern_problems
 from .registry import rule_label
 from .suggest import closest, did_you_mean
 from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
@@ -224,12 +227,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
         raise MappingError(problems)
     spec = dest_source.data
     settings_schema = spec["settings"]
-    try:
-        jsonschema.Draft202012Validator.check_schema(settings_schema)
-    except jsonschema.SchemaError as exc:
-        problems.append(dest_source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
-    else:
-        _check_refs(dest_source, settings_schema, problems)
+    _check_settings_schema(dest_source, settings_schema, problems)
     properties = settings_schema.get("properties", {})
     settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
     for index, name in enumerate(spec.get("secrets", ())):
@@ -307,7 +305,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     generated: dict[tuple[int, str | None], Fn] = {}
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
-        settings_validator=jsonschema.Draft202012Validator(settings_schema, registry=_NO_RETRIEVAL),
+        settings_validator=LinearValidator(settings_schema, registry=_NO_RETRIEVAL),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
@@ -408,9 +406,9 @@ def _read_checked(text: str, display: str, which: int, problems: list[Problem]) 
     problems.extend(parse_problems)  # duplicate keys are reported, and the file is checked on
     if source is None:
         return None
-    key_problems = _non_string_keys(source, source.data, ())
-    if key_problems:
-        problems.extend(key_problems)
+    value_problems = _not_json(source, source.data, ())
+    if value_problems:
+        problems.extend(value_problems)
         return None
     errors = () if _known_valid(source.data, which) else _validators()[which].iter_errors(source.data)
     schema_problems = [problem for error in errors for problem in _schema_problems(source, error)]
@@ -419,29 +417,61 @@ def _read_checked(text: str, display: str, which: int, problems: list[Problem]) 
     return None if schema_problems or parse_problems else source
 
 
-def _non_string_keys(source: Source, data: Any, path: YamlPath, seen: set[int] | None = None) -> list[Problem]:
-    """Keys that are not strings; a node an alias repeats is walked once (where its anchor stands)."""
+def _not_json(source: Source, data: Any, path: YamlPath, seen: set[int] | None = None) -> list[Problem]:
+    """Keys that are not strings and values that are not JSON (a date, ``.nan``, ``.inf``,
+    ``!!binary``, ``!!set``): whatever a mapping writes or configures must be JSON, so such a value
+    is a load error at its line, never a date in a request or a NaN in a retry rule. A node an
+    alias repeats is walked once (where its anchor stands)."""
     seen = set() if seen is None else seen
+    cls = data.__class__
+    if cls is str or cls is int or cls is bool or data is None:
+        return []
+    if cls is float:
+        return [] if math.isfinite(data) else [source.problem(path, f"YAML's .{str(data).lstrip('-')} is not a JSON number: write a finite number")]
+    if cls is not dict and cls is not list:
+        return [source.problem(path, _not_json_scalar(data))]
     if id(data) in seen:
         return []
+    seen.add(id(data))
     found: list[Problem] = []
-    if isinstance(data, dict):
-        seen.add(id(data))
+    if cls is dict:
         for key, value in data.items():
             if not isinstance(key, str):
                 found.append(source.problem(path, f"key {key!r} must be a string (quote it: YAML reads yes/no/on/off and numbers as other types)"))
             else:
-                found.extend(_non_string_keys(source, value, path + (key,), seen))
-    elif isinstance(data, list):
-        seen.add(id(data))
+                found.extend(_not_json(source, value, path + (key,), seen))
+    else:
         for index, item in enumerate(data):
-            found.extend(_non_string_keys(source, item, path + (index,), seen))
+            found.extend(_not_json(source, item, path + (index,), seen))
     return found
+
+
+def _not_json_scalar(value: Any) -> str:
+    """What YAML made of a scalar that is not JSON, in YAML's words, and what to write instead."""
+    if isinstance(value, datetime.date):  # datetime too: YAML reads an unquoted date or timestamp
+        return f"YAML reads {value.isoformat()!r} as a date, not a JSON value: quote it to write a string"
+    kind = {bytes: "!!binary", set: "!!set", tuple: "!!pairs or !!omap"}.get(value.__class__, value.__class__.__name__)
+    return f"a YAML {kind} value is not a JSON value: write a string, a list or an object"
 
 
 # Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
 # default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
 _NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
+
+
+def _check_settings_schema(source: Source, schema: Any, problems: list[Problem]) -> None:
+    """A settings schema must be valid, with patterns RE2 runs (checked first: jsonschema's check
+    compiles them with ``re``) and references that resolve inside it."""
+    patterns = [source.problem(("settings", *where), f"not a valid JSON Schema: {message}") for where, message in schema_pattern_problems(schema)]
+    if patterns:
+        problems.extend(patterns)
+        return
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        problems.append(source.problem(("settings", *exc.path), f"not a valid JSON Schema: {exc.message}"))
+    else:
+        _check_refs(source, schema, problems)
 
 
 def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:

@@ -7,7 +7,6 @@ that runs a rule's steps.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from ..runtime.values import MISSING, is_present, type_name
 from . import dates
 from .codegen import Gen, Node
 from .functions import COERCIONS, StepError, needs_text, to_text, type_class
+from .patterns import PatternError, compile_pattern
 from .registry import Scope, Step, StepCompiler, registering
 from .yamlsource import YamlPath
 
@@ -201,9 +201,9 @@ def _truncate(scope: Scope, spec: dict[str, int], path: YamlPath) -> Step:
 @step("replace")
 def _replace(scope: Scope, spec: dict[str, str], path: YamlPath) -> Step:
     try:
-        pattern = re.compile(spec["regex"])
-    except re.error as exc:
-        scope.problem(path + ("regex",), f"regular expression does not compile ({exc})")
+        pattern = compile_pattern(spec["regex"])  # RE2: linear in the text (see patterns.py)
+    except PatternError as exc:
+        scope.problem(path + ("regex",), str(exc))
         return lambda value: value
     replacement = spec["with"]
     return lambda value: pattern.sub(lambda _: replacement, needs_text(value, "replace"))  # literal text

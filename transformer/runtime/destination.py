@@ -157,7 +157,7 @@ class Destination(Processor):
             outcome = {"error": {"message": error.message, "status_code": error.status_code}}
         finally:
             TRACE.reset(token)
-        event_type = message.get("type") if isinstance(message, dict) else None
+        event_type = dict.get(message, "type") if isinstance(message, dict) else None  # a subclass's get may raise
         key = event_type.lower() if isinstance(event_type, str) else None
         plan = self._mapping.plans.get(key) if key is not None else None
         fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)

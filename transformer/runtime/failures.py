@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import TransformError
-from .values import find_not_json, find_not_unicode, has_surrogate, printable
+from .values import find_huge_int, find_not_json, find_not_unicode, has_surrogate, printable
 
 
 def event_error(exc: Exception, name: str, message: Any) -> TransformError:
@@ -25,7 +25,7 @@ def event_error(exc: Exception, name: str, message: Any) -> TransformError:
         return TransformError(f"{name}: {field} is not valid Unicode (it holds a lone surrogate, e.g. half of an emoji)")
     # Plain JSON input cannot make a rule raise: a value that is not JSON (a dict subclass whose get
     # raises, an object whose == raises) is the input's fault, and named as such.
-    where = find_not_json(message)
+    where = find_not_json(message) or find_huge_int(message)
     if where is not None:
         return TransformError(f"{name}: the event {where}")
     # Otherwise an engine bug: still one event's error, never the batch's.

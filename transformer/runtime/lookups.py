@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import TransformError
-from .values import MISSING, has_surrogate, printable, type_name
+from .values import MISSING, has_surrogate, is_huge_int, printable, type_name
 from .wire import request_description
 
 Lookup = Callable[[dict[str, Any]], Any]
@@ -96,11 +96,14 @@ class Asker:
         except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
             raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {self.where(kind, url)}",
                                  502) from None
-        if (not isinstance(answer, (tuple, list)) or len(answer) != 2 or answer[0].__class__ is not int
-                or not 100 <= answer[0] <= 599):
+        try:  # a sequence subclass may raise when read: as unusable as any other wrong shape
+            status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
+        except Exception:
+            status = body = None
+        if status.__class__ is not int or not 100 <= status <= 599:
             raise TransformError(f"{label}: the lookup function must return (status_code, body) for {self.where(kind, url)}",
                                  502)
-        return answer[0], answer[1]
+        return status, body
 
 
 LookupRequest = tuple[str, Callable[[Any], Any], Callable[[Any], Any]]  # kind, value rule, endpoint rule
@@ -164,6 +167,8 @@ def _found_in(found: Callable[[Any], Any], body: Any, found_path: str) -> Any:
 def _usable(value: Any, found_path: str) -> Any:
     """A found value is an id: a string or a finite number, never an object, a list or a boolean."""
     cls = value.__class__
+    if cls is int and is_huge_int(value):
+        raise _BadAnswer(f"with {found_path} that is an integer too long to write as JSON")
     if cls is str and value and not has_surrogate(value) or cls is int or cls is float and math.isfinite(value):
         return value
     if cls is str and value:

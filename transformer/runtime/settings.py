@@ -9,6 +9,7 @@ inputs with the same bad settings pays for one validation too.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -17,7 +18,7 @@ import orjson
 
 from ..errors import TransformError
 from ..language import schema_words
-from .values import MAX_DEPTH, find_not_json, find_not_unicode, fresh, type_name
+from .values import MAX_DEPTH, find_huge_int, find_not_json, find_not_unicode, fresh, type_name
 
 # Distinct settings values kept; processor traffic has a few per destination, not thousands.
 CACHE_SIZE = 128
@@ -46,6 +47,7 @@ class SettingsChecker:
         self._defaults = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
                           if isinstance(prop, dict) and "default" in prop}
         self._cache: dict[Hashable, SettingsState | TransformError] = {}
+        self._lock = threading.Lock()
 
     def state(self, settings: Any) -> SettingsState:
         """The validated state for ``settings``; raises TransformError (400) when they are invalid."""
@@ -54,16 +56,22 @@ class SettingsChecker:
         if settings.__class__ is not dict:  # a subclass may override get/items: read the plain storage
             settings = dict(dict.items(settings))
         key = cache_key(settings)
-        cached = self._cache.get(key) if key is not None else None
+        cached = self._cache.get(key) if key is not None else None  # a hit takes no lock
         if cached is None:
             cached = self._check(settings)
             if key is not None:
-                if len(self._cache) >= CACHE_SIZE:
-                    self._cache.pop(next(iter(self._cache)), None)  # the oldest entry
-                self._cache[key] = cached
+                self._remember(key, cached)
         if isinstance(cached, TransformError):
             raise TransformError(cached.message, cached.status_code)
         return cached
+
+    def _remember(self, key: Hashable, checked: SettingsState | TransformError) -> None:
+        # Evicting iterates the dict, which another thread's insert would break (RuntimeError: a 500
+        # for a good event): misses take turns; a hit's dict.get is atomic and never waits.
+        with self._lock:
+            if len(self._cache) >= CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]  # the oldest entry
+            self._cache[key] = checked
 
     def _check(self, settings: dict[str, Any]) -> SettingsState | TransformError:
         try:
@@ -79,6 +87,9 @@ class SettingsChecker:
             return TransformError(f"configuration error: {exc.message}")
         except Exception:  # a dict subclass whose methods raise, deeper down
             return TransformError(f"configuration error: the settings object {find_not_json(settings) or 'could not be read'}")
+        huge = find_huge_int(copied)
+        if huge is not None:
+            return TransformError(f"configuration error: the settings {huge}")
         where = find_not_unicode(copied)
         if where is not None:
             return TransformError(f"configuration error: setting {where} is not valid Unicode (it holds a lone surrogate)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -148,6 +149,23 @@ def find_not_json(value: Any) -> str | None:
         if cls is not dict and cls is not list:
             return (f"holds a {cls.__name__} at {_shown(path)}, which is not a JSON value" if path
                     else f"is a {cls.__name__}, not a plain JSON object")
+    return None
+
+
+def is_huge_int(value: int) -> bool:
+    """Whether Python refuses to write ``value`` as decimal text (more digits than
+    sys.get_int_max_str_digits(), 4,300 by default): such an integer can never be sent as JSON."""
+    limit = sys.get_int_max_str_digits()
+    return limit > 0 and value.bit_length() > 3 * limit and abs(value) >= 10 ** limit  # 3 bits < 1 digit
+
+
+def find_huge_int(value: Any) -> str | None:
+    """Say where ``value`` holds an integer too long to write as JSON text, as a phrase for a
+    message (as find_not_json does); None when it holds none."""
+    for path, item in _walk(value):
+        if item.__class__ is int and is_huge_int(item):
+            return (f"holds an integer of more than {sys.get_int_max_str_digits():,} digits at {_shown(path) or 'its top level'}, "
+                    "which cannot be written as JSON")
     return None
 
 

@@ -1,0 +1,64 @@
+"""The benchmark's workloads: Kustomer and Segment with their hand-written baselines, and any
+mapping folder with the user's own events and settings."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import transformer
+from transformer.cli.fixtures import canned_lookup
+
+from . import baseline, baseline_segment
+from .compare import Lookup, Workload
+from .events import generate, generate_segment, mixed_lookup
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINES = {"kustomer": baseline, "segment": baseline_segment}
+# Invalid settings both engine and baseline must refuse (their messages differ: the status is compared).
+REFUSED: dict[str, tuple[dict[str, Any], ...]] = {
+    "kustomer": ({"apiKey": ""}, {"apiKey": 5}, {"apiKey": "k", "genericPage": 1}, {"apiKey": "k", "genericScreen": None},
+                 {"apiKey": "k", "orgPod": "eu"}, {"apiKey": "k", "baseEndpoint": "https://x/"},
+                 {"apiKey": "k", "identifyStrategy": "other"}, {"apiKey": "k", "strictPayloads": "yes"}),
+    "segment": ({"writeKey": ""}, {"writeKey": 5}, {"writeKey": "k", "region": "asia"},
+                {"writeKey": "k", "endpoint": "https://x/"}, {"writeKey": "k", "maxEventBytes": 0},
+                {"writeKey": "k", "maxEventBytes": 40000}, {"writeKey": "k", "maxBatchEvents": True},
+                {"writeKey": "k", "maxBatchBytes": "5"}),
+}
+
+
+def builtin_folder(name: str) -> Path:
+    """The folder transformer.load(name) reads: the clone's mappings/ (or the installed package's)."""
+    folder = ROOT / "mappings" / name
+    return folder if folder.is_dir() else Path(transformer.__file__).parent / "mappings" / name
+
+
+def kustomer(count: int, seed: int = 7) -> Workload:
+    """Issue 26's processor workload: the realistic mix, 64 settings combinations, mixed look-up answers."""
+    return Workload(transformer.load("kustomer"), builtin_folder("kustomer"), generate(count, seed), mixed_lookup, baseline)
+
+
+def segment(count: int, seed: int = 7) -> Workload:
+    return Workload(transformer.load("segment"), builtin_folder("segment"), generate_segment(count, seed), None,
+                    baseline_segment)
+
+
+def for_folder(folder: Path, count: int, events: Path | None, settings: Path | None, lookups: Path | None) -> Workload:
+    """A workload for any mapping folder: the given events (NDJSON) under the given settings (YAML
+    or JSON), or the benchmark's own for a folder named like a built-in destination; its baseline
+    goes with it, compared only if the folder is the very one it was written for (by digest)."""
+    folder = folder.resolve()
+    name = folder.name
+    if (events is None or settings is None) and name not in BASELINES:
+        raise SystemExit(f"{folder}: give its events (--event-file, NDJSON) and settings (--settings, YAML or JSON)")
+    generated = (generate if name == "kustomer" else generate_segment)(count) if name in BASELINES else []
+    messages = ([json.loads(line) for line in events.read_text(encoding="utf-8").splitlines() if line.strip()]
+                if events is not None else [event for event, _ in generated])
+    configs = [yaml.safe_load(settings.read_text(encoding="utf-8"))] if settings is not None else [s for _, s in generated]
+    pairs = [(message, configs[n % len(configs)]) for n, message in enumerate(messages)]
+    lookup: Lookup | None = mixed_lookup if name == "kustomer" else None
+    if lookups is not None:
+        lookup = canned_lookup(json.loads(lookups.read_text(encoding="utf-8")))
+    return Workload(transformer.load(folder), folder, pairs, lookup, BASELINES.get(name))
