@@ -1,6 +1,6 @@
-"""The ``transformer`` command. One module per command (run, check, test, explain, compile, new, send), each
-with its ``add_command``; the readers and writers they share are records, inputs, jsonarray, output,
-progress and common."""
+"""The ``transformer`` command. One module per command (run, check, test, explain, compile, new,
+send, studio), each with its ``add_command``; the readers and writers they share are records,
+inputs, jsonarray, output, progress, reports and common."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ from typing import NoReturn
 from .. import __version__
 from ..errors import MappingError
 from ..language.suggest import did_you_mean
-from . import check, explain, new, run, send, test
+from . import check, explain, new, run, send, studio, test
 from . import compile as compile_command  # the module is named after its command
 from .common import (
     EXIT_INTERRUPTED,
@@ -24,7 +24,7 @@ from .common import (
 )
 from .reports import add_verbosity
 
-COMMANDS = (run, check, test, explain, compile_command, new, send)
+COMMANDS = (run, check, test, explain, compile_command, new, send, studio)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,6 +64,11 @@ class Destination(Processor):
         return tuple(self._mapping.settings_schema.get("properties", {}))
 
     @property
+    def secret_settings(self) -> tuple[str, ...]:
+        """The names of the settings marked ``secrets``: what a tool showing results keeps out of sight."""
+        return tuple(self._mapping.secrets)
+
+    @property
     def supports_batching(self) -> bool:
         return self._mapping.batching is not None
 
