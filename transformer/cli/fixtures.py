@@ -133,6 +133,17 @@ def render(data: dict[str, Any], expected: Any) -> str:
     return json.dumps({**data, "expected": expected}, indent=2, ensure_ascii=False) + "\n"
 
 
+def ordered_like(value: Any, model: Any) -> Any:
+    """``value`` with each object's keys in ``model``'s order where it has them, its new keys after:
+    a result shown beside a fixture's ``expected`` keeps the file's order, so a diff shows only changes."""
+    if isinstance(value, dict) and isinstance(model, dict):
+        keys = [k for k in model if k in value] + [k for k in value if k not in model]
+        return {k: ordered_like(value[k], model.get(k)) for k in keys}
+    if isinstance(value, list) and isinstance(model, list):
+        return [ordered_like(item, model[i] if i < len(model) else None) for i, item in enumerate(value)]
+    return value
+
+
 def find(root: Path) -> list[Path]:
     """Fixture files below ``root`` (or ``root`` itself), sorted."""
     return [root] if root.is_file() else sorted(root.rglob("*.json"))

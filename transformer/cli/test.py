@@ -95,7 +95,7 @@ class _Run:
             return Case(data["name"], str(path), "passed", seconds)
         # Shown in the file's own key order, so a changed value shows in its place; written as the
         # golden test renders it, so that test passes too.
-        diff = _diff(path, fixtures.render(data, _ordered_like(actual, data.get("expected"))))
+        diff = _diff(path, fixtures.render(data, fixtures.ordered_like(actual, data.get("expected"))))
         if self.args.update:
             path.write_text(fixtures.render(data, actual), encoding="utf-8")
         return Case(data["name"], str(path), "updated" if self.args.update else "failed", seconds,
@@ -152,16 +152,6 @@ def _diff(path: Path, new_text: str) -> list[str]:
     old = path.read_text(encoding="utf-8").splitlines(keepends=True)
     lines = list(difflib.unified_diff(old, new_text.splitlines(keepends=True), f"{path} (expected)", f"{path} (actual)"))
     return [line if line.endswith("\n") else line + "\n" for line in lines]
-
-
-def _ordered_like(value: Any, model: Any) -> Any:
-    """``value`` with each object's keys in ``model``'s order where it has them, its new keys after."""
-    if isinstance(value, dict) and isinstance(model, dict):
-        keys = [k for k in model if k in value] + [k for k in value if k not in model]
-        return {k: _ordered_like(value[k], model.get(k)) for k in keys}
-    if isinstance(value, list) and isinstance(model, list):
-        return [_ordered_like(item, model[i] if i < len(model) else None) for i, item in enumerate(value)]
-    return value
 
 
 def _coloured(lines: list[str]) -> list[str]:
