@@ -33,7 +33,7 @@ FILES = {
 # gets a name made of the words a user writes: what it is and its directives or keys. Characters
 # stay those a URI fragment allows (no space, no "/"). Modifiers go with a directive, not instead of one.
 WORDS = {"name": "name", "pathString": "event-path", "pathList": "event-path-or-list", "expr": "rule",
-         "condition": "condition", "step": "step", "coercion": "coercion", "entries": "entries",
+         "condition": "condition", "step": "step", "digest": "digest", "coercion": "coercion", "entries": "entries",
          "lookup": "lookup", "validate": "validate", "limit": "limit", "lets": "let", "request": "request"}
 MODIFIERS = {"from", "vars", "needs", "values", "map", "as", "when", "then", "default", "required"}
 

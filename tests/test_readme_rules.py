@@ -20,13 +20,18 @@ from tests.docs_pages import blocks, page
 
 # The reference's pages, in reading order (the README's "The mapping language" up to "How to change a field").
 REFERENCE_PAGES = ["language/index.md", "language/destination-yaml.md", "language/rules.md", "language/checks.md",
-                   "language/where-it-lives.md"]
+                   "language/where-it-lives.md", "language/hashing-and-messages.md"]
 REFERENCE = "\n".join(page(name) for name in REFERENCE_PAGES)
 EXAMPLES = blocks(REFERENCE, "yaml")
 
 
 def test_the_reference_has_examples() -> None:
     assert len(EXAMPLES) >= 7  # as many as the README had before they moved into docs/language/
+
+
+def test_the_hashing_page_examples_are_collected() -> None:
+    assert len(blocks(page("language/hashing-and-messages.md"), "yaml")) >= 8
+    assert set(blocks(page("language/hashing-and-messages.md"), "yaml")) <= set(EXAMPLES)
 
 
 @pytest.mark.parametrize("text", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])

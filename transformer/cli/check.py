@@ -17,7 +17,8 @@ from .reports import Case, add_outputs, as_data, paint, write_reports
 def add_command(commands: Any) -> None:
     check = commands.add_parser("check", help="validate mapping folders",
                                 description="Validate mapping folders against the mapping schema and compile them. "
-                                            "Prints each problem as file:line: yaml.path: message; exit 1 on any.")
+                                            "Prints each problem as file:line: yaml.path: message; exit 1 on any. "
+                                            "Warnings (what loads but is likely a mistake) are printed too, and do not fail.")
     check.add_argument("folders", nargs="*", metavar="MAPPING_DIR",
                        help="mapping folders (default: those in ./mappings when there is one, else the built-in ones)")
     add_outputs(check)
@@ -32,6 +33,8 @@ def _check(args: argparse.Namespace) -> int:
         for case in cases:
             for problem in case.details.get("problems", []):
                 print(paint(problem, "red"))
+            for warning in case.details.get("warnings", []):
+                print(f"{paint('warning', 'yellow')}: {warning}")
             if case.outcome == "passed":
                 print(f"{paint('ok', 'green')}: {case.file} ({case.name}: {', '.join(case.details['event_types'])})"
                       + (f" in {case.seconds * 1000:.0f} ms" if loud(VERBOSE) else ""))
@@ -49,7 +52,8 @@ def _case(folder: str) -> Case:
         return Case(folder, folder, "failed", time.perf_counter() - start, f"{len(problems)} problem(s)",
                     {"problems": problems, "located": [asdict(problem) for problem in exc.problems]})
     return Case(destination.name, str(destination.folder), "passed", time.perf_counter() - start,
-                details={"event_types": list(destination.event_types)})
+                details={"event_types": list(destination.event_types),
+                         "warnings": [str(warning) for warning in destination.warnings]})
 
 
 def _default_folders() -> list[str]:

@@ -72,6 +72,24 @@ def upper(value: Any) -> str:
     return needs_text(value, "upper").upper()
 
 
+def digits(value: Any) -> str:
+    """Only the digits 0-9 of a string or number: ``"+1 (616) 954-7888"`` -> ``16169547888``."""
+    return "".join(char for char in to_text(value) if "0" <= char <= "9")
+
+
+def phone_digits(value: Any) -> str:
+    """A phone number as Meta's Conversions API hashes it: digits only (symbols and letters
+    dropped), without leading zeros, country code included as given: ``"+44 020 7946 0000"`` ->
+    ``4402079460000``."""
+    return digits(value).lstrip("0")
+
+
+def email_canonical(value: Any) -> str:
+    """An e-mail address as the ad APIs hash it: white space trimmed, lower case:
+    ``" Ada@Example.COM "`` -> ``ada@example.com``."""
+    return needs_text(value, "email_canonical").strip().lower()
+
+
 def string(value: Any) -> str:
     """A scalar as text, as JSON writes it: ``true`` -> ``"true"``, ``1.5`` -> ``"1.5"``."""
     return to_text(value)
@@ -192,9 +210,12 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
     "camel": camel,
     "compact": compact,
     "dasherize": dasherize,
+    "digits": digits,
+    "email_canonical": email_canonical,
     "json": to_json,
     "json_items": json_items,
     "lower": lower,
+    "phone_digits": phone_digits,
     "rstrip": rstrip,
     "string": string,
     "trim": trim,

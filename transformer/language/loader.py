@@ -171,6 +171,7 @@ class Mapping:
     delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
     rules: dict[str, Rules]  # event type -> its compiled rules, to generate the tracing variant from
+    warnings: tuple[Problem, ...] = ()  # what loads but is likely a mistake (transformer check shows them)
 
 
 class MappingTexts:
@@ -239,7 +240,8 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
+    warnings: list[Problem] = []
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]), warnings)
     _compile_lets(dest, spec.get("let", {}), ("let",))
     dest_request = _compile_request(dest, spec["request"], ("request",))
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
@@ -268,7 +270,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
                 continue
             lets = dict(shared_lets)
             routed = tuple(name for name, file in spec["events"].items() if file == file_name)
-            compiler = Compiler(source, aliases, settings, lets, problems, routed)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed, warnings)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
                     problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
@@ -309,7 +311,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
         max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
-        texts=dict(files.read), rules=rules,
+        texts=dict(files.read), rules=rules, warnings=tuple(warnings),
     )
 
 
@@ -561,7 +563,7 @@ def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> 
             compiler.problem(path + (name,), f"{EVENT_TYPE_VAR} is bound by the engine to the event's type; choose another name")
             continue
         # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
-        compiler.lets[name] = compiler.expr(spec, path + (name,))
+        compiler.let(name, spec, path + (name,))
 
 
 def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import TransformError
+from ..errors import Problem, TransformError
 from ..language.codegen import TRACE
 from ..language.delivery_rules import DeliveryRules
 from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
@@ -67,6 +67,11 @@ class Destination(Processor):
     def secret_settings(self) -> tuple[str, ...]:
         """The names of the settings marked ``secrets``: what a tool showing results keeps out of sight."""
         return tuple(self._mapping.secrets)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What loaded but is likely not what the author meant (``transformer check`` prints them)."""
+        return self._mapping.warnings
 
     @property
     def supports_batching(self) -> bool:
