@@ -35,7 +35,7 @@ FILES = {
 WORDS = {"name": "name", "pathString": "event-path", "pathList": "event-path-or-list", "expr": "rule",
          "condition": "condition", "step": "step", "digest": "digest", "coercion": "coercion", "entries": "entries",
          "lookup": "lookup", "validate": "validate", "limit": "limit", "lets": "let", "request": "request"}
-MODIFIERS = {"from", "vars", "needs", "values", "map", "as", "when", "then", "default", "required"}
+MODIFIERS = {"from", "vars", "needs", "omit_empty", "values", "else", "map", "as", "when", "then", "default", "required"}
 
 
 def editor_names(defs: dict[str, Any]) -> dict[str, str]:

@@ -36,12 +36,12 @@ class Compiler:
     """Compiles the rules of one mapping file; problems accumulate in ``problems``."""
 
     def __init__(self, source: Source, aliases: Mapping[str, tuple[str, ...]], settings: Mapping[str, Any],
-                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...],
+                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...] | None,
                  warnings: list[Problem] | None = None) -> None:
         self.source = source
         self.aliases = aliases
         self.settings = settings  # name -> its JSON Schema
-        self.event_types = event_types  # the event types this file's rules run for
+        self.event_types = event_types  # the event types this file's rules run for; None: any (other_events)
         self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
         self.problems = problems
         self.warnings = [] if warnings is None else warnings  # what `transformer check` shows, not errors
@@ -130,7 +130,7 @@ class Compiler:
 
     def known_values(self, spec: dict[str, Any]) -> tuple[list[Any], str] | None:
         if spec == {"var": EVENT_TYPE_VAR}:
-            return list(self.event_types), "an event type this file is for"
+            return (list(self.event_types), "an event type this file is for") if self.event_types is not None else None
         schema = self.settings.get(spec["setting"]) if set(spec) == {"setting"} else None
         if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
             return list(schema["enum"]), f"a value setting {spec['setting']} may have"

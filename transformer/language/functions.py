@@ -240,3 +240,23 @@ def type_class(value: Any) -> str:
     string in ISO 8601 form."""
     name = _JSON_TYPES.get(value.__class__) or type_name(value)
     return "datetime" if name == "string" and _ISO_8601.fullmatch(value) else name
+
+
+def prune(value: Any) -> Any:
+    """An object or array without null, ``{}`` and ``[]`` at any depth: what holds only those is
+    dropped too (``{"a": {"b": null}, "c": ""}`` -> ``{"c": ""}``). ``""``, ``0`` and ``false`` stay."""
+    if not isinstance(value, (dict, list)):
+        raise StepError(f"prune needs an object or an array, got {_article(type_name(value))}")
+    return _pruned(value)
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: _pruned(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item is not None and item != {} and item != []}
+    if isinstance(value, list):
+        return [item for item in map(_pruned, value) if item is not None and item != {} and item != []]
+    return value
+
+
+COERCIONS["prune"] = prune  # listed apart from the table above, after its definition
