@@ -108,11 +108,12 @@ class Plan:
     """
 
     def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn],
-                 tracing: bool = False) -> None:
+                 tracing: bool = False, annotated: bool = False) -> None:
         self.event_type = event_type
         self.lets = lets
         self.shared = shared
         self.tracing = tracing  # the variant for explain: the same code plus trace records (see explain.py)
+        self.annotated = annotated  # the variant for reading (listing.py): the same code plus file:line comments
 
     def function(self, node: Node) -> Fn:
         """The generated function computing ``node`` for this plan (built once)."""
@@ -140,6 +141,7 @@ class Gen:
         self.reads_event_object = False
         self.used_event_type = False
         self.tracing = plan.tracing
+        self.annotated = plan.annotated
         self.trace_to = "tr"  # the local list trace records go to
         self.recording = False  # emitting a rule again, on its error path, to record what it tried
 
@@ -237,8 +239,20 @@ class Gen:
         return function
 
     def let(self, name: str) -> str:
-        """A global name for the generated function of let binding ``name``."""
-        return self.const(self.function(self.plan.lets[name]))
+        """A global name for the generated function of let binding ``name`` (``let_NAME`` in an
+        annotated plan, so that a reader sees which let is called)."""
+        function = self.function(self.plan.lets[name])
+        constant = self.const(function)  # in both variants, so that their other names are the same
+        if not self.annotated:
+            return constant
+        global_name = "let_" + "".join(c if c.isalnum() else "_" for c in name)
+        self.globals[global_name] = function
+        return global_name
+
+    def note(self, text: str) -> None:
+        """In an annotated plan only, a comment line (where a rule is written)."""
+        if self.annotated:
+            self.line("# " + text.replace("\n", " "))
 
     def build(self, node: Node) -> Fn:
         node.emit(self, "_r")

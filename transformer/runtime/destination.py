@@ -8,8 +8,10 @@ from ..errors import Problem, TransformError
 from ..language.codegen import TRACE
 from ..language.delivery_rules import DeliveryRules
 from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
+from ..language.listing import GeneratedRule, generated_rules
 from ..language.loader import Mapping as CompiledMapping
-from .explain import TOO_DEEP, Secrets, explanation
+from ..language.suggest import did_you_mean
+from .explain import TOO_DEEP, Secrets, explanation, select_field
 from .failures import event_error
 from .lookups import Lookup, shown_url
 from .processor import Processor
@@ -52,6 +54,11 @@ class Destination(Processor):
     @property
     def folder(self) -> Path:
         return self._mapping.folder
+
+    @property
+    def setting_names(self) -> tuple[str, ...]:
+        """The settings the mapping declares."""
+        return tuple(self._mapping.settings_schema.get("properties", {}))
 
     @property
     def secret_settings(self) -> tuple[str, ...]:
@@ -160,7 +167,8 @@ class Destination(Processor):
             raise outputs[0]
         return outputs[0]
 
-    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None,
+                field: str | None = None) -> dict[str, Any]:
         """Why ``transform`` gives what it gives for this event: the result and, for each output
         field (and each rule that left one out), the file, line and rule that decided it, where the
         value came from (event paths, settings, let bindings, look-ups), and what was tried on the
@@ -176,7 +184,9 @@ class Destination(Processor):
         A value derived from a secret setting shows as ``[redacted]``, and so does a request
         endpoint, header or parameter holding a secret's value; a look-up's URL shows as in
         messages. Keys and the engine's own words are never changed. The tracing functions are
-        generated on the first call; ``transform`` never runs them."""
+        generated on the first call; ``transform`` never runs them. With ``field`` (``"body.email"``),
+        ``fields`` holds only that field's trace and ``selected`` names it; a field no rule of the
+        event type gives is a ValueError naming the closest one."""
         if self._tracing is None:
             self._tracing = tracing_plans(self._mapping)
         try:
@@ -214,7 +224,17 @@ class Destination(Processor):
         data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
                 "lookups": asked, "fields": fields}
         cut: dict[str, Any] = _cut_deep(data)
-        return cut
+        return cut if field is None else select_field(cut, field)
+
+    def generated_code(self, event_type: str) -> list[GeneratedRule]:
+        """The Python generated for ``event_type``'s rules, to read: each rule root (method,
+        endpoint, headers, params, body, validate conditions) and each let it calls, commented with
+        the file:line of every rule. Generated afresh (the same code transform runs, plus comments).
+        An event type the mapping does not declare is a ValueError naming the closest one."""
+        if event_type not in self._mapping.rules:
+            raise ValueError(f"{self.name} declares no event type {event_type!r}"
+                             f"{did_you_mean(event_type, self.event_types)} (declared: {', '.join(self.event_types)})")
+        return generated_rules(self._mapping, event_type)
 
     def _other(self, event_type: Any) -> EventPlan:
         """The plan of a type ``events`` does not name: other_events' file, else its error."""
@@ -227,7 +247,8 @@ class Destination(Processor):
         shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
         if self._mapping.other_error is not None:  # the mapping's words; {type} is the type as given
             raise TransformError(self._mapping.other_error.replace("{type}", shown))
-        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+        raise TransformError(f"Event type {shown!r} is not supported{did_you_mean(event_type, self.event_types)} "
+                             f"(supported: {', '.join(self.event_types)})")
 
     def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
         """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
