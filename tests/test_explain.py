@@ -138,10 +138,10 @@ def test_transform_never_runs_the_tracing_code(demo: transformer.Destination) ->
     plan = demo._mapping.plans["test"]
     sources = [plan.body.__doc__, plan.method.fn.__doc__, plan.endpoint.fn.__doc__]
     assert all(source and "tr.append" not in source and "TRACE" not in source for source in sources)
-    assert demo._tracing is None  # generated on the first explain only
+    assert demo._tracer._plans is None  # generated on the first explain only
     demo.explain(EVENT, SETTINGS, lookup=lookup)
-    assert demo._tracing is not None
-    traced = demo._tracing["test"].body
+    assert demo._tracer._plans is not None
+    traced = demo._tracer._plans["test"].body
     assert traced is not None and "tr.append" in str(traced.__doc__)
 
 
