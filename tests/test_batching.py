@@ -359,14 +359,14 @@ def test_any_concat_mix_keeps_every_limit_every_event_and_the_order(
     check_concat(lists, results, lists.batch(results))
 
 
-def test_batch_needs_exactly_one_of_key_and_concat(tmp_path: Path) -> None:
+def test_batch_needs_exactly_one_of_key_concat_and_array(tmp_path: Path) -> None:
     for text in (CONCAT.replace("  concat:", "  key: batch\n  concat:"), CONCAT.replace("  concat: {a: 3, b: 2}\n", "")):
         (tmp_path / "destination.yaml").write_text(text)
         (tmp_path / "events.yaml").write_text(CONCAT_EVENTS)
         with pytest.raises(transformer.MappingError) as caught:
             transformer.load(tmp_path)
         shown = [str(p) for p in caught.value.problems]
-        assert shown == [f"{tmp_path / 'destination.yaml'}:8: batch: give exactly one of: key, concat"], shown
+        assert shown == [f"{tmp_path / 'destination.yaml'}:8: batch: give exactly one of: key, concat, array"], shown
 
 
 def test_the_docs_batch_concat_example(tmp_path: Path) -> None:

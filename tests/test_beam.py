@@ -109,3 +109,13 @@ def test_the_readmes_two_pass_join_gives_what_transformer_run_gives(tmp_path: Pa
     expected = cli_results("-d", "kustomer", "-s", "examples/kustomer-settings.yaml",
                            "--lookups", "examples/kustomer-lookups.json")
     assert comparable(read_results(tmp_path / "out", "kustomer-joined*")) == comparable(expected)
+
+
+def test_an_event_that_fans_out_gives_every_result_with_its_metadata() -> None:
+    import apache_beam as beam
+    import transformer.beam
+    from tests.test_fanout import FOLDER, NONE, SETTINGS, TWO
+
+    lines = [(0, json.dumps(TWO)), (1, json.dumps(NONE))]
+    results = run_pipeline(lambda p: p | beam.Create(lines) | transformer.beam.Transform(FOLDER, SETTINGS))
+    assert sorted((r["metadata"], r["statusCode"]) for r in results) == [(0, 200), (0, 200), (1, 204)]

@@ -36,7 +36,7 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body: {object: {v: {path: [a, 3]}}}", "test.yaml:1: body.object.v.path[1]: 3 is not of type 'string'"),
     ("body:\n  object:\n    v: {path: a, then: [{coerce: shout}]}",
      "test.yaml:3: body.object.v.then[0].coerce: 'shout' is not one of ['base64', 'camel', 'compact', 'dasherize', "
-     "'json', 'json_items', 'lower', 'rstrip', 'string', 'trim', 'unique', 'upper', 'url_component', 'url_escape', "
+     "'digits', 'email_canonical', 'json', 'json_items', 'lower', 'phone_digits', 'prune', 'rstrip', 'string', 'trim', 'unique', 'upper', 'url_component', 'url_escape', "
      "'url_parent', 'uuid5']"),
     ("body: {object: {v: {path: a, const: 1}}}",
      "test.yaml:1: body.object.v: a rule needs exactly one of path, jmespath, const, setting, var, template, first, "
@@ -66,7 +66,7 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
     ("body:\n  path: a\n  then: [{truncate: {chars: 1, bytes: 1}}]",
      "test.yaml:3: body.then[0].truncate: {'chars': 1, 'bytes': 1} has too many properties"),
     ("body:\n  path: a\n  then: [{split: ',', coerce: lower}]",
-     "test.yaml:3: body.then[0]: a step needs exactly one of omit, coerce, entries, join, max_length, date, truncate, replace, split"),
+     "test.yaml:3: body.then[0]: a step needs exactly one of omit, coerce, entries, join, max_length, date, truncate, replace, hash, split"),
     ("body: {object: {v: {vars: {a: {path: a}}, path: b}}}", "test.yaml:1: body.object.v: 'template' is a dependency of 'vars'"),
     ("body:\n  object:\n    v: {jmespath: 'a[?'}",
      "test.yaml:3: body.object.v.jmespath: JMESPath does not parse (Invalid jmespath expression: Incomplete expression at column 3)"),
@@ -103,7 +103,7 @@ def problems_of(tmp_path: Path, event_yaml: str, destination_yaml: str = BASE) -
                                                           "block mapping: did not find expected key"),
     ("", "test.yaml: (top): file is empty"),
     ("- just\n- a list", "test.yaml:1: (top): ['just', 'a list'] is not of type 'object'"),
-    ("body: {object: {}}\nextra: 1", "test.yaml:2: extra: unknown key 'extra' (expected one of: description, let, request, body, validate)"),
+    ("body: {object: {}}\nextra: 1", "test.yaml:2: extra: unknown key 'extra' (expected one of: description, let, request, body, validate, for_each, as)"),
     ("body: {object: {}}\nbdoy: 1", "test.yaml:2: bdoy: unknown key 'bdoy' (did you mean `body`?)"),
 ])
 def test_event_file_mistakes(tmp_path: Path, event_yaml: str, expected: str) -> None:

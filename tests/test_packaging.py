@@ -51,6 +51,8 @@ def test_sdist_and_wheel(tmp_path: Path) -> None:
         assert {f"transformer/mappings/{destination}/{p.name}" for p in (ROOT / "mappings" / destination).glob("*.yaml")} == shipped
     # Each shipped mapping file's "$schema=../../schema/..." line holds inside the wheel too.
     assert {"transformer/schema/destination.schema.json", "transformer/schema/event.schema.json"} <= names
+    # The studio's page ships inside the package: it loads nothing from the network.
+    assert {f"transformer/studio/static/{name}" for name in ("index.html", "studio.js", "studio.css")} <= names
     assert f"Version: {version}" in metadata
     assert "License-Expression: MIT" in metadata
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -85,3 +85,12 @@ def test_the_readmes_spark_example_gives_what_transformer_run_gives(tmp_path: An
     expected = cli_results("-d", "segment", "-s", "examples/segment-settings.yaml", "--batch")
     assert any(isinstance(r["metadata"], list) for r in expected)
     assert comparable(read_results(tmp_path / "out" / "segment-results", "part-*")) == comparable(expected)
+
+
+def test_an_event_that_fans_out_gives_every_result_with_its_metadata(spark: Any) -> None:
+    import transformer.spark
+    from tests.test_fanout import FOLDER, NONE, SETTINGS, TWO
+
+    results = collect(transformer.spark.transform(frame(spark, [(0, json.dumps(TWO)), (1, json.dumps(NONE))]),
+                                                  str(FOLDER), SETTINGS, metadata="index"))
+    assert sorted((r["metadata"], r["statusCode"]) for r in results) == [(0, 200), (0, 200), (1, 204)]

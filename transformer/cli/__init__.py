@@ -1,6 +1,6 @@
-"""The ``transformer`` command. One module per command (run, check, test, explain, new, send), each
-with its ``add_command``; the readers and writers they share are records, inputs, jsonarray, output,
-progress and common."""
+"""The ``transformer`` command. One module per command (run, check, test, explain, new, send,
+studio), each with its ``add_command``; the readers and writers they share are records, inputs,
+jsonarray, output, progress and common."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import MappingError
-from . import check, explain, new, run, send, test
+from . import check, explain, new, run, send, studio, test
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, drop_stdout, say
 
-COMMANDS = (run, check, test, explain, new, send)
+COMMANDS = (run, check, test, explain, new, send, studio)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

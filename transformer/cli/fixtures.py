@@ -112,9 +112,12 @@ def _run(data: dict[str, Any], destination: Destination) -> Any:
     asked: list[str] = []
     lookup = canned_lookup(data.get("lookups") or {}, asked)
     if "event" in data:
-        result = destination.process_one({"message": data["event"], "destination": {"Config": data["settings"]}},
-                                         lookup=lookup)
-        result.pop("metadata", None)
+        results = destination.process_each({"message": data["event"], "destination": {"Config": data["settings"]}},
+                                           lookup=lookup)
+        for one in results:
+            one.pop("metadata", None)
+        # An event that fans out to several requests: all its results, in order.
+        result: dict[str, Any] = results[0] if len(results) == 1 else {"results": results}
         if asked:
             result["lookups"] = asked
         return result

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..engines import parallel
 from ..runtime.destination import Destination
+from ..runtime.processor import NO_REQUEST
 from .common import (
     DESTINATION_HELP,
     EXIT_EVENT_ERRORS,
@@ -91,10 +92,12 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     progress.done()
     total = sum(counts.values())
-    errors = total - counts[200]
-    by_status = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()) if status != 200)
+    errors = total - counts[200] - counts[NO_REQUEST]
+    by_status = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()) if status not in (200, NO_REQUEST))
     summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
     summary += f" ({by_status})" if errors else ""
+    # With fan-out a line is a result, not an input: one input may give several, or one with no request.
+    summary += f", {counts[NO_REQUEST]} with no request" if destination.fans_out else ""
     summary += f"; {written} lines written" if args.batch else ""
     summary += "; interrupted" if interrupted else ""
     say(summary)
@@ -107,6 +110,7 @@ def transform_block(destination: Destination, settings: Any, lookup: Any, encode
     lines when ``encode``, else as a list, with their status codes for the summary."""
     config = {"Config": settings}  # one for every input: the engine only reads it
     process_one = destination.process_one
+    fans_out = destination.fans_out
     statuses: list[int] = []
     results: list[dict[str, Any]] = []
     # Each line is copied in as soon as it is encoded, and dropped: holding a block's lines (each
@@ -116,6 +120,15 @@ def transform_block(destination: Destination, settings: Any, lookup: Any, encode
         result: dict[str, Any]
         if message.__class__ is Unreadable:
             result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
+        elif fans_out:  # one line per request, several for one input: written by the loop below
+            each = destination.process_each({"message": message, "destination": config, "metadata": metadata},
+                                            lookup=lookup)
+            result = each.pop()
+            statuses.extend(earlier["statusCode"] for earlier in each)
+            if encode:
+                lines += b"".join(map(line_bytes, each))
+            else:
+                results.extend(each)
         else:
             result = process_one({"message": message, "destination": config, "metadata": metadata}, lookup=lookup)
         statuses.append(result["statusCode"])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..language.delivery_rules import DEFAULT_CONCURRENCY, RateLimit
+from ..runtime.processor import NO_REQUEST
 from ..runtime.wire import compact_json
 from .common import (
     EXIT_EVENT_ERRORS,
@@ -91,6 +92,7 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
     # The engine sees a sequence number as metadata; the input's own place ({file, line}) and
     # message wait here until its outcome is written, then go to stdout and the dead letter.
     pending: dict[int, tuple[dict[str, Any], Any]] = {}
+    fans_out = sender.destination.fans_out
     last_read: list[dict[str, Any]] = []
 
     def inputs() -> Iterator[dict[str, Any]]:
@@ -121,7 +123,9 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
     start = time.monotonic()
     try:
         for outcome in sender.run(inputs(), lookup=lookup, batch=batch):
-            where, message = pending.pop(outcome["metadata"])
+            # An input that fans out has several outcomes, so it stays (memory grows with the input then).
+            seq = outcome["metadata"]
+            where, message = pending[seq] if fans_out else pending.pop(seq)
             outcome["metadata"] = where
             if isinstance(message, Unreadable):
                 outcome["error"] = message.reason
@@ -129,7 +133,7 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
             counts[outcome["outcome"]] += 1
             if outcome["outcome"] == "failed":
                 failed_statuses[outcome["status"]] += 1
-            if outcome["outcome"] != "delivered" and dead_letter is not None:
+            if outcome["outcome"] not in ("delivered", "skipped") and dead_letter is not None:
                 line = _dead_line(message, Unreadable)
                 if line is not None:
                     dead_letter.write(line)
@@ -150,12 +154,14 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
     statuses = ", ".join(f"{s}: {n}" for s, n in sorted(failed_statuses.items(), key=lambda i: str(i[0])))
     summary = (f"{sender.destination.name}: {total} events, {counts['delivered']} delivered, {counts['failed']} failed"
                + (f" ({statuses})" if statuses else "")
-               + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted; {sender.client.requests_sent} requests"
+               + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted"
+               + (f", {counts['skipped']} with no request" if counts["skipped"] else "")
+               + f"; {sender.client.requests_sent} requests"
                + f" in {seconds:.1f} s ({total / seconds:,.0f} events/s)")
     cache = sender.lookup.cache
     if cache is not None and cache.hits:
         summary += f"; {cache.hits} look-ups answered from the cache"
-    undelivered = total - counts["delivered"]
+    undelivered = total - counts["delivered"] - counts["skipped"]  # skipped: an event that makes no request
     if dead_letter is not None:
         summary += f"; {dead} written to {args.dead_letter}"
     print(summary, file=sys.stderr)
@@ -175,8 +181,8 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
             if isinstance(message, Unreadable):
                 yield {"error": message.reason, "statusCode": 400, "metadata": where}
             else:
-                yield destination.process_one({"message": message, "destination": {"Config": settings},
-                                               "metadata": where}, lookup=lookup)
+                yield from destination.process_each({"message": message, "destination": {"Config": settings},
+                                                     "metadata": where}, lookup=lookup)
 
     write = line_writer()
     errors = requests = 0
@@ -184,7 +190,7 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
         if "output" in result:
             result["output"]["headers"] = redacted_headers(result["output"]["headers"])
             requests += 1
-        errors += result["statusCode"] != 200
+        errors += result["statusCode"] not in (200, NO_REQUEST)
         write(result)
     sys.stdout.flush()
     print(f"{destination.name}: dry run, nothing sent; {requests} requests written, {errors} errors", file=sys.stderr)

@@ -81,18 +81,18 @@ class Sender:
         ask = self.lookup if lookup is None else lookup
         batch = self.destination.supports_batching if batch is None else batch
 
-        def transform(item: Any) -> dict[str, Any]:
+        def transform(item: Any) -> list[dict[str, Any]]:  # several for an event that fans out
             try:
-                return self.destination.process_one(item, lookup=ask)
+                return self.destination.process_each(item, lookup=ask)
             except Interrupted:
-                return {"error": _STOPPED, "statusCode": 503, "metadata": dict.get(item, "metadata")}
+                return [{"error": _STOPPED, "statusCode": 503, "metadata": dict.get(item, "metadata")}]
 
         def transform_and_send(item: Any) -> list[dict[str, Any]]:
             with self.lookup.claims.held_by_this_event():  # until it is delivered (see Claims)
-                return self._outcomes(transform(item), False)
+                return [outcome for result in transform(item) for outcome in self._outcomes(result, False)]
 
         if batch:  # look-ups are held only until the event is transformed: packing comes between
-            results = self._ordered(transform, self._until_stopped(inputs))
+            results = (result for each in self._ordered(transform, self._until_stopped(inputs)) for result in each)
             yield from self.deliver(self.destination.iter_batches(results, settings), batched=True)
         else:
             for outcomes in self._ordered(transform_and_send, self._until_stopped(inputs)):
@@ -125,9 +125,11 @@ class Sender:
 
     def _outcomes(self, result: Any, batched: bool) -> list[dict[str, Any]]:
         """The outcome of each event of one result (a batch carries a list of its events' metadata)."""
-        if not isinstance(result, dict) or ("output" not in result and "error" not in result):
+        if not isinstance(result, dict) or ("output" not in result and "error" not in result and "skipped" not in result):
             return [_outcome("failed", None, None, 0, error="not a result (a dict with output or error)")]
         metadata = result.get("metadata")
+        if "skipped" in result:  # an event that fans out to no request: nothing to send, nothing failed
+            return [_outcome("skipped", metadata, result.get("statusCode"), 0, reason=result["skipped"])]
         if "output" not in result or result.get("statusCode") != 200:
             kind = "interrupted" if result.get("error") is _STOPPED else "failed"
             return [_outcome(kind, metadata, None if kind == "interrupted" else result.get("statusCode"), 0,

@@ -19,7 +19,7 @@ except ImportError as exc:  # the core never needs it: say how to get it
 
 from ..runtime.destination import Destination
 from ..runtime.lookups import table_lookup
-from .shipped import Shipped, process_text
+from .shipped import Shipped, process_text_each
 
 __all__ = ["Transform"]
 
@@ -72,16 +72,16 @@ class _TransformEvents(beam.DoFn):  # type: ignore[misc]
         assert destination is not None
         metadata, text = element if isinstance(element, tuple) else (None, element)
         lookup = table_lookup(customers) if customers is not None else None
-        result = process_text(destination, self.shipped.settings, text, metadata, lookup=lookup)
-        if not self.batch:
-            yield result
-            return
-        key = destination.batch_key(result)
-        if key is not None:
-            yield key, result
-            return
-        for single in destination.iter_batches([result], self.shipped.settings):  # as batch() would send it: as is, or an error
-            yield beam.pvalue.TaggedOutput(_SINGLE, single)
+        for result in process_text_each(destination, self.shipped.settings, text, metadata, lookup=lookup):
+            if not self.batch:
+                yield result
+                continue
+            key = destination.batch_key(result)
+            if key is not None:
+                yield key, result
+                continue
+            for single in destination.iter_batches([result], self.shipped.settings):  # as batch() would send it
+                yield beam.pvalue.TaggedOutput(_SINGLE, single)
 
 
 class _Pack(beam.DoFn):  # type: ignore[misc]

@@ -47,7 +47,24 @@ def process_text(destination: Destination, settings: Any, text: str | bytes, met
     try:
         message = json.loads(text)
     except ValueError as exc:
-        return {"error": f"{destination.name}: the event is not valid JSON ({exc})", "statusCode": 400,
-                "metadata": metadata}
+        return _not_json(destination, exc, metadata)
     return destination.process_one({"message": message, "destination": {"Config": settings}, "metadata": metadata},
                                    lookup=lookup)
+
+
+def process_text_each(destination: Destination, settings: Any, text: str | bytes, metadata: Any = None, *,
+                      lookup: Lookup | None = None) -> list[dict[str, Any]]:
+    """Every result of one event as JSON text (``process_each``): several, each with ``metadata``,
+    for an event that fans out; one for any other."""
+    if not destination.fans_out:
+        return [process_text(destination, settings, text, metadata, lookup=lookup)]
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        return [_not_json(destination, exc, metadata)]
+    return destination.process_each({"message": message, "destination": {"Config": settings}, "metadata": metadata},
+                                    lookup=lookup)
+
+
+def _not_json(destination: Destination, exc: ValueError, metadata: Any) -> dict[str, Any]:
+    return {"error": f"{destination.name}: the event is not valid JSON ({exc})", "statusCode": 400, "metadata": metadata}

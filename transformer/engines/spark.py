@@ -24,7 +24,7 @@ except ImportError as exc:  # the core never needs them: say how to get them
 from ..runtime.destination import Destination
 from ..runtime.lookups import table_lookup
 from ..runtime.wire import compact_json
-from .shipped import Shipped, process_text
+from .shipped import Shipped, process_text_each
 
 __all__ = ["transform"]
 
@@ -53,8 +53,8 @@ def transform(events: DataFrame, destination: str | Path | Destination, settings
         lookup = table_lookup(table.value) if table is not None else None
         for frame in frames:
             labels = frame[metadata].tolist() if metadata is not None else [None] * len(frame)
-            results = [process_text(loaded, shipped.settings, line, label, lookup=lookup)
-                       for line, label in zip(frame[text].tolist(), labels)]
+            results = [result for line, label in zip(frame[text].tolist(), labels)
+                       for result in process_text_each(loaded, shipped.settings, line, label, lookup=lookup)]
             out: dict[str, list[str | None]] = {"result": [compact_json(result) for result in results]}
             if batch:
                 out["key"] = [loaded.batch_key(result) for result in results]

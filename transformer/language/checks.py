@@ -237,21 +237,38 @@ def _all_of(tests: list[Test]) -> Test:
 
 def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[str, ...],
              path: tuple[str | int, ...], targets: dict[str, Test] | None) -> Test:
+    """The test of one keyword of ``node`` (raises _Unsupported for one left to jsonschema).
+    ``targets`` is None for the settings' quick test, which compiles fewer keywords."""
     def sub(schema: Any, *where: str | int) -> Test:
         return _compile(schema, root, refs, (*path, *where), targets)
 
     if key == "$ref":
-        target = _resolve(root, arg) if arg.startswith("#") else None
-        if target is None or (arg in refs and targets is None):  # remote, dangling or recursive:
-            raise _Unsupported  # reported, or left to jsonschema
-        if targets is None:
-            return _compile(target, root, (*refs, arg), path)
-        if arg not in targets:
-            compiled: list[Test] = []
-            targets[arg] = lambda v: compiled[0](v)  # what a recursive reference calls
-            compiled.append(_compile(target, root, (*refs, arg), path, targets))
-            targets[arg] = compiled[0]
-        return targets[arg]
+        return _reference(arg, root, refs, path, targets)
+    whole = targets is not None
+    test = (_value_keyword(key, arg) or _array_keyword(key, arg, node, sub, whole)
+            or _object_keyword(key, arg, node, sub, whole) or _combinator(key, arg, sub))
+    if test is None:
+        raise _Unsupported
+    return test
+
+
+def _reference(arg: str, root: Any, refs: tuple[str, ...], path: tuple[str | int, ...],
+               targets: dict[str, Test] | None) -> Test:
+    target = _resolve(root, arg) if arg.startswith("#") else None
+    if target is None or (arg in refs and targets is None):  # remote, dangling or recursive:
+        raise _Unsupported  # reported, or left to jsonschema
+    if targets is None:
+        return _compile(target, root, (*refs, arg), path)
+    if arg not in targets:
+        compiled: list[Test] = []
+        targets[arg] = lambda v: compiled[0](v)  # what a recursive reference calls
+        compiled.append(_compile(target, root, (*refs, arg), path, targets))
+        targets[arg] = compiled[0]
+    return targets[arg]
+
+
+def _value_keyword(key: str, arg: Any) -> Test | None:
+    """Keywords about the value itself: its type, its allowed values, its length or size."""
     if key == "type":
         names = [arg] if isinstance(arg, str) else arg
         if "integer" in names:
@@ -276,68 +293,88 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
                                                      "exclusiveMaximum": lambda v: v < arg}
         holds = compare[key]
         return lambda v: not _is_number(v) or holds(v)
+    return None
+
+
+def _array_keyword(key: str, arg: Any, node: dict[str, Any], sub: Callable[..., Test], whole: bool) -> Test | None:
     if key == "uniqueItems":
         if not arg:
             return lambda v: True
         return lambda v: v.__class__ is not list or len({_key(item) for item in v}) == len(v)
     if key == "items":
         item = sub(arg)
-        after = len(node.get("prefixItems", ())) if targets is not None else 0  # items tests the items after those
+        after = len(node.get("prefixItems", ())) if whole else 0  # items tests the items after those
         if after:
             return lambda v: v.__class__ is not list or all(item(x) for x in v[after:])
         return lambda v: v.__class__ is not list or all(item(x) for x in v)
-    if targets is not None and key == "prefixItems":
+    if whole and key == "prefixItems":
         firsts = [sub(schema, index) for index, schema in enumerate(arg)]
         return lambda v: v.__class__ is not list or all(test(x) for test, x in zip(firsts, v))
-    if targets is not None and key == "propertyNames":
+    return None
+
+
+def _object_keyword(key: str, arg: Any, node: dict[str, Any], sub: Callable[..., Test], whole: bool) -> Test | None:
+    if whole and key == "propertyNames":
         name = sub(arg)
         return lambda v: v.__class__ is not dict or all(name(k) for k in v)
-    if targets is not None and key == "dependentRequired":
+    if whole and key == "dependentRequired":
         needs = tuple((name, tuple(names)) for name, names in arg.items())
         return lambda v: v.__class__ is not dict or all(n in v for name, names in needs if name in v for n in names)
     if key == "required":
         names = tuple(arg)
         return lambda v: v.__class__ is not dict or all(name in v for name in names)
     if key == "properties":
-        props = tuple((name, sub(schema, name)) for name, schema in arg.items())
-
-        def properties(v: Any) -> bool:
-            if v.__class__ is dict:
-                for name, test in props:
-                    if name in v and not test(v[name]):
-                        return False
-            return True
-
-        return properties
+        return _properties(tuple((name, sub(schema, name)) for name, schema in arg.items()))
     if key == "patternProperties":
-        patterns = [(searcher(pattern), sub(schema, pattern)) for pattern, schema in arg.items()]
-
-        def pattern_properties(v: Any) -> bool:
-            if v.__class__ is dict:
-                for name, item in v.items():
-                    for search, test in patterns:
-                        if search(name) and not test(item):
-                            return False
-            return True
-
-        return pattern_properties
+        return _pattern_properties([(searcher(pattern), sub(schema, pattern)) for pattern, schema in arg.items()])
     if key == "additionalProperties":
-        extra = sub(arg)
-        declared = frozenset(node.get("properties", ()))
-        searches = [searcher(pattern) for pattern in node.get("patternProperties", ())]
-        allowed_classes = _plain_type(arg)
-        if allowed_classes is not None and not declared and not searches:  # common, inlined: the values' types
-            only = allowed_classes
-            return lambda v: v.__class__ is not dict or all(item.__class__ in only for item in v.values())
+        return _additional_properties(arg, node, sub)
+    return None
 
-        def additional(v: Any) -> bool:
-            if v.__class__ is dict:
-                for name, item in v.items():
-                    if name not in declared and not any(search(name) for search in searches) and not extra(item):
+
+def _properties(props: tuple[tuple[str, Test], ...]) -> Test:
+    def properties(v: Any) -> bool:  # a loop, not all(): this runs per event in `validate` checks
+        if v.__class__ is dict:
+            for name, test in props:
+                if name in v and not test(v[name]):
+                    return False
+        return True
+
+    return properties
+
+
+def _pattern_properties(patterns: list[tuple[Callable[[str], Any], Test]]) -> Test:
+    def pattern_properties(v: Any) -> bool:
+        if v.__class__ is dict:
+            for name, item in v.items():
+                for search, test in patterns:
+                    if search(name) and not test(item):
                         return False
-            return True
+        return True
 
-        return additional
+    return pattern_properties
+
+
+def _additional_properties(arg: Any, node: dict[str, Any], sub: Callable[..., Test]) -> Test:
+    extra = sub(arg)
+    declared = frozenset(node.get("properties", ()))
+    searches = [searcher(pattern) for pattern in node.get("patternProperties", ())]
+    allowed_classes = _plain_type(arg)
+    if allowed_classes is not None and not declared and not searches:  # common, inlined: the values' types
+        only = allowed_classes
+        return lambda v: v.__class__ is not dict or all(item.__class__ in only for item in v.values())
+
+    def additional(v: Any) -> bool:
+        if v.__class__ is dict:
+            for name, item in v.items():
+                if name not in declared and not any(search(name) for search in searches) and not extra(item):
+                    return False
+        return True
+
+    return additional
+
+
+def _combinator(key: str, arg: Any, sub: Callable[..., Test]) -> Test | None:
     if key in ("allOf", "anyOf", "oneOf"):
         parts = [sub(schema, index) for index, schema in enumerate(arg)]
         if key == "allOf":
@@ -348,7 +385,7 @@ def _keyword(key: str, arg: Any, node: dict[str, Any], root: Any, refs: tuple[st
     if key == "not":
         inner = sub(arg)
         return lambda v: not inner(v)
-    raise _Unsupported
+    return None
 
 
 def _refs(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -37,6 +37,7 @@ class Node:
     is_event_type: bool = False  # {var: event_type}: a constant within one event type's plan
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
     owned: bool = False  # its value is a copy made for this evaluation alone: a step may change it in place
+    reads_settings: bool = False  # a let binding whose value may hold a setting's (kept out of messages)
 
 def sources_of(*nodes: Node) -> tuple[str, ...]:
     """The event paths ``nodes`` read, each once: a let used twice by each of a chain of lets would
@@ -142,6 +143,8 @@ class Gen:
         self.reads_event_object = False
         self.used_event_type = False
         self.tracing = plan.tracing
+        self.trace_to = "tr"  # the local list trace records go to
+        self.recording = False  # emitting a rule again, on its error path, to record what it tried
 
     @property
     def event_type(self) -> str | None:
@@ -182,7 +185,19 @@ class Gen:
     def trace(self, *parts: str) -> None:
         """In a tracing plan only, a line appending the record ``(parts...)`` to the trace."""
         if self.tracing:
-            self.line(f"tr.append(({', '.join(parts)},))")
+            self.line(f"{self.trace_to}.append(({', '.join(parts)},))")
+
+    @contextmanager
+    def recording_into(self, records: str) -> Iterator[None]:
+        """Within it, emitted code appends trace records to the local list ``records`` (made
+        here), in any plan: for code that runs only on an error path (see messages.py)."""
+        self.line(f"{records} = []")
+        saved = self.tracing, self.trace_to, self.recording
+        self.tracing, self.trace_to, self.recording = True, records, True
+        try:
+            yield
+        finally:
+            self.tracing, self.trace_to, self.recording = saved
 
     def temp(self) -> str:
         return f"_t{next(self.names)}"

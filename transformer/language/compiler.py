@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from ..errors import Problem
@@ -24,6 +25,7 @@ from .directives import (
     object_node,
     path_node,
 )
+from .messages import required_node
 from .registry import EVENT_TYPE_VAR, rule_label
 from .steps import then
 from .suggest import did_you_mean
@@ -34,18 +36,24 @@ class Compiler:
     """Compiles the rules of one mapping file; problems accumulate in ``problems``."""
 
     def __init__(self, source: Source, aliases: Mapping[str, tuple[str, ...]], settings: Mapping[str, Any],
-                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...]) -> None:
+                 lets: dict[str, Node], problems: list[Problem], event_types: tuple[str, ...] | None,
+                 warnings: list[Problem] | None = None) -> None:
         self.source = source
         self.aliases = aliases
         self.settings = settings  # name -> its JSON Schema
-        self.event_types = event_types  # the event types this file's rules run for
+        self.event_types = event_types  # the event types this file's rules run for; None: any (other_events)
         self.lets = lets  # the let bindings visible so far (earlier ones only: no cycles)
         self.problems = problems
+        self.warnings = [] if warnings is None else warnings  # what `transformer check` shows, not errors
         self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
+        self.settings_reads = 0  # setting rules compiled so far (see messages.py: no setting in a message)
 
     def problem(self, path: YamlPath, message: str) -> Node:
         self.problems.append(self.source.problem(path, message))
         return NOTHING
+
+    def warn(self, path: YamlPath, message: str) -> None:
+        self.warnings.append(self.source.problem(path, message))
 
     def label(self, path: YamlPath) -> str:
         return rule_label(self.source, path)
@@ -57,21 +65,47 @@ class Compiler:
             found = ", ".join(present) if present else "none"
             return self.problem(path, f"a rule needs exactly one of {', '.join(DIRECTIVES)} (found {found})")
         name = present[0]
+        self.settings_reads += name == "setting"
         for key in spec:
             owners = [owner for owner, keys in COMPANIONS.items() if key in keys]
             if owners and name not in owners:
                 return self.problem(path + (key,), f"{key} goes with {' or '.join(owners)}, not with {name}")
-        node = DIRECTIVES[name](self, spec[name], spec, path + (name,))
+        node = self._modifiers(DIRECTIVES[name](self, spec[name], spec, path + (name,)), spec, path)
+        return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
+
+    def _modifiers(self, node: Node, spec: dict[str, Any], path: YamlPath) -> Node:
         label = self.label(path)
         if "then" in spec:
             node = then(self, node, spec["then"], path + ("then",), label)
         if "default" in spec:
+            self._check_default(spec["default"], path + ("default",))
             node = _with_default(node, spec["default"])
         if "required" in spec:
-            node = _with_required(node, spec["required"], label)
+            node = required_node(self, node, spec["required"], path + ("required",), label)
         if "when" in spec:
-            node = guarded(node, self.condition(spec["when"], path + ("when",)))
-        return traced_rule(node, RuleInfo.of(self.source, path, name, spec))
+            test = self.condition(spec["when"], path + ("when",))
+            shared = [source for source in dict.fromkeys(test.sources) if source in node.sources]
+            if "required" in spec and shared:
+                self.warn(path + ("when",), f"this when reads {', '.join(shared)}, which the rule reads too: where that is "
+                                            "missing the condition is likely false, and a false when skips the rule's "
+                                            "required as well. To require a value that passes the condition, move the "
+                                            "when into the value: {first: [{path: ..., when: ...}], required: ...}")
+            node = guarded(node, test)
+        return node
+
+    def _check_default(self, default: Any, path: YamlPath) -> None:
+        """A default is a literal: one shaped like a rule ({var: x}) would be sent as it is."""
+        shaped = [key for key in DIRECTIVES if isinstance(default, dict) and key in default]
+        if shaped:
+            self.problem(path, f"default is a literal, and this one is shaped like a rule ({shaped[0]}: ...): it would be "
+                               "sent as written. To fall back to a rule, use first: [RULE, FALLBACK] (or else: FALLBACK "
+                               "under case); to send such an object, use first: [RULE, {const: {...}}]")
+
+    def let(self, name: str, spec: dict[str, Any], path: YamlPath) -> None:
+        """Compile a let binding; it is visible to the rules compiled after it (no cycles)."""
+        before = self.settings_reads
+        node = self.expr(spec, path)
+        self.lets[name] = replace(node, reads_settings=True) if self.settings_reads > before else node
 
     def condition(self, spec: dict[str, Any], path: YamlPath) -> Node:
         """A condition: a Node that emits a bool (the schema allows exactly one key)."""
@@ -96,7 +130,7 @@ class Compiler:
 
     def known_values(self, spec: dict[str, Any]) -> tuple[list[Any], str] | None:
         if spec == {"var": EVENT_TYPE_VAR}:
-            return list(self.event_types), "an event type this file is for"
+            return (list(self.event_types), "an event type this file is for") if self.event_types is not None else None
         schema = self.settings.get(spec["setting"]) if set(spec) == {"setting"} else None
         if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
             return list(schema["enum"]), f"a value setting {spec['setting']} may have"
@@ -147,6 +181,7 @@ class Compiler:
             names = [*self.lets, *self.locals, EVENT_TYPE_VAR]
             return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it "
                                       f"({', '.join(sorted(names))}){did_you_mean(name, names)}")
+        self.settings_reads += let.reads_settings
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
 
         def emit(gen: Gen, target: str) -> None:
@@ -167,18 +202,6 @@ def _with_default(node: Node, default: Any) -> Node:
         with gen.block(f"if {target} is MISSING:"):  # a container is copied: each output has its own
             copy = isinstance(default, (dict, list))
             gen.line(f"{target} = fresh({gen.const(default)}, 'default')" if copy else f"{target} = {gen.const(default)}")
-
-    return Node(emit, node.settings_only, node.sources)
-
-
-def _with_required(node: Node, message: str, label: str) -> Node:
-    tried = f" (tried {', '.join(node.sources)})" if node.sources else ""
-    text = f"{label}: {message}{tried}"
-
-    def emit(gen: Gen, target: str) -> None:
-        node.emit(gen, target)
-        with gen.block(f"if {target} is MISSING:"):
-            gen.line(f"raise TransformError({text!r})")
 
     return Node(emit, node.settings_only, node.sources)
 

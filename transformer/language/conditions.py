@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from ..runtime.values import is_present, type_name
-from .codegen import Gen, Node
+from .codegen import Gen, Node, sources_of
 from .patterns import pattern_problem, searcher
 from .registry import Condition, Scope, registering
 from .suggest import did_you_mean
@@ -38,7 +38,7 @@ def _present(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
         node.emit(gen, target)
         gen.line(f"{target} = {target} is not MISSING")
 
-    return Node(emit, node.settings_only)
+    return Node(emit, node.settings_only, node.sources)
 
 
 @condition("not")
@@ -49,7 +49,7 @@ def _not(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
         inner.emit(gen, target)
         gen.line(f"{target} = not {target}")
 
-    return Node(emit, inner.settings_only)
+    return Node(emit, inner.settings_only, inner.sources)
 
 
 @condition("all")
@@ -68,7 +68,7 @@ def _chain(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, go_on: str
     def emit(gen: Gen, target: str) -> None:  # later parts run only when needed
         gen.chain([partial(part.emit, gen, target) for part in parts], go_on.format(target))
 
-    return Node(emit, all(part.settings_only for part in parts))
+    return Node(emit, all(part.settings_only for part in parts), sources_of(*parts))
 
 
 @condition("equals")
@@ -115,7 +115,7 @@ def _matches(scope: Scope, spec: list[Any], path: YamlPath) -> Node:
         value.emit(gen, target)
         gen.line(f"{target} = {target}.__class__ is str and {gen.const(search)}({target})")
 
-    return Node(emit, value.settings_only)
+    return Node(emit, value.settings_only, value.sources)
 
 
 def _compare(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, test: Callable[[Any, Any], bool]) -> Node:
@@ -130,7 +130,7 @@ def _compare(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, test: Ca
         with gen.block("else:"):
             gen.line(f"{target} = False")
 
-    return Node(emit, left.settings_only and right.settings_only)
+    return Node(emit, left.settings_only and right.settings_only, sources_of(left, right))
 
 
 def _compared(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:

@@ -113,31 +113,9 @@ def _var(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> Node:
 
 @directive("template", ("vars",))
 def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> Node:
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        return scope.problem(path, f"template does not parse: {exc}")
-    given = spec.get("vars", {})
-    nodes = {name: scope.expr(sub, path[:-1] + ("vars", name)) for name, sub in given.items()}
-    pieces: list[str | Node] = []
-    for literal, field, format_spec, conversion in parsed:
-        if literal:
-            pieces.append(literal)
-        if field is None:
-            continue
-        if format_spec or conversion or not field.isidentifier():
-            return scope.problem(path, f"template placeholder {{{field}}} must be a plain name (no format, index or attribute)")
-        node = nodes.get(field)
-        if node is None:
-            if not scope.has_var(field):
-                known = [*given, *scope.lets, EVENT_TYPE_VAR]
-                return scope.problem(path, f"template names {{{field}}}, which is neither under vars nor a let binding "
-                                           f"declared before it{did_you_mean(field, known)}")
-            node = scope.var_node(field, path)
-        pieces.append(node)
-    unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
-    if unused:
-        scope.problem(path[:-1] + ("vars",), f"vars not used by the template: {', '.join(unused)}")
+    pieces = template_pieces(scope, text, spec.get("vars", {}), path, path[:-1] + ("vars",), "template")
+    if pieces is None:
+        return NOTHING
     label = scope.label(path[:-1])
     parts = [p for p in pieces if isinstance(p, Node)]
 
@@ -146,6 +124,41 @@ def _template(scope: Scope, text: str, spec: dict[str, Any], path: YamlPath) -> 
         _emit_template(gen, target, pieces, [], label)  # a template needs every placeholder
 
     return Node(emit, all(n.settings_only for n in parts), sources_of(*parts))
+
+
+def template_pieces(scope: Scope, text: str, given: dict[str, Any], path: YamlPath, vars_path: YamlPath,
+                    what: str) -> list[str | Node] | None:
+    """A template's literal text and placeholder rules, in order: each ``{name}`` from ``given``
+    (the rules under ``vars``, at ``vars_path``), a let binding, or an ``each``'s element;
+    None (with the problem reported) when the text does not parse."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        scope.problem(path, f"{what} does not parse: {exc}")
+        return None
+    nodes = {name: scope.expr(sub, vars_path + (name,)) for name, sub in given.items()}
+    pieces: list[str | Node] = []
+    for literal, field, format_spec, conversion in parsed:
+        if literal:
+            pieces.append(literal)
+        if field is None:
+            continue
+        if format_spec or conversion or not field.isidentifier():
+            scope.problem(path, f"{what} placeholder {{{field}}} must be a plain name (no format, index or attribute)")
+            return None
+        node = nodes.get(field)
+        if node is None:
+            if not scope.has_var(field):
+                known = [*given, *scope.lets, EVENT_TYPE_VAR]
+                scope.problem(path, f"{what} names {{{field}}}, which is neither under vars nor a let binding "
+                                    f"declared before it{did_you_mean(field, known)}")
+                return None
+            node = scope.var_node(field, path)
+        pieces.append(node)
+    unused = sorted(set(nodes) - {f for _, f, _, _ in parsed if f})
+    if unused:
+        scope.problem(vars_path, f"vars not used by the {what}: {', '.join(unused)}")
+    return pieces
 
 
 def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: list[str], label: str) -> None:
@@ -177,13 +190,17 @@ def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path
     return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
 
 
-@directive("object", ("needs",))
+@directive("object", ("needs", "omit_empty"))
 def _object(scope: Scope, fields: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     nodes = {key: scope.expr(sub, path + (key,)) for key, sub in fields.items()}
     needs = tuple(spec.get("needs", ()))
     for name in needs:
         if name not in nodes:
             scope.problem(path[:-1] + ("needs",), f"needs names {name!r}, which is not a key of this object")
+    if spec.get("omit_empty") and needs:
+        scope.problem(path[:-1] + ("omit_empty",), "give needs or omit_empty, not both (omit_empty is needs with every key)")
+    if spec.get("omit_empty") and nodes:  # an object with no key at all is {} by its own words
+        needs = tuple(nodes)
     return object_node(nodes, needs)
 
 
@@ -203,10 +220,11 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
     return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
 
 
-@directive("case", ("values",))
+@directive("case", ("values", "else"))
 def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path: YamlPath) -> Node:
     subject = scope.expr(subject_spec, path)
     branches = {key: scope.expr(sub, path[:-1] + ("values", key)) for key, sub in spec.get("values", {}).items()}
+    otherwise = scope.expr(spec["else"], path[:-1] + ("else",)) if "else" in spec else NOTHING
     known = scope.known_values(subject_spec)
     if known is not None:
         values, what = known
@@ -217,7 +235,7 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
 
     def emit(gen: Gen, target: str) -> None:
         if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all
-            branches.get(gen.event_type, NOTHING).emit(gen, target)
+            branches.get(gen.event_type, otherwise).emit(gen, target)
             return
         key = gen.temp()
         subject.emit(gen, key)
@@ -227,9 +245,15 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
             with gen.block(f"{keyword} {key} == {value!r}:"):
                 branch.emit(gen, target)
             keyword = "elif"
+        if otherwise is not NOTHING and branches:  # no branch for the value, or no value
+            with gen.block("else:"):
+                otherwise.emit(gen, target)
+        elif otherwise is not NOTHING:
+            otherwise.emit(gen, target)
 
-    settings_only = subject.settings_only and all(n.settings_only for n in branches.values())
-    return Node(emit, settings_only, sources_of(*branches.values()))
+    every = [*branches.values(), otherwise]
+    settings_only = subject.settings_only and all(n.settings_only for n in every)
+    return Node(emit, settings_only, sources_of(*every))
 
 
 @directive("lookup")
@@ -244,6 +268,9 @@ def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path
     label = scope.label(path[:-1])
 
     def emit(gen: Gen, target: str) -> None:
+        if gen.recording:  # a rule run again for its message (messages.py) never asks the caller twice
+            emit_missing(gen, target)
+            return
         asks = [(kind, gen.function(value), gen.function(endpoint)) for kind, value, endpoint in requests]
         look_up = look_up_rule(asks, gen.function(found), found_path, absent, label)
         gen.line(f"{target} = {gen.const(look_up)}(ctx)")

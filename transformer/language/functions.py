@@ -72,6 +72,24 @@ def upper(value: Any) -> str:
     return needs_text(value, "upper").upper()
 
 
+def digits(value: Any) -> str:
+    """Only the digits 0-9 of a string or number: ``"+1 (616) 954-7888"`` -> ``16169547888``."""
+    return "".join(char for char in to_text(value) if "0" <= char <= "9")
+
+
+def phone_digits(value: Any) -> str:
+    """A phone number as Meta's Conversions API hashes it: digits only (symbols and letters
+    dropped), without leading zeros, country code included as given: ``"+44 020 7946 0000"`` ->
+    ``4402079460000``."""
+    return digits(value).lstrip("0")
+
+
+def email_canonical(value: Any) -> str:
+    """An e-mail address as the ad APIs hash it: white space trimmed, lower case:
+    ``" Ada@Example.COM "`` -> ``ada@example.com``."""
+    return needs_text(value, "email_canonical").strip().lower()
+
+
 def string(value: Any) -> str:
     """A scalar as text, as JSON writes it: ``true`` -> ``"true"``, ``1.5`` -> ``"1.5"``."""
     return to_text(value)
@@ -192,9 +210,12 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
     "camel": camel,
     "compact": compact,
     "dasherize": dasherize,
+    "digits": digits,
+    "email_canonical": email_canonical,
     "json": to_json,
     "json_items": json_items,
     "lower": lower,
+    "phone_digits": phone_digits,
     "rstrip": rstrip,
     "string": string,
     "trim": trim,
@@ -219,3 +240,23 @@ def type_class(value: Any) -> str:
     string in ISO 8601 form."""
     name = _JSON_TYPES.get(value.__class__) or type_name(value)
     return "datetime" if name == "string" and _ISO_8601.fullmatch(value) else name
+
+
+def prune(value: Any) -> Any:
+    """An object or array without null, ``{}`` and ``[]`` at any depth: what holds only those is
+    dropped too (``{"a": {"b": null}, "c": ""}`` -> ``{"c": ""}``). ``""``, ``0`` and ``false`` stay."""
+    if not isinstance(value, (dict, list)):
+        raise StepError(f"prune needs an object or an array, got {_article(type_name(value))}")
+    return _pruned(value)
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: _pruned(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item is not None and item != {} and item != []}
+    if isinstance(value, list):
+        return [item for item in map(_pruned, value) if item is not None and item != {} and item != []]
+    return value
+
+
+COERCIONS["prune"] = prune  # listed apart from the table above, after its definition

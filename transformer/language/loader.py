@@ -113,12 +113,19 @@ BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
 class Batching:
     endpoint: Fn  # evaluated with each request description as the event
     when: Fn | None  # gives a bool: whether that request is batched at all
-    key: str | None  # the body key wrapping the list of bodies; None when concat is given
+    key: str | None  # the body key wrapping the list of bodies; None when concat or array is given
     concat: tuple[tuple[str, int], ...]  # (list key, most items per batch body), or () with key
     max_request_bytes: int
     max_events: int
     max_event_bytes: int
     settings: tuple[tuple[str, str], ...] = ()  # (limit, setting) for limits a setting may change
+    array: bool = False  # the batch body is a bare array of the bodies
+    headers: tuple[tuple[str, Fn], ...] = ()  # headers only the packed batch request carries
+
+    @property
+    def listed(self) -> bool:
+        """Whether a batch body is the list of the bodies (under ``key`` or bare), not concatenated lists."""
+        return self.key is not None or self.array
 
     def for_settings(self, settings: AnyMapping[str, Any]) -> Batching:
         """These limits with the values ``settings`` give (validated, defaults applied)."""
@@ -150,10 +157,16 @@ class EventPlan:
     params: dict[str, Part]
     body: Fn | None
     checks: tuple[Check, ...]  # destination.yaml's validate entries, then the file's
+    for_each: Fn | None = None  # fan-out: gives the list whose elements each make one request
+    item_name: str = "item"  # the variable each element is bound to
 
 
-# An event type's compiled rules: its file, let bindings, request parts, body and checks.
-Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec]]
+# A file's fan-out: the for_each rule and the variable its elements are bound to.
+FanOut = tuple[Node, str]
+
+
+# An event type's compiled rules: its file, let bindings, request parts, body, checks and fan-out.
+Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]
 
 
 @dataclass(frozen=True)
@@ -171,6 +184,11 @@ class Mapping:
     delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
     rules: dict[str, Rules]  # event type -> its compiled rules, to generate the tracing variant from
+    other: EventPlan | None = None  # other_events.file: the plan of every type events does not name
+    other_rules: Rules | None = None
+    other_error: str | None = None  # other_events.error: the message for a type events does not name
+    type_first: bool = False  # settings_checked: after_event_type
+    warnings: tuple[Problem, ...] = ()  # what loads but is likely a mistake (transformer check shows them)
 
 
 class MappingTexts:
@@ -239,13 +257,16 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     aliases = _aliases(dest_source, spec.get("paths", {}), problems)
 
     shared_lets: dict[str, Node] = {}
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]))
+    warnings: list[Problem] = []
+    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]), warnings)
     _compile_lets(dest, spec.get("let", {}), ("let",))
     dest_request = _compile_request(dest, spec["request"], ("request",))
     dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
     if dest_body is not None and "object" not in spec["body"]:
         problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
     batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
+    batch_headers = {name: dest.expr(rule, ("batch", "headers", name))
+                     for name, rule in spec.get("batch", {}).get("headers", {}).items()}
     dest_checks = _compile_checks(dest, spec.get("validate", ()))
     limits = {limit: _limit(dest_source, settings_schema, spec["batch"][limit], ("batch", limit), problems)
               for limit in BATCH_LIMITS} if "batch" in spec else {}
@@ -255,20 +276,26 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
 
-    rules: dict[str, Rules] = {}
-    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec]] | None] = {}
-    for event_type, file_name in spec["events"].items():
+    rules: dict[str | None, Rules] = {}  # None: other_events' file
+    other_file = spec.get("other_events", {}).get("file")
+    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]
+                         | None] = {}
+    for event_type, file_name in [*spec["events"].items(), *([(None, other_file)] if other_file else [])]:
         if file_name not in compiled_files:
             compiled_files[file_name] = None  # a file several event types share is reported once
             if not files.exists(file_name):  # the mistake is the line that names it
-                problems.append(dest_source.problem(("events", event_type), _no_such_file(file_name, files.names())))
+                where = ("events", event_type) if event_type is not None else ("other_events", "file")
+                problems.append(dest_source.problem(where, _no_such_file(file_name, files.names())))
                 continue
             source = _read(files, file_name, 1, problems)
             if source is None:
                 continue
             lets = dict(shared_lets)
-            routed = tuple(name for name, file in spec["events"].items() if file == file_name)
-            compiler = Compiler(source, aliases, settings, lets, problems, routed)
+            # The types a file's rules run for; any, for other_events' file
+            routed = None if file_name == other_file else tuple(name for name, file in spec["events"].items()
+                                                                 if file == file_name)
+            compiler = Compiler(source, aliases, settings, lets, problems, routed, warnings)
+            fan_out = _compile_fan_out(compiler, source.data)
             for name in source.data.get("let", {}):
                 if name in shared_lets:
                     problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
@@ -278,19 +305,19 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
             if dest_body is not None:
                 body = dest_body if body is None else merged_object(dest_body, body)
             checks = dest_checks + _compile_checks(compiler, source.data.get("validate", ()))
-            compiled_files[file_name] = (source, compiler, request, body, checks)
+            compiled_files[file_name] = (source, compiler, request, body, checks, fan_out)
         done = compiled_files[file_name]
         if done is None:
             continue
-        source, compiler, request, body, checks = done
+        source, compiler, request, body, checks, fan_out = done
         merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
         for part in ("headers", "params"):
             merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
         for part in ("method", "endpoint"):
             if part not in merged:
-                problems.append(source.problem(("request",), f"no request {part} for event type {event_type!r} "
+                problems.append(source.problem(("request",), f"no request {part} for event type {event_type or 'other'!r} "
                                                              f"(declare it here or in {DESTINATION_FILE})"))
-        rules[event_type] = (file_name, compiler.lets, merged, body, checks)
+        rules[event_type] = (file_name, compiler.lets, merged, body, checks, fan_out)
 
     if problems:
         raise MappingError(problems)
@@ -301,23 +328,34 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
                             batch_plan.function(batch_when) if batch_when is not None else None,
                             spec["batch"].get("key"), tuple(spec["batch"].get("concat", {}).items()),
                             limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
-                            tuple((limit, name) for limit, (_, name) in limits.items() if name is not None))
+                            tuple((limit, name) for limit, (_, name) in limits.items() if name is not None),
+                            spec["batch"].get("array", False),
+                            tuple((name, batch_plan.function(node)) for name, node in batch_headers.items()))
     generated: dict[tuple[int, str | None], Fn] = {}
+    other_rules = rules.pop(None, None)
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
         settings_validator=LinearValidator(settings_schema, registry=_NO_RETRIEVAL),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
-        plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()},
+        plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()
+               if event_type is not None},
         max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
-        texts=dict(files.read), rules=rules,
+        texts=dict(files.read), rules={event_type: parts for event_type, parts in rules.items() if event_type is not None},
+        warnings=tuple(warnings),
+        other=_generate(None, *other_rules, generated) if other_rules else None, other_rules=other_rules,
+        other_error=spec.get("other_events", {}).get("error"), type_first=spec.get("settings_checked") == "after_event_type",
     )
 
 
-def tracing_plans(mapping: Mapping) -> dict[str, EventPlan]:
+def tracing_plans(mapping: Mapping) -> dict[str | None, EventPlan]:
     """Every event type's functions generated again with trace records, for explain (see
-    explain.py). Built on demand, apart from ``mapping.plans``: transform never runs them."""
+    explain.py), other_events' file under None. Built on demand, apart from ``mapping.plans``:
+    transform never runs them."""
     generated: dict[tuple[int, str | None], Fn] = {}
-    return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in mapping.rules.items()}
+    rules: dict[str | None, Rules] = dict(mapping.rules.items())
+    if mapping.other_rules is not None:
+        rules[None] = mapping.other_rules
+    return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in rules.items()}
 
 
 def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: YamlPath,
@@ -341,9 +379,9 @@ def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: Yam
     return default, name
 
 
-def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: dict[str, Any],
-              body: Node | None, checks: list[_CheckSpec], generated: dict[tuple[int, str | None], Fn],
-              tracing: bool = False) -> EventPlan:
+def _generate(event_type: str | None, file_name: str, lets: dict[str, Node], request: dict[str, Any],
+              body: Node | None, checks: list[_CheckSpec], fan_out: FanOut | None,
+              generated: dict[tuple[int, str | None], Fn], tracing: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
     plan = Plan(event_type, lets, generated, tracing)
 
@@ -356,7 +394,9 @@ def _generate(event_type: str, file_name: str, lets: dict[str, Node], request: d
                      plan.function(body) if body is not None else None,
                      tuple(Check(label, plan.function(when) if when is not None else None, validator,
                                  fast_test(validator.schema), when is None or when.settings_only)
-                           for label, when, validator in checks))
+                           for label, when, validator in checks),
+                     plan.function(fan_out[0]) if fan_out is not None else None,
+                     fan_out[1] if fan_out is not None else "item")
 
 
 def _compile_checks(compiler: Compiler, specs: list[dict[str, Any]]) -> list[_CheckSpec]:
@@ -549,13 +589,29 @@ def _aliases(source: Source, spec: dict[str, Any], problems: list[Problem]) -> d
     return resolved
 
 
+def _compile_fan_out(compiler: Compiler, spec: dict[str, Any]) -> FanOut | None:
+    """An event file's ``for_each``: compiled before the file's lets (it sees destination.yaml's),
+    its element bound like a let, so the file's lets and rules read it as ``{var: NAME}``."""
+    if "for_each" not in spec:
+        return None
+    items = compiler.expr(spec["for_each"], ("for_each",))
+    name = spec.get("as", "item")
+    if compiler.has_var(name):
+        compiler.problem(("as",) if "as" in spec else ("for_each",),
+                         f"{name!r} is already a variable here (a let of {DESTINATION_FILE} or event_type): choose another name")
+    elif name in spec.get("let", {}):
+        compiler.problem(("let", name), f"let {name!r} is the for_each element's name (as): choose another name")
+    compiler.lets[name] = Node(lambda gen, target: gen.line(f"{target} = ctx.vars.get({name!r}, MISSING)"), False, (name,))
+    return items, name
+
+
 def _compile_lets(compiler: Compiler, specs: dict[str, Any], path: YamlPath) -> None:
     for name, spec in specs.items():
         if name == EVENT_TYPE_VAR:
             compiler.problem(path + (name,), f"{EVENT_TYPE_VAR} is bound by the engine to the event's type; choose another name")
             continue
         # Compiled before it is added: a let sees only earlier lets, so it cannot refer to itself.
-        compiler.lets[name] = compiler.expr(spec, path + (name,))
+        compiler.let(name, spec, path + (name,))
 
 
 def _compile_request(compiler: Compiler, spec: dict[str, Any], path: YamlPath) -> dict[str, Any]:

@@ -34,7 +34,16 @@ class Scope(Protocol):
     @property
     def lets(self) -> Mapping[str, Node]: ...
 
+    @property
+    def settings_reads(self) -> int:
+        """How many rules compiled so far read a setting (a let binding that does counts as one)."""
+        ...
+
     def problem(self, path: YamlPath, message: str) -> Node: ...
+
+    def warn(self, path: YamlPath, message: str) -> None:
+        """Note something that loads but is likely not what the author meant (``transformer check`` shows it)."""
+        ...
 
     def label(self, path: YamlPath) -> str: ...
 

@@ -15,6 +15,7 @@ from . import dates
 from .codegen import Gen, Node
 from .entries import entries_step
 from .functions import COERCIONS, StepError, needs_text, to_text
+from .hashing import Hasher
 from .patterns import PatternError, compile_pattern
 from .registry import Scope, Step, StepCompiler, registering
 from .yamlsource import YamlPath
@@ -170,6 +171,13 @@ def _replace(scope: Scope, spec: dict[str, str], path: YamlPath) -> Step:
         return lambda value: value
     replacement = spec["with"]
     return lambda value: pattern.sub(lambda _: replacement, needs_text(value, "replace"))  # literal text
+
+
+@step("hash")
+def _hash(scope: Scope, spec: str | dict[str, Any], path: YamlPath) -> Step:
+    if isinstance(spec, str):
+        return Hasher(spec, ())
+    return Hasher(spec["digest"], [COERCIONS[name] for name in spec.get("normalize", ())])
 
 
 @step("split")

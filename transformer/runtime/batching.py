@@ -54,8 +54,9 @@ class _Batch:
 class _Queue:
     """The output from the oldest open batch on, in order: passing results and batches."""
 
-    def __init__(self, body: Callable[[_Batch], Any]) -> None:
+    def __init__(self, body: Callable[[_Batch], Any], headers: Callable[[_Batch], dict[str, Any]]) -> None:
         self.body = body
+        self.headers = headers
         self.items: deque[dict[str, Any] | _Batch] = deque()
         self.open: dict[str, _Batch] = {}
         self.closed = 0  # closed batches in items
@@ -74,9 +75,13 @@ class _Queue:
     def close(self, batch: _Batch) -> None:
         del self.open[batch.key]
         first = batch.first
-        output = request_description(first["method"], batch.endpoint, dict(first["headers"]), dict(first["params"]),
-                                     self.body(batch))
-        batch.result = {"output": output, "statusCode": 200, "metadata": batch.metadata}
+        try:
+            headers = self.headers(batch)
+        except TransformError as exc:  # a batch.headers rule failed: every event of the batch says so
+            batch.result = {"error": exc.message, "statusCode": exc.status_code, "metadata": batch.metadata}
+        else:
+            output = request_description(first["method"], batch.endpoint, headers, dict(first["params"]), self.body(batch))
+            batch.result = {"output": output, "statusCode": 200, "metadata": batch.metadata}
         self.closed += 1
 
     def close_oldest(self) -> None:
@@ -108,13 +113,13 @@ class Packer:
         self.spec = spec
         self.destination = destination
         # {"<key>":[]} plus one comma between items is all a batch adds around its events.
-        self.overhead = len(compact_json({spec.key: []}).encode("utf-8")) if spec.key is not None else 0
+        self.overhead = len(compact_json({spec.key: []} if spec.key is not None else []).encode("utf-8")) if spec.listed else 0
         # With concat, what a non-empty list adds besides its items: "<name>":[] and a comma.
         self.list_overhead = [len(compact_json(name).encode("utf-8")) + 4 for name, _ in spec.concat]
 
     def pack(self, results: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         spec = self.spec
-        queue = _Queue(self._body)
+        queue = _Queue(self._body, self._headers)
         for index, result in enumerate(results):
             passing, group, event_bytes, lists = self._examine(index, result)
             if passing is not None:
@@ -136,7 +141,7 @@ class Packer:
                         batch.size, batch.lists = joined
                 if batch is None:
                     others_bytes = len(others.encode("utf-8"))
-                    size = self.overhead + event_bytes if spec.key is not None else self._size(others_bytes, lists)
+                    size = self.overhead + event_bytes if spec.listed else self._size(others_bytes, lists)
                     batch = _Batch(key, result["output"], endpoint, size, others_bytes, lists)
                     queue.open_batch(batch)
                 batch.bodies.append(result["output"]["body"]["JSON"])
@@ -152,7 +157,7 @@ class Packer:
     def _join(self, batch: _Batch, event_bytes: int, lists: list[_List]) -> tuple[int, list[_List]]:
         """The batch body's size and lists with one more event; a list past its limit counts as
         past the byte limit."""
-        if self.spec.key is not None:
+        if self.spec.listed:
             return batch.size + 1 + event_bytes, batch.lists  # a comma before it
         joined = [(n + m, b + c + (1 if n and m else 0)) for (n, b), (m, c) in zip(batch.lists, lists)]
         if any(n > limit for (n, _), (_, limit) in zip(joined, self.spec.concat)):
@@ -165,7 +170,23 @@ class Packer:
         added = [overhead + inner for (n, inner), overhead in zip(lists, self.list_overhead) if n]
         return others + sum(added) - (1 if added and others == 2 else 0)
 
+    def _headers(self, batch: _Batch) -> dict[str, Any]:
+        """The first request's headers and those only a batch request carries (``batch.headers``)."""
+        headers = dict(batch.first["headers"])
+        if self.spec.headers:
+            ctx = Context(batch.first, {}, {}, None)
+            for name, rule in self.spec.headers:
+                try:
+                    value = rule(ctx)
+                except TransformError as exc:
+                    raise TransformError(f"{self.destination}: batch.headers.{name}: {exc.message}", exc.status_code) from None
+                if value is not MISSING:
+                    headers[name] = value
+        return headers
+
     def _body(self, batch: _Batch) -> Any:
+        if self.spec.array:  # a body that is itself an array gives its items: [a] and [b] pack as [a, b]
+            return [item for body in batch.bodies for item in (body if body.__class__ is list else (body,))]
         if self.spec.key is not None:
             return {self.spec.key: batch.bodies}
         names = [name for name, _ in self.spec.concat]
@@ -182,7 +203,7 @@ class Packer:
         """(None, its group, its size in bytes, its lists) for a result to pack; else (what passes
         in its place, None, 0, []): the result as it came (an error, or a request not batched), or
         a new error (an event too large for any batch, a batch rule that failed on it)."""
-        if not isinstance(result, dict) or ("output" not in result and "error" not in result):
+        if not isinstance(result, dict) or ("output" not in result and "error" not in result and "skipped" not in result):
             raise ValueError(f"item {index} is not a result (a dict with output or error)")
         if "output" not in result or result.get("statusCode") != 200:
             return result, None, 0, []
@@ -193,7 +214,7 @@ class Packer:
         if group is None:
             return result, None, 0, []
         body = result["output"]["body"]["JSON"]
-        event_bytes = json_size(body)
+        event_bytes = json_size(body) - (2 if self.spec.array and body.__class__ is list else 0)
         if event_bytes > self.spec.max_event_bytes:
             return self._error(result, f"the event is {event_bytes} bytes, over the batch limit of "
                                        f"{self.spec.max_event_bytes} bytes per event"), None, 0, []

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import TransformError
+from ..errors import Problem, TransformError
 from ..language.codegen import TRACE
 from ..language.delivery_rules import DeliveryRules
 from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
@@ -13,8 +13,8 @@ from .explain import TOO_DEEP, Secrets, explanation
 from .failures import event_error
 from .lookups import Lookup, shown_url
 from .processor import Processor
-from .request import RequestBuilder
-from .settings import SettingsChecker
+from .request import RequestBuilder, TypeState
+from .settings import SettingsChecker, SettingsState
 from .values import MISSING, is_present, type_name
 from .wire import json_bytes
 
@@ -39,7 +39,8 @@ class Destination(Processor):
         self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
                                          mapping.settings_errors)
         self._requests = RequestBuilder(mapping)
-        self._tracing: dict[str, EventPlan] | None = None  # explain's variant, generated on its first call
+        self._tracing: dict[str | None, EventPlan] | None = None  # explain's variant, generated on its first call
+        self.fans_out = any(plan.for_each is not None for plan in [*mapping.plans.values(), mapping.other] if plan)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Destination:
@@ -51,6 +52,16 @@ class Destination(Processor):
     @property
     def folder(self) -> Path:
         return self._mapping.folder
+
+    @property
+    def secret_settings(self) -> tuple[str, ...]:
+        """The names of the settings marked ``secrets``: what a tool showing results keeps out of sight."""
+        return tuple(self._mapping.secrets)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What loaded but is likely not what the author meant (``transformer check`` prints them)."""
+        return self._mapping.warnings
 
     @property
     def supports_batching(self) -> bool:
@@ -76,27 +87,70 @@ class Destination(Processor):
         except Exception as exc:
             raise event_error(exc, self.name, message) from None
 
-    def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
-                   tracing: dict[str, EventPlan] | None = None) -> dict[str, Any]:
+    def transform_each(self, message: Any, settings: Any, *,
+                       lookup: Lookup | None = None) -> list[dict[str, Any] | TransformError]:
+        try:
+            state, key, plan = self._plan(message, settings)
+        except Exception as exc:
+            raise event_error(exc, self.name, message) from None
+        if plan.for_each is None:
+            return [self.transform(message, settings, lookup=lookup)]
+        try:
+            outputs = self._requests.build_each(message, state, key, plan, lookup)
+        except Exception as exc:
+            raise event_error(_named(exc, f"{self.name} {key}"), self.name, message) from None
+        return [self._checked(output, key, message) for output in outputs]
+
+    def _checked(self, output: dict[str, Any] | Exception, key: str, message: Any) -> dict[str, Any] | TransformError:
+        """One fanned-out request, or its error worded as ``transform`` words an event's."""
+        try:
+            if isinstance(output, Exception):
+                raise output
+            json_bytes(output)
+            return output
+        except Exception as exc:  # noqa: BLE001 - this element's error only
+            return event_error(_named(exc, f"{self.name} {key}"), self.name, message)
+
+    def _plan(self, message: Any, settings: Any) -> tuple[SettingsState, str, EventPlan]:
+        """The event's settings state, type key and plan; a TransformError naming the destination."""
         try:
             if not isinstance(message, dict):
                 raise TransformError(f"the message must be an object, got {type_name(message)}")
-            state = self._settings.state(settings)
+            # Which error an event with bad settings and an unsupported type gets: the mapping says.
+            state = None if self._mapping.type_first else self._settings.state(settings)
             event_type = message.get("type", MISSING)
             key = event_type.lower() if isinstance(event_type, str) else ""
-            plan = self._mapping.plans.get(key)
-            if plan is None:
-                raise self._unsupported(event_type)
+            plan = self._mapping.plans.get(key) or self._other(event_type)
+            if state is None:
+                state = self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+        return state, key, plan
+
+    def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
+                   tracing: dict[str | None, EventPlan] | None = None) -> dict[str, Any]:
+        state, key, plan = self._plan(message, settings)
         try:
-            if tracing is None:
-                return self._requests.build(message, state, key, plan, lookup)
-            # explain: the tracing variant, with every part run for this event (so each is traced)
-            plan = tracing[key]
-            return self._requests.build(message, state, key, plan, lookup, self._requests.every_part(state, key, plan))
+            static = None
+            if tracing is not None:  # explain: the tracing variant, with every part run for this event (so each is traced)
+                plan = tracing[key if key in tracing else None]  # None: other_events' file
+                static = self._requests.every_part(state, key, plan)
+            if plan.for_each is not None:
+                return self._one_of_each(message, state, key, plan, lookup, static)
+            return self._requests.build(message, state, key, plan, lookup, static)
         except TransformError as exc:
-            raise TransformError(f"{self.name} {key}: {exc.message}", exc.status_code) from None
+            raise _named(exc, f"{self.name} {key}") from None
+
+    def _one_of_each(self, message: dict[str, Any], state: SettingsState, key: str, plan: EventPlan,
+                     lookup: Lookup | None, static: TypeState | None) -> dict[str, Any]:
+        """``transform`` of a fan-out event type: its request when it makes exactly one."""
+        outputs = self._requests.build_each(message, state, key, plan, lookup, static)
+        if len(outputs) != 1:
+            raise TransformError(f"{plan.file} for_each: the event makes {len(outputs)} requests, not one "
+                                 "(transform_each, transform_all and process_each give them all)")
+        if isinstance(outputs[0], Exception):
+            raise outputs[0]
+        return outputs[0]
 
     def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """Why ``transform`` gives what it gives for this event: the result and, for each output
@@ -145,7 +199,7 @@ class Destination(Processor):
             TRACE.reset(token)
         event_type = dict.get(message, "type") if isinstance(message, dict) else None  # a subclass's get may raise
         key = event_type.lower() if isinstance(event_type, str) else None
-        plan = self._mapping.plans.get(key) if key is not None else None
+        plan = (self._mapping.plans.get(key) or self._mapping.other) if key else None
         fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)
         if shown is not None:
             outcome = {"request": shown}
@@ -154,13 +208,18 @@ class Destination(Processor):
         cut: dict[str, Any] = _cut_deep(data)
         return cut
 
-    def _unsupported(self, event_type: Any) -> TransformError:
+    def _other(self, event_type: Any) -> EventPlan:
+        """The plan of a type ``events`` does not name: other_events' file, else its error."""
         if not is_present(event_type):
-            return TransformError("Event type is required")
+            raise TransformError("Event type is required")
         if not isinstance(event_type, str):
-            return TransformError(f"Event type must be a string, got {type_name(event_type)}")
+            raise TransformError(f"Event type must be a string, got {type_name(event_type)}")
+        if self._mapping.other is not None:
+            return self._mapping.other
         shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
-        return TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+        if self._mapping.other_error is not None:  # the mapping's words; {type} is the type as given
+            raise TransformError(self._mapping.other_error.replace("{type}", shown))
+        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
 
     def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
         """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
@@ -193,6 +252,13 @@ class Destination(Processor):
             self._settings.state(settings)
         except TransformError as exc:
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
+
+
+def _named(exc: Exception, name: str) -> Exception:
+    """A TransformError prefixed with the destination (and event type) it came from."""
+    if isinstance(exc, TransformError):
+        return TransformError(f"{name}: {exc.message}", exc.status_code)
+    return exc
 
 
 def _cut_deep(value: Any, depth: int = 0) -> Any:

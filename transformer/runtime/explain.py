@@ -29,6 +29,7 @@ _SPEC_CHARS = 100
 _VALUE_CHARS = 80
 TOO_DEEP = "(nested too deeply to show)"
 REDACTED = "[redacted]"
+HASHED = "[hashed]"  # what explain shows in place of a value the mapping hashes before sending it
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,11 @@ class _Rule:
     # _Rule, ("condition", info, bool), ("read", path, raw value), ("let", name): a binding was used
     items: list[Any] = field(default_factory=list)
     secret: bool | None = None  # whether the value derives from a secret setting (see _mark_secret)
+    hashed: bool = False  # its value is an input of a hash step: never shown (see _hide_hashed)
 
     @property
     def shown(self) -> Any:
-        return REDACTED if self.secret else self.value
+        return REDACTED if self.secret else HASHED if self.hashed else self.value
 
 
 def _tree(records: list[tuple[Any, ...]]) -> list[Any]:
@@ -163,6 +165,7 @@ def explanation(records: list[tuple[Any, ...]], *, lookups: list[dict[str, Any]]
     one these records made) as shown, its secret values redacted as the fields show them."""
     roots = _tree(records)
     _mark_secret(roots, secrets.names)
+    _hide_hashed(roots)
     lets: dict[str, list[str]] = {}
     for rule in _rules(roots):
         if rule.info.yaml_path[:1] == ("let",) and len(rule.info.yaml_path) == 2:
@@ -200,6 +203,48 @@ def _mark_secret(roots: list[Any], names: frozenset[str]) -> None:
 
     for rule in rules:
         derived(rule)
+
+
+def _hashes(rule: _Rule) -> bool:
+    """Whether the rule's own ``then`` has a ``hash`` step."""
+    steps = rule.info.written.get("then")
+    return isinstance(steps, list) and any(isinstance(step, dict) and "hash" in step for step in steps)
+
+
+def _hide_hashed(roots: list[Any]) -> None:
+    """Hide what a hash step hashes, as a secret is hidden: the values of the rules and let
+    bindings under a hashing rule, and every read of a path they read, wherever it stands. The
+    hashing rule's own value is shown only when it has a digest's form (its hash may have a
+    false ``when``); its sources still name the paths."""
+    rules = _rules(roots)
+    lets = {rule.info.yaml_path[1]: rule for rule in rules
+            if rule.info.yaml_path[:1] == ("let",) and len(rule.info.yaml_path) == 2}
+    paths: set[str] = set()
+
+    def hide(items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, _Rule) and not item.hashed:
+                item.hashed = True
+                hide(item.items)
+            elif isinstance(item, tuple) and item[0] == "read":
+                paths.add(item[1])
+            elif isinstance(item, tuple) and item[0] == "let" and item[1] in lets:
+                hide([lets[item[1]]])
+
+    for rule in rules:
+        if _hashes(rule):
+            hide(rule.items)
+            rule.hashed = not _digest_form(rule.value)
+    for rule in _rules(roots):
+        rule.items = [("read", item[1], HASHED if _present(item[2]) else item[2])
+                      if isinstance(item, tuple) and item[0] == "read" and item[1] in paths else item for item in rule.items]
+
+
+def _digest_form(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_digest_form(item) for item in value)
+    return value is MISSING or isinstance(value, str) and len(value) in (32, 40, 64) and \
+        all(char in "0123456789abcdef" for char in value)
 
 
 def _shown_request(request: dict[str, Any], fields: list[_Field], secrets: Secrets) -> dict[str, Any]:
@@ -273,8 +318,10 @@ def _fields(rule: _Rule, keys: tuple[str, ...], out: list[_Field], lets: dict[st
         entry["result"] = "sent"
         entry["value"] = rule.shown
         entry["source"] = _sources(rule, lets, lookups)
+        if _hashes(rule):
+            entry["hashed_from"] = entry["source"]
     entry["tried"] = _tried(rule, 0)
-    out.append((entry, keys, bool(rule.secret)))
+    out.append((entry, keys, bool(rule.secret or rule.hashed)))
 
 
 def _sources(rule: _Rule, lets: dict[str, list[str]], lookups: list[dict[str, Any]]) -> list[str]:
@@ -348,6 +395,8 @@ def _read_result(raw: Any) -> str:
         return "null"
     if raw == "":
         return "empty"
+    if raw is HASHED:
+        return f"found {HASHED}"
     return "found " + _short(raw)
 
 
@@ -377,7 +426,9 @@ def render(data: dict[str, Any]) -> str:
             f"{entry['field']}: {entry['result']}" + (f" ({entry['why']})" if entry.get("why", "gave nothing") != "gave nothing" else "")
         lines.append(head)
         lines.append(f"  {entry['file']}:{entry['line']}  {entry['rule']}  {entry['spec']}")
-        if entry.get("source"):
+        if entry.get("hashed_from"):
+            lines.append(f"  hashed from {', '.join(entry['hashed_from'])} (the plain value is not shown)")
+        elif entry.get("source"):
             lines.append(f"  from {', '.join(entry['source'])}")
         for step in entry["tried"]:
             indent = "    " + "  " * step["depth"]

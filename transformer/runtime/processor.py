@@ -13,13 +13,32 @@ from .lookups import Lookup
 from .values import MISSING, type_name
 
 
+NO_REQUEST = 204  # the status of the one result of an event that fans out to no request
+
+
 class Processor:
     """What a destination offers engines and pipelines on top of ``transform``."""
 
     name: str
+    fans_out = False  # whether some event type makes one request per element of a list (for_each)
 
     def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         raise NotImplementedError
+
+    def transform_each(self, message: Any, settings: Any, *,
+                       lookup: Lookup | None = None) -> list[dict[str, Any] | TransformError]:
+        """Every request one event makes, each in its place or its own error: one for a mapping
+        without ``for_each``, else one per element (none for an empty list). Raises TransformError
+        when the event as a whole cannot be transformed (bad settings, unsupported type)."""
+        return [self.transform(message, settings, lookup=lookup)]
+
+    def transform_all(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> list[dict[str, Any]]:
+        """Every request one event makes (``transform_each``); raises the first element's error."""
+        outputs = self.transform_each(message, settings, lookup=lookup)
+        for output in outputs:
+            if isinstance(output, TransformError):
+                raise output
+        return outputs  # type: ignore[return-value]  # no error among them
 
     def _batching(self, settings: Any = None) -> Batching:
         raise NotImplementedError
@@ -33,11 +52,49 @@ class Processor:
     def process_iter(self, inputs: Iterable[Any], *, lookup: Lookup | None = None) -> Iterator[dict[str, Any]]:
         """Streaming ``process``: yields each input's result as it goes, holding none of them, so an
         engine (Beam, Spark, a file reader) can stream a partition of any size."""
+        if not self.fans_out:
+            for item in inputs:
+                yield self.process_one(item, lookup=lookup)
+            return
         for item in inputs:
-            yield self.process_one(item, lookup=lookup)
+            yield from self.process_each(item, lookup=lookup)
 
     def process_one(self, item: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
-        """One input in the processor shape to one result; never raises for a bad input."""
+        """One input in the processor shape to one result; never raises for a bad input. An event
+        that fans out to other than one request is a 400 result here: use ``process_each``."""
+        parsed = self._parsed(item)
+        if parsed.__class__ is dict:
+            return parsed  # the input's error result
+        message, config, metadata = parsed
+        try:
+            output = self.transform(message, config, lookup=lookup)
+        except TransformError as exc:
+            return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
+        return {"output": output, "statusCode": 200, "metadata": metadata}
+
+    def process_each(self, item: Any, *, lookup: Lookup | None = None) -> list[dict[str, Any]]:
+        """One input to all its results, each with the input's metadata: one, except for an event
+        that fans out (``for_each``): one per request, in element order, an element's error in its
+        place; and for no request at all, one result ``{"statusCode": 204, "skipped": reason}``."""
+        if not self.fans_out:
+            return [self.process_one(item, lookup=lookup)]
+        parsed = self._parsed(item)
+        if parsed.__class__ is dict:
+            return [parsed]  # the input's error result
+        message, config, metadata = parsed
+        try:
+            outputs = self.transform_each(message, config, lookup=lookup)
+        except TransformError as exc:
+            return [{"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}]
+        if not outputs:
+            return [{"statusCode": NO_REQUEST, "skipped": f"{self.name}: the event makes no request (its for_each list "
+                                                           "is empty or missing)", "metadata": metadata}]
+        return [{"error": output.message, "statusCode": output.status_code, "metadata": metadata}
+                if isinstance(output, TransformError) else {"output": output, "statusCode": 200, "metadata": metadata}
+                for output in outputs]
+
+    def _parsed(self, item: Any) -> tuple[Any, Any, Any] | dict[str, Any]:
+        """(message, settings, metadata) of an input in the processor shape, or its error result."""
         if not isinstance(item, dict):
             return {"error": f"{self.name}: an input must be an object with message and destination, got {type_name(item)}",
                     "statusCode": 400, "metadata": None}
@@ -48,11 +105,7 @@ class Processor:
         if config is MISSING:
             return {"error": f"{self.name}: configuration error: the input has no destination.Config",
                     "statusCode": 400, "metadata": metadata}
-        try:
-            output = self.transform(dict.get(item, "message", MISSING), config, lookup=lookup)
-        except TransformError as exc:
-            return {"error": exc.message, "statusCode": exc.status_code, "metadata": metadata}
-        return {"output": output, "statusCode": 200, "metadata": metadata}
+        return dict.get(item, "message", MISSING), config, metadata
 
     # -- results to batch requests ---------------------------------------------------------
 
@@ -94,7 +147,7 @@ class Processor:
         spec = self._batching(settings)
         limits: dict[str, Any] = {"max_events": spec.max_events, "max_request_bytes": spec.max_request_bytes,
                                   "max_event_bytes": spec.max_event_bytes}
-        if spec.key is not None:
+        if spec.listed:
             limits["envelope_bytes"] = Packer(spec, self.name).overhead
         else:
             limits["concat"] = dict(spec.concat)

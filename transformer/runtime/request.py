@@ -66,6 +66,33 @@ class RequestBuilder:
             return _per_event(body, ctx, static, plan)
         return request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
 
+    def build_each(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
+                   lookup: Lookup | None, static: TypeState | None = None) -> list[dict[str, Any] | Exception]:
+        """Fan-out: one request per element of the list ``plan.for_each`` gives, each built with
+        the element bound to ``plan.item_name``; a failing element is its exception, in its place.
+        A missing list gives no request; a value that is not a list is the event's error."""
+        assert plan.for_each is not None
+        if static is None:
+            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
+        asker = static.asker
+        if asker is None or asker.function is not lookup:
+            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        items = plan.for_each(Context(message, state.settings, static.static_vars, asker))
+        if items is MISSING:
+            return []
+        if items.__class__ is not list:
+            raise TransformError(f"{plan.file} for_each: must give a list, got {type_name(items)}")
+        out: list[dict[str, Any] | Exception] = []
+        for index, item in enumerate(items):
+            ctx = Context(message, state.settings, static.static_vars, asker)
+            ctx.vars[plan.item_name] = item
+            try:
+                body = plan.body(ctx) if plan.body is not None else MISSING
+                out.append(_per_event({} if body is MISSING else body, ctx, static, plan))
+            except Exception as exc:  # noqa: BLE001 - each element's failure is its own result
+                out.append(_at_index(exc, plan.file, index))
+        return out
+
     def every_part(self, state: SettingsState, event_type: str, plan: EventPlan) -> TypeState:
         """A state that runs every request part per event (explain's tracing plans: each is traced)."""
         static = TypeState(event_type)
@@ -97,7 +124,8 @@ class RequestBuilder:
         static.per_event = bool(static.checks or static.header_rules or static.param_rules
                                 or static.max_body_bytes is not None or static.method.__class__ is not str
                                 or static.endpoint.__class__ is not str)
-        state.types[event_type] = static
+        if event_type in self._mapping.plans:  # not other_events' types: any string may come, so none is kept
+            state.types[event_type] = static
         return static
 
     def _body_limit(self, state: SettingsState) -> int | None:
@@ -126,6 +154,13 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
         if size > limit:
             raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
     return request_description(method, endpoint, headers, params, body)
+
+
+def _at_index(exc: Exception, file: str, index: int) -> Exception:
+    """An element's error, naming the element (other exceptions are worded by the caller)."""
+    if isinstance(exc, TransformError):
+        return TransformError(f"for_each[{index}]: {exc.message}", exc.status_code)
+    return exc
 
 
 def _request_string(value: Any, file: str, name: str) -> str:

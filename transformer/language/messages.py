@@ -1,0 +1,76 @@
+"""``required``: the error a rule declares when it gives nothing, possibly quoting the event.
+
+The message is a template: ``{name}`` placeholders come from ``vars`` (``required: {message,
+vars}``), let bindings or an ``each``'s element, never from a setting (a load error: its value may
+be a secret). Each quoted value is cut to QUOTED_CHARS characters and escaped, so a message stays
+one printable line whatever the event holds. The paths the rule tried are appended: only those
+it read for this event, in order, each once. They are found on the error path alone, by running
+the rule again with trace records (``Gen.recording_into``), so a rule that gives a value pays nothing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import TransformError
+from ..runtime.values import MISSING
+from ..runtime.wire import compact_json
+from .codegen import Gen, Node
+from .directives import template_pieces
+from .functions import to_text
+from .registry import Scope
+from .yamlsource import YamlPath
+
+QUOTED_CHARS = 100  # the most characters of one quoted value a message shows (then "...")
+NO_VALUE = "(none)"  # what a placeholder with no value shows
+
+
+def quoted(value: Any) -> str:
+    """A value as a message quotes it: text as is, other scalars as JSON writes them, containers as
+    compact JSON; cut to QUOTED_CHARS characters, then every character that is not printable
+    written as its escape (``\\n``, ``\\x00``, ``\\u2028``)."""
+    if value is MISSING:
+        return NO_VALUE
+    text = value if isinstance(value, str) else compact_json(value) if isinstance(value, (dict, list)) else to_text(value)
+    cut = text[:QUOTED_CHARS]
+    shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in cut)
+    return shown + ("..." if len(text) > QUOTED_CHARS else "")
+
+
+def required_node(scope: Scope, node: Node, spec: str | dict[str, Any], path: YamlPath, label: str) -> Node:
+    """``node``, raising the declared error (a 400) when it gives nothing."""
+    text, given = (spec, {}) if isinstance(spec, str) else (spec["message"], spec.get("vars", {}))
+    reads_before = scope.settings_reads
+    pieces = template_pieces(scope, text, given, path if isinstance(spec, str) else path + ("message",),
+                             path + ("vars",), "message")
+    if scope.settings_reads > reads_before:
+        scope.problem(path, "an error message may not quote a setting (its value may be a secret); "
+                            "quote event values, or write the setting's name in the text")
+    pieces = pieces or [text]
+    sources = tuple(dict.fromkeys(node.sources))
+    # A let binding is computed once per event: run again, it records its name, not its reads.
+    let_sources = {name: [s for s in let.sources if s in sources] for name, let in scope.lets.items()}
+
+    def fail(tried: list[tuple[Any, ...]], *values: Any) -> None:
+        found = iter(values)
+        message = "".join(piece if isinstance(piece, str) else quoted(next(found)) for piece in pieces)
+        read = [[record[1]] if record[0] == "read" and record[1] in sources else let_sources.get(record[1], [])
+                if record[0] == "let" else [] for record in tried]
+        paths = list(dict.fromkeys(path for paths_read in read for path in paths_read))
+        raise TransformError(f"{label}: {message}" + (f" (tried {', '.join(paths)})" if paths else ""))
+
+    def emit(gen: Gen, target: str) -> None:
+        node.emit(gen, target)
+        if gen.recording:  # run again to record what it read: it gave nothing without an error before
+            return
+        with gen.block(f"if {target} is MISSING:"):
+            records, again = gen.temp(), gen.temp()
+            with gen.recording_into(records):
+                node.emit(gen, again)
+            values = []
+            for piece in pieces:
+                if isinstance(piece, Node):
+                    values.append(gen.temp())
+                    piece.emit(gen, values[-1])
+            gen.line(f"{gen.const(fail)}({', '.join([records, *values])})")
+
+    return Node(emit, node.settings_only, node.sources)
