@@ -1,6 +1,6 @@
 """python -m bench.steps [--objects N] [--rounds R]
 
-The steps that rewrite every key of an object, each against the dict comprehension a programmer
+The steps and coercions that rewrite every key of an object (entries, prune), each against the dict comprehension a programmer
 would write for the same work, on the benchmark's own properties and traits objects (5 to 20
 keys: numbers, dates, booleans, lists, objects, keys with spaces). Both sides alternate; the
 medians of the rounds are printed, in µs of CPU time per object (CPU time: a machine shared with
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from transformer.language.entries import entries_step
-from transformer.language.functions import camel
+from transformer.language.functions import COERCIONS, camel
+from transformer.language.registry import Step
 from transformer.runtime.wire import compact_json
 
 from .baseline import ISO_8601
@@ -65,32 +66,54 @@ def _custom_key(key: str, value: Any) -> str:
     return _suffixed(name, suffix) if suffix else name
 
 
-CASES: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]], str]] = [
-    ("entries key: [dasherize]", {"key": ["dasherize"]},
+def _hand_prune(value: Any) -> Any:
+    if value.__class__ is dict:
+        return {k: p for k, v in value.items() if v is not None and (p := _hand_prune(v)) != {} and p != []}
+    if value.__class__ is list:
+        return [p for v in value if v is not None and (p := _hand_prune(v)) != {} and p != []]
+    return value
+
+
+def _entries(spec: dict[str, Any]) -> Callable[[], Step]:
+    return lambda: entries_step(spec)
+
+
+CASES: list[tuple[str, Callable[[], Step], Callable[[dict[str, Any]], dict[str, Any]], str]] = [
+    ("entries key: [dasherize]", _entries({"key": ["dasherize"]}),
      lambda d: {"-".join(k.split()): v for k, v in d.items()}, "properties"),
-    ("entries key: [camel]", {"key": ["camel"]}, lambda d: {camel(k): v for k, v in d.items()}, "traits"),
-    ("entries by_type boolean: string", {"by_type": {"boolean": {"value": "string"}}},
+    ("entries key: [camel]", _entries({"key": ["camel"]}), lambda d: {camel(k): v for k, v in d.items()}, "traits"),
+    ("entries by_type boolean: string", _entries({"by_type": {"boolean": {"value": "string"}}}),
      lambda d: {k: ("true" if v else "false") if v.__class__ is bool else v for k, v in d.items()}, "properties"),
-    ("Kustomer meta (advancedTransform)", KUSTOMER_META,
+    ("Kustomer meta (advancedTransform)", _entries(KUSTOMER_META),
      lambda d: {_meta_key(k, v): _meta_value(v) for k, v in d.items()}, "properties"),
-    ("Kustomer custom (customAttributes)", KUSTOMER_CUSTOM,
+    ("Kustomer custom (customAttributes)", _entries(KUSTOMER_CUSTOM),
      lambda d: {_custom_key(k, v): compact_json(v) if v.__class__ in (list, dict) else v for k, v in d.items()}, "traits"),
+    ("coerce: prune (nulls, {} and [] inside)", lambda: COERCIONS["prune"], _hand_prune, "sparse"),
 ]
 
 
 def objects(kind: str, count: int, seed: int = 3) -> list[dict[str, Any]]:
+    """Properties or traits as the benchmark's events carry them; "sparse": traits with a quarter
+    of their values null, {} or [] (and one nested object holding only a null), for prune."""
     rng = random.Random(seed)
-    make = _properties if kind == "properties" else _traits
-    return [make(rng, rng.randrange(5, 16) if kind == "properties" else rng.randrange(10, 21)) for _ in range(count)]
+    if kind == "properties":
+        return [_properties(rng, rng.randrange(5, 16)) for _ in range(count)]
+    out = [_traits(rng, rng.randrange(10, 21)) for _ in range(count)]
+    if kind == "sparse":
+        for traits in out:
+            for key in list(traits):
+                if rng.random() < 0.25:
+                    traits[key] = rng.choice([None, {}, [], {"inner": None}])
+    return out
 
 
 def measure(count: int = 2_000, rounds: int = 7) -> list[dict[str, Any]]:
     """Per case: the step's and the comprehension's µs per object (medians), after checking that
     both give the same result on every object."""
     rows = []
-    for name, spec, comprehension, kind in CASES:
+    for name, make_step, comprehension, kind in CASES:
         data = objects(kind, count)
-        step = entries_step(spec)
+        step = make_step()
         for item in data:
             if step(item) != comprehension(item):
                 raise SystemExit(f"{name}: the step and the comprehension differ on {json.dumps(item)}")
