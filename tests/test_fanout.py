@@ -129,7 +129,7 @@ def test_send_delivers_each_request_and_skips_none(tmp_path: Path, capsys: Any) 
         outcomes = list(sender.run([{"message": m, "destination": {"Config": settings}, "metadata": i}
                                     for i, m in enumerate([TWO, NONE, ONE])]))
         assert [(o["outcome"], o["status"], o["metadata"]) for o in outcomes] == [
-            ("delivered", 200, 0), ("delivered", 200, 0), ("skipped", 204, 1), ("delivered", 200, 2)]
+            ("delivered", 200, 0), ("delivered", 200, 0), ("no_request", 204, 1), ("delivered", 200, 2)]
         assert sorted(json.loads(r.body)["event_name"] for r in api.received) == ["COMPLETEREGISTRATION", "LEAD", "PURCHASE"]
         events = tmp_path / "events.ndjson"
         events.write_text("\n".join(json.dumps(e) for e in (TWO, NONE)) + "\n")
@@ -140,7 +140,7 @@ def test_send_delivers_each_request_and_skips_none(tmp_path: Path, capsys: Any) 
         out, _ = capsys.readouterr()
         assert code == 0 and dead.read_text() == ""
         assert [(json.loads(line)["outcome"], json.loads(line)["metadata"]["line"]) for line in out.splitlines()] == [
-            ("delivered", 1), ("delivered", 1), ("skipped", 2)]
+            ("delivered", 1), ("delivered", 1), ("no_request", 2)]
 
 
 @pytest.mark.parametrize(("event_yaml", "expected"), [
@@ -178,3 +178,20 @@ def test_a_fixture_of_an_event_that_fans_out_holds_every_result(fanout: Any) -> 
     assert fixtures.run({"name": "none", "event": NONE, "settings": SETTINGS}, fanout) == {
         "statusCode": 204, "skipped": "fanout_demo: the event makes no request (its for_each list is empty or missing)"}
     assert fixtures.run({"name": "one", "event": ONE, "settings": SETTINGS}, fanout)["statusCode"] == 200
+
+
+def test_send_with_a_journal_resends_no_input_whose_every_request_was_delivered(tmp_path: Path) -> None:
+    """An input that fans out is recorded once all its requests are known: delivered only if every
+    one was. A second run skips it; nothing is sent twice."""
+    from transformer.delivery.journal import Journal
+
+    with new_api() as api:
+        settings = {**SETTINGS, "baseUrl": api.url}
+        items = [{"message": m, "destination": {"Config": settings}, "metadata": i} for i, m in enumerate([TWO, ONE])]
+        with Journal(tmp_path / "journal") as journal, Sender(transformer.load(FOLDER)) as sender:
+            first = [(o["outcome"], o["metadata"]) for o in sender.run(items, journal=journal)]
+        assert first == [("delivered", 0), ("delivered", 0), ("delivered", 1)]
+        sent = len(api.received)
+        with Journal(tmp_path / "journal") as journal, Sender(transformer.load(FOLDER)) as sender:
+            again = [(o["outcome"], o["metadata"]) for o in sender.run(items, journal=journal)]
+        assert again == [("skipped", 0), ("skipped", 1)] and len(api.received) == sent

@@ -329,8 +329,8 @@ def test_rate_limit_spaces_requests() -> None:
     limiter = RateLimiter(RateLimit(2, 0.2), threading.Event())
     start = time.monotonic()
     for _ in range(6):
-        limiter.acquire()
-    assert 0.35 <= time.monotonic() - start < 1.5  # 2 at once, then one every 0.1 s
+        limiter.release(limiter.acquire())
+    assert 0.35 <= time.monotonic() - start < 1.5  # 2 at once, then 2 more each window (0.2 s and a margin)
 
 
 def test_stop_ends_the_run_with_an_outcome_for_every_input_read(api: Any, tmp_path: Path) -> None:
@@ -349,7 +349,7 @@ def test_stop_ends_the_run_with_an_outcome_for_every_input_read(api: Any, tmp_pa
     assert [o["metadata"] for o in outcomes] == read and len(read) < 100
     delivered = [o for o in outcomes if o["outcome"] == "delivered"]
     assert {o["outcome"] for o in outcomes} == {"delivered", "interrupted"}
-    # Exactly those the server got (the bucket's 20 at most, then one every 50 ms until the stop).
+    # Exactly those the server got (the first window's 20 at most: the next window opens after the stop).
     assert sorted(f"u-{o['metadata']}" for o in delivered) == sorted(json.loads(r.body)["identity"]["externalId"]
                                                                      for r in api.received)
     assert 1 <= len(delivered) < 40

@@ -6,7 +6,10 @@ Registered by transformer.cli; reads events as `transformer run` does (inputs, r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import signal
 import sys
 import time
@@ -29,7 +32,6 @@ from .common import (
 )
 from .inputs import read_events
 from .output import line_writer
-from .progress import Progress
 from .records import Unreadable
 
 
@@ -56,6 +58,13 @@ def add_command(commands: Any) -> None:
     send.add_argument("--rate-limit", metavar="N/SECONDS", help="replaces the destination's rate limit, e.g. 1000/60")
     send.add_argument("--timeout", type=float, metavar="SECONDS", help="replaces the destination's timeout")
     send.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
+    send.add_argument("--journal", type=Path, metavar="FILE",
+                      help="record each outcome here as it happens; run again with the same journal and input to send "
+                           "only what was not confirmed delivered")
+    send.add_argument("--summary-json", type=Path, metavar="FILE", help="also write the summary here, as JSON")
+    send.add_argument("--metrics-port", type=int, metavar="PORT",
+                      help="serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: a free port; needs the "
+                           "[metrics] extra)")
     send.set_defaults(handler=_send)
 
 
@@ -68,31 +77,34 @@ def _send(args: argparse.Namespace) -> int:
     canned = None if args.lookups == "live" else canned_lookup(Path(args.lookups))
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be more than 0")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout {args.timeout}: expected a finite number of seconds more than 0")
     rate_limit = _rate_limit(args.rate_limit, UsageError)
     names = args.files or ["-"]
     check_streams(names)  # as run does: every input readable, stdout open, before any output
+    _check_outputs(names, args, UsageError)
     batch = destination.supports_batching and not args.no_batch
     with Sender(destination, concurrency=args.concurrency, timeout=args.timeout, rate_limit=rate_limit) as sender:
         lookup = canned or sender.lookup
         if args.dry_run:
             return _dry_run(destination, settings, names, lookup, batch)
-        dead_letter = _open(args.dead_letter, UsageError)
-        try:
-            return _deliver(sender, settings, names, lookup, batch, dead_letter, args)
-        finally:
-            if dead_letter is not None:
-                dead_letter.close()
+        with contextlib.ExitStack() as stack:
+            journal = stack.enter_context(_journal(args.journal, UsageError)) if args.journal else None
+            dead_letter = stack.enter_context(_open(args.dead_letter, UsageError)) if args.dead_letter else None
+            if args.metrics_port is not None:
+                stack.callback(_serve_metrics(sender, args.metrics_port, UsageError).shutdown)
+            return _deliver(sender, settings, names, lookup, batch, dead_letter, journal, args)
 
 
-def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: bool,
-             dead_letter: IO[bytes] | None, args: argparse.Namespace) -> int:
+def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: bool, dead_letter: IO[bytes] | None,
+             journal: Any, args: argparse.Namespace) -> int:
+    from ..delivery.progress import Progress
 
     # The engine sees a sequence number as metadata; the input's own place ({file, line}) and
     # message wait here until its outcome is written, then go to stdout and the dead letter.
     pending: dict[int, tuple[dict[str, Any], Any]] = {}
     fans_out = sender.destination.fans_out
+    first_pending = [0]  # outcomes come in input order: inputs before this one's are done
     last_read: list[dict[str, Any]] = []
 
     def inputs() -> Iterator[dict[str, Any]]:
@@ -104,77 +116,127 @@ def _deliver(sender: Any, settings: Any, names: list[str], lookup: Any, batch: b
             readable = not isinstance(message, Unreadable)
             yield {"message": message if readable else None, "destination": {"Config": settings}, "metadata": seq}
 
+    write = line_writer()
+    tally = _Tally(sender, args)
+    progress = Progress(sender.stats, names, enabled=sys.stderr.isatty() and not args.no_progress)
+    with _ctrl_c(sender) as interrupts, progress:
+        try:
+            for outcome in sender.run(inputs(), lookup=lookup, batch=batch, journal=journal):
+                seq = outcome["metadata"]
+                while fans_out and first_pending[0] < seq:  # several outcomes per input: kept until the next one's
+                    pending.pop(first_pending[0], None)
+                    first_pending[0] += 1
+                where, message = pending[seq] if fans_out else pending.pop(seq)
+                outcome["metadata"] = where
+                if isinstance(message, Unreadable):
+                    outcome["error"] = message.reason
+                write(outcome)
+                tally.add(outcome)
+                if outcome["outcome"] not in _DONE and dead_letter is not None:
+                    line = _dead_line(message, Unreadable)
+                    if line is not None:
+                        dead_letter.write(line)
+                        tally.dead += 1
+        except KeyboardInterrupt:  # the second Ctrl-C: cut the tries under way, and go
+            sender.abort()
+            sys.stdout.flush()
+            print(f"transformer send: quit at once; {len(pending)} inputs read have no outcome (sent or not: unknown"
+                  + ("; the journal has each one confirmed delivered" if journal is not None else "") + ")",
+                  file=sys.stderr)
+            tally.finish(EXIT_INTERRUPTED, interrupts)
+            return EXIT_INTERRUPTED
+    sys.stdout.flush()
+    if sender.stopped:
+        after = compact_json(last_read[0]) if last_read else "nothing"
+        tally.finish(EXIT_INTERRUPTED, interrupts)
+        print(f"transformer send: interrupted; the last input read was {after}: each input up to it has its "
+              "outcome on stdout, the inputs after it were not read", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return tally.finish(EXIT_EVENT_ERRORS if tally.undelivered else EXIT_OK, interrupts)
+
+
+# Outcomes that need no second run: not written to the dead letter.
+_DONE = frozenset({"delivered", "skipped", "no_request"})
+
+
+class _Tally:
+    """The counts of the outcomes written, and the summary made of them (stderr, --summary-json)."""
+
+    def __init__(self, sender: Any, args: argparse.Namespace) -> None:
+        self.sender, self.args = sender, args
+        self.counts: Counter[str] = Counter()
+        self.failed_statuses: Counter[Any] = Counter()
+        self.dead = 0
+        self.start = time.monotonic()
+
+    def add(self, outcome: dict[str, Any]) -> None:
+        self.counts[outcome["outcome"]] += 1
+        if outcome["outcome"] == "failed":
+            self.failed_statuses[outcome["status"]] += 1
+
+    @property
+    def undelivered(self) -> int:
+        return sum(self.counts.values()) - sum(self.counts[kind] for kind in _DONE)
+
+    def finish(self, code: int, interrupts: list[int]) -> int:
+        """Print the summary (and write it as JSON when asked); ``code``."""
+        counts, sender, args = self.counts, self.sender, self.args
+        total = sum(counts.values())
+        seconds = max(time.monotonic() - self.start, 1e-9)
+        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.failed_statuses.items(), key=lambda i: str(i[0])))
+        summary = (f"{sender.destination.name}: {total} events, {counts['delivered']} delivered, {counts['failed']} failed"
+                   + (f" ({statuses})" if statuses else "")
+                   + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted"
+                   + (f", {counts['skipped']} skipped (delivered before, says the journal)" if args.journal else "")
+                   + (f", {counts['no_request']} with no request" if counts["no_request"] else "")
+                   + f"; {sender.client.requests_sent} requests in {seconds:.1f} s ({total / seconds:,.0f} events/s)")
+        cache = sender.lookup.cache
+        if cache is not None and cache.hits:
+            summary += f"; {cache.hits} look-ups answered from the cache"
+        if args.dead_letter is not None:
+            summary += f"; {self.dead} written to {args.dead_letter}"
+        print(summary, file=sys.stderr)
+        if args.summary_json is not None:
+            data = {"destination": sender.destination.name, "events": total,
+                    **{kind: counts[kind] for kind in ("delivered", "failed", "gave_up", "interrupted", "skipped", "no_request")},
+                    "failed_by_status": {str(s): n for s, n in self.failed_statuses.items()},
+                    "requests": sender.client.requests_sent, "seconds": round(seconds, 3),
+                    "events_per_second": round(total / seconds, 1), "dead_letter": self.dead,
+                    "interrupted_by": "Ctrl-C" if interrupts else None, "exit_status": code}
+            try:
+                args.summary_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            except OSError as exc:
+                print(f"transformer send: {args.summary_json}: cannot write the summary: {exc.strerror}", file=sys.stderr)
+        return code
+
+
+@contextlib.contextmanager
+def _ctrl_c(sender: Any) -> Iterator[list[int]]:
+    """The first Ctrl-C stops the run (tries under way end by their deadline); the second raises
+    KeyboardInterrupt. Yields the signals seen."""
+    seen: list[int] = []
+
     def on_interrupt(signum: int, frame: Any) -> None:
+        seen.append(signum)
         if sender.stopped:
             raise KeyboardInterrupt
         sender.stop()
-        print("\ntransformer send: stopping; requests under way finish, nothing new is sent "
+        print("\ntransformer send: stopping; requests under way finish (within the timeout), nothing new is sent "
               "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
 
     try:
         previous: Any = signal.signal(signal.SIGINT, on_interrupt)
     except ValueError:  # not the main thread (cli.main called from a thread): Ctrl-C is not ours to handle
         previous = None
-    write = line_writer()
-    progress = Progress(enabled=sys.stderr.isatty() and not args.no_progress)
-    counts: Counter[str] = Counter()
-    failed_statuses: Counter[Any] = Counter()
-    dead = 0
-    start = time.monotonic()
     try:
-        for outcome in sender.run(inputs(), lookup=lookup, batch=batch):
-            # An input that fans out has several outcomes, so it stays (memory grows with the input then).
-            seq = outcome["metadata"]
-            where, message = pending[seq] if fans_out else pending.pop(seq)
-            outcome["metadata"] = where
-            if isinstance(message, Unreadable):
-                outcome["error"] = message.reason
-            write(outcome)
-            counts[outcome["outcome"]] += 1
-            if outcome["outcome"] == "failed":
-                failed_statuses[outcome["status"]] += 1
-            if outcome["outcome"] not in ("delivered", "skipped") and dead_letter is not None:
-                line = _dead_line(message, Unreadable)
-                if line is not None:
-                    dead_letter.write(line)
-                    dead += 1
-            progress.tick()
-    except KeyboardInterrupt:  # the second Ctrl-C
-        sys.stdout.flush()
-        print(f"transformer send: quit at once; {len(pending)} inputs read have no outcome (sent or not: unknown)",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        yield seen
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    sys.stdout.flush()
-    progress.done()
-    total = sum(counts.values())
-    seconds = max(time.monotonic() - start, 1e-9)
-    statuses = ", ".join(f"{s}: {n}" for s, n in sorted(failed_statuses.items(), key=lambda i: str(i[0])))
-    summary = (f"{sender.destination.name}: {total} events, {counts['delivered']} delivered, {counts['failed']} failed"
-               + (f" ({statuses})" if statuses else "")
-               + f", {counts['gave_up']} gave up, {counts['interrupted']} interrupted"
-               + (f", {counts['skipped']} with no request" if counts["skipped"] else "")
-               + f"; {sender.client.requests_sent} requests"
-               + f" in {seconds:.1f} s ({total / seconds:,.0f} events/s)")
-    cache = sender.lookup.cache
-    if cache is not None and cache.hits:
-        summary += f"; {cache.hits} look-ups answered from the cache"
-    undelivered = total - counts["delivered"] - counts["skipped"]  # skipped: an event that makes no request
-    if dead_letter is not None:
-        summary += f"; {dead} written to {args.dead_letter}"
-    print(summary, file=sys.stderr)
-    if sender.stopped:
-        after = compact_json(last_read[0]) if last_read else "nothing"
-        print(f"transformer send: interrupted; the last input read was {after}: each input up to it has its "
-              "outcome on stdout, the inputs after it were not read", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_EVENT_ERRORS if undelivered else EXIT_OK
 
 
 def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, batch: bool) -> int:
-    from ..delivery.client import redacted_headers
+    from ..delivery.redact import for_request
 
     def results() -> Iterator[dict[str, Any]]:
         for where, message in read_events(names):
@@ -188,7 +250,7 @@ def _dry_run(destination: Any, settings: Any, names: list[str], lookup: Any, bat
     errors = requests = 0
     for result in destination.iter_batches(results(), settings) if batch else results():
         if "output" in result:
-            result["output"]["headers"] = redacted_headers(result["output"]["headers"])
+            result["output"] = for_request(destination.secret_values(settings), result["output"]).request(result["output"])
             requests += 1
         errors += result["statusCode"] not in (200, NO_REQUEST)
         write(result)
@@ -214,15 +276,52 @@ def _rate_limit(text: str | None, usage: type[Exception]) -> RateLimit | None:
         limit = RateLimit(int(requests), float(seconds or 1))
     except ValueError:
         raise usage(f"--rate-limit {text}: expected N/SECONDS, e.g. 1000/60") from None
-    if limit.requests < 1 or limit.per_seconds <= 0:
-        raise usage(f"--rate-limit {text}: expected N/SECONDS with N at least 1 and SECONDS more than 0")
+    if limit.requests < 1 or not (math.isfinite(limit.per_seconds) and limit.per_seconds > 0):
+        raise usage(f"--rate-limit {text}: expected N/SECONDS with N at least 1 and SECONDS a finite number more than 0")
     return limit
 
 
-def _open(path: Path | None, usage: type[Exception]) -> IO[bytes] | None:
-    if path is None:
-        return None
+def _check_outputs(names: list[str], args: argparse.Namespace, usage: type[Exception]) -> None:
+    """No file send writes is one it reads (opening it would empty the input before it is read),
+    nor another file it writes."""
+    outputs = [(option, path) for option, path in (("--dead-letter", args.dead_letter), ("--journal", args.journal),
+                                                   ("--summary-json", args.summary_json)) if path is not None]
+    for i, (option, path) in enumerate(outputs):
+        if not path.exists():
+            continue
+        for name in names:
+            if name != "-" and os.path.samefile(name, path):
+                raise usage(f"{option} {path}: it is also an input; write it elsewhere (to replay a dead letter, "
+                            "give it as the input and a new file as --dead-letter)")
+        for other, other_path in outputs[i + 1:]:
+            if other_path.exists() and os.path.samefile(path, other_path):
+                raise usage(f"{option} and {other} name the same file: {path}")
+
+
+def _open(path: Path, usage: type[Exception]) -> IO[bytes]:
     try:
         return open(path, "wb")  # noqa: SIM115 (closed by the caller)
     except OSError as exc:
-        raise usage(f"{path}: cannot write the dead letter: {exc}") from None
+        raise usage(f"{path}: cannot write the dead letter: {exc.strerror}") from None
+
+
+def _journal(path: Path, usage: type[Exception]) -> Any:
+    from ..delivery import Journal
+
+    try:
+        return Journal(path)
+    except OSError as exc:
+        raise usage(f"{path}: cannot use it as the journal: {exc.strerror}") from None
+
+
+def _serve_metrics(sender: Any, port: int, usage: type[Exception]) -> Any:
+    from ..delivery.metrics import serve
+
+    try:
+        server = serve(sender.stats, sender.destination.name, port)
+    except ImportError as exc:
+        raise usage(str(exc)) from None
+    except OSError as exc:
+        raise usage(f"--metrics-port {port}: cannot listen: {exc.strerror}") from None
+    print(f"transformer send: metrics at http://127.0.0.1:{server.server_port}/metrics", file=sys.stderr)
+    return server

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from ..language.delivery_rules import DEFAULT_CONCURRENCY, DeliveryRules, RateLimit
 from .client import Answer, Client
+from .journal import Journal
 from .lookup import AnswerCache, LiveLookup, NoAnswer
 from .sender import Sender
 
-__all__ = ["DEFAULT_CONCURRENCY", "Answer", "AnswerCache", "Client", "DeliveryRules", "LiveLookup", "NoAnswer",
+__all__ = ["DEFAULT_CONCURRENCY", "Answer", "AnswerCache", "Client", "DeliveryRules", "Journal", "LiveLookup", "NoAnswer",
            "RateLimit", "Sender"]

@@ -122,7 +122,7 @@ class LiveLookup:
             raise Interrupted
         if answer.status is None:
             raise NoAnswer(answer.error)
-        body = _parsed(answer.body)
+        body = None if answer.truncated else _parsed(answer.body)  # a body past the limit is not read whole
         if answer.status == 200 and body is not None and self.cache is not None:
             self.cache.put(key, body)
         return answer.status, body

@@ -237,100 +237,39 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
                                                            f"({exc.__class__.__name__}); split it up")]) from None
 
 
+@dataclass
+class _Shared:
+    """What destination.yaml gives every event file, compiled: the settings they may read, path
+    aliases, shared lets, request parts, body and checks, and the batch rules."""
+
+    source: Source
+    spec: dict[str, Any]
+    settings: dict[str, Any]  # setting name -> its schema
+    aliases: dict[str, Any]
+    lets: dict[str, Node]
+    request: dict[str, Any]
+    body: Node | None
+    checks: list[_CheckSpec]
+    batch_nodes: tuple[Node, Node | None, dict[str, Node]] | None  # endpoint, when, headers
+    warnings: list[Problem]
+
+
 def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     problems: list[Problem] = []
     files = MappingTexts(folder, texts)
     dest_source = _read(files, DESTINATION_FILE, 0, problems)
     if dest_source is None:
         raise MappingError(problems)
-    spec = dest_source.data
-    settings_schema = spec["settings"]
-    _check_settings_schema(dest_source, settings_schema, problems)
-    properties = settings_schema.get("properties", {})
-    settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
-    for index, name in enumerate(spec.get("secrets", ())):
-        if name not in settings:
-            problems.append(dest_source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
-    for name in spec.get("settings_errors", {}):
-        if name not in settings:
-            problems.append(dest_source.problem(("settings_errors", name), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
-    aliases = _aliases(dest_source, spec.get("paths", {}), problems)
-
-    shared_lets: dict[str, Node] = {}
-    warnings: list[Problem] = []
-    dest = Compiler(dest_source, aliases, settings, shared_lets, problems, tuple(spec["events"]), warnings)
-    _compile_lets(dest, spec.get("let", {}), ("let",))
-    dest_request = _compile_request(dest, spec["request"], ("request",))
-    dest_body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
-    if dest_body is not None and "object" not in spec["body"]:
-        problems.append(dest_source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
-    batch_endpoint = dest.expr(spec["batch"]["endpoint"], ("batch", "endpoint")) if "batch" in spec else None
-    batch_headers = {name: dest.expr(rule, ("batch", "headers", name))
-                     for name, rule in spec.get("batch", {}).get("headers", {}).items()}
-    dest_checks = _compile_checks(dest, spec.get("validate", ()))
+    shared = _destination(dest_source, problems)
+    spec, settings_schema = shared.spec, shared.spec["settings"]
     limits = {limit: _limit(dest_source, settings_schema, spec["batch"][limit], ("batch", limit), problems)
               for limit in BATCH_LIMITS} if "batch" in spec else {}
     max_body = (_limit(dest_source, settings_schema, spec["max_body_bytes"], ("max_body_bytes",), problems)
                 if "max_body_bytes" in spec else (None, None))
-    # A condition compiles to a Node that gives a bool: generated like any rule.
-    batch_when = dest.condition(spec["batch"]["when"], ("batch", "when")) if "when" in spec.get("batch", {}) else None
     delivery = delivery_rules(dest_source, spec.get("delivery"), problems)
-
-    rules: dict[str | None, Rules] = {}  # None: other_events' file
-    other_file = spec.get("other_events", {}).get("file")
-    compiled_files: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]
-                         | None] = {}
-    for event_type, file_name in [*spec["events"].items(), *([(None, other_file)] if other_file else [])]:
-        if file_name not in compiled_files:
-            compiled_files[file_name] = None  # a file several event types share is reported once
-            if not files.exists(file_name):  # the mistake is the line that names it
-                where = ("events", event_type) if event_type is not None else ("other_events", "file")
-                problems.append(dest_source.problem(where, _no_such_file(file_name, files.names())))
-                continue
-            source = _read(files, file_name, 1, problems)
-            if source is None:
-                continue
-            lets = dict(shared_lets)
-            # The types a file's rules run for; any, for other_events' file
-            routed = None if file_name == other_file else tuple(name for name, file in spec["events"].items()
-                                                                 if file == file_name)
-            compiler = Compiler(source, aliases, settings, lets, problems, routed, warnings)
-            fan_out = _compile_fan_out(compiler, source.data)
-            for name in source.data.get("let", {}):
-                if name in shared_lets:
-                    problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
-            _compile_lets(compiler, source.data.get("let", {}), ("let",))
-            request = _compile_request(compiler, source.data.get("request", {}), ("request",))
-            body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
-            if dest_body is not None:
-                body = dest_body if body is None else merged_object(dest_body, body)
-            checks = dest_checks + _compile_checks(compiler, source.data.get("validate", ()))
-            compiled_files[file_name] = (source, compiler, request, body, checks, fan_out)
-        done = compiled_files[file_name]
-        if done is None:
-            continue
-        source, compiler, request, body, checks, fan_out = done
-        merged = {**dest_request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
-        for part in ("headers", "params"):
-            merged[part] = {**dest_request.get(part, {}), **request.get(part, {})}
-        for part in ("method", "endpoint"):
-            if part not in merged:
-                problems.append(source.problem(("request",), f"no request {part} for event type {event_type or 'other'!r} "
-                                                             f"(declare it here or in {DESTINATION_FILE})"))
-        rules[event_type] = (file_name, compiler.lets, merged, body, checks, fan_out)
-
+    rules = _event_files(shared, files, problems)
     if problems:
         raise MappingError(problems)
-    batching = None
-    if batch_endpoint is not None:
-        batch_plan = Plan(None, shared_lets, {})
-        batching = Batching(batch_plan.function(batch_endpoint),
-                            batch_plan.function(batch_when) if batch_when is not None else None,
-                            spec["batch"].get("key"), tuple(spec["batch"].get("concat", {}).items()),
-                            limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
-                            tuple((limit, name) for limit, (_, name) in limits.items() if name is not None),
-                            spec["batch"].get("array", False),
-                            tuple((name, batch_plan.function(node)) for name, node in batch_headers.items()))
     generated: dict[tuple[int, str | None], Fn] = {}
     other_rules = rules.pop(None, None)
     return Mapping(
@@ -339,12 +278,110 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()
                if event_type is not None},
-        max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=batching, delivery=delivery,
-        texts=dict(files.read), rules={event_type: parts for event_type, parts in rules.items() if event_type is not None},
-        warnings=tuple(warnings),
+        max_body_bytes=max_body[0], max_body_setting=max_body[1], batching=_batching(shared, limits),
+        delivery=delivery, texts=dict(files.read),
+        rules={event_type: parts for event_type, parts in rules.items() if event_type is not None},
+        warnings=tuple(shared.warnings),
         other=_generate(None, *other_rules, generated) if other_rules else None, other_rules=other_rules,
         other_error=spec.get("other_events", {}).get("error"), type_first=spec.get("settings_checked") == "after_event_type",
     )
+
+
+def _destination(source: Source, problems: list[Problem]) -> _Shared:
+    """Compile what destination.yaml shares with every event file."""
+    spec = source.data
+    settings_schema = spec["settings"]
+    _check_settings_schema(source, settings_schema, problems)
+    properties = settings_schema.get("properties", {})
+    settings: dict[str, Any] = dict(properties) if isinstance(properties, dict) else {}  # name -> its schema
+    for index, name in enumerate(spec.get("secrets", ())):
+        if name not in settings:
+            problems.append(source.problem(("secrets", index), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    for name in spec.get("settings_errors", {}):
+        if name not in settings:
+            problems.append(source.problem(("settings_errors", name), f"unknown setting {name!r}{did_you_mean(name, settings)}"))
+    aliases = _aliases(source, spec.get("paths", {}), problems)
+    lets: dict[str, Node] = {}
+    warnings: list[Problem] = []
+    dest = Compiler(source, aliases, settings, lets, problems, tuple(spec["events"]), warnings)
+    _compile_lets(dest, spec.get("let", {}), ("let",))
+    request = _compile_request(dest, spec["request"], ("request",))
+    body = dest.expr(spec["body"], ("body",)) if "body" in spec else None
+    if body is not None and "object" not in spec["body"]:
+        problems.append(source.problem(("body",), "a shared body must be an object rule (its keys are added to every event's body)"))
+    batch_nodes = None
+    if "batch" in spec:
+        batch = spec["batch"]
+        # A condition compiles to a Node that gives a bool: generated like any rule.
+        batch_nodes = (dest.expr(batch["endpoint"], ("batch", "endpoint")),
+                       dest.condition(batch["when"], ("batch", "when")) if "when" in batch else None,
+                       {name: dest.expr(rule, ("batch", "headers", name)) for name, rule in batch.get("headers", {}).items()})
+    checks = _compile_checks(dest, spec.get("validate", ()))
+    return _Shared(source, spec, settings, aliases, lets, request, body, checks, batch_nodes, warnings)
+
+
+def _event_files(shared: _Shared, files: MappingTexts, problems: list[Problem]) -> dict[str | None, Rules]:
+    """Each event type's compiled rules (None: other_events' file), each file compiled once."""
+    spec = shared.spec
+    rules: dict[str | None, Rules] = {}
+    other_file = spec.get("other_events", {}).get("file")
+    compiled: dict[str, tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec], FanOut | None] | None] = {}
+    for event_type, file_name in [*spec["events"].items(), *([(None, other_file)] if other_file else [])]:
+        if file_name not in compiled:
+            compiled[file_name] = None  # a file several event types share is reported once
+            if not files.exists(file_name):  # the mistake is the line that names it
+                where = ("events", event_type) if event_type is not None else ("other_events", "file")
+                problems.append(shared.source.problem(where, _no_such_file(file_name, files.names())))
+                continue
+            source = _read(files, file_name, 1, problems)
+            if source is not None:
+                # The types a file's rules run for; any, for other_events' file
+                routed = None if file_name == other_file else tuple(name for name, file in spec["events"].items()
+                                                                     if file == file_name)
+                compiled[file_name] = _event_file(shared, source, routed, problems)
+        done = compiled[file_name]
+        if done is None:
+            continue
+        source, compiler, request, body, checks, fan_out = done
+        merged = {**shared.request, **{k: v for k, v in request.items() if k in ("method", "endpoint")}}
+        for part in ("headers", "params"):
+            merged[part] = {**shared.request.get(part, {}), **request.get(part, {})}
+        for part in ("method", "endpoint"):
+            if part not in merged:
+                problems.append(source.problem(("request",), f"no request {part} for event type {event_type or 'other'!r} "
+                                                             f"(declare it here or in {DESTINATION_FILE})"))
+        rules[event_type] = (file_name, compiler.lets, merged, body, checks, fan_out)
+    return rules
+
+
+def _event_file(shared: _Shared, source: Source, routed: tuple[str, ...] | None, problems: list[Problem]
+                ) -> tuple[Source, Compiler, dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]:
+    """Compile one event file, with the lets and body destination.yaml shares."""
+    compiler = Compiler(source, shared.aliases, shared.settings, dict(shared.lets), problems, routed, shared.warnings)
+    fan_out = _compile_fan_out(compiler, source.data)
+    for name in source.data.get("let", {}):
+        if name in shared.lets:
+            problems.append(source.problem(("let", name), f"let {name!r} is already declared in {DESTINATION_FILE}"))
+    _compile_lets(compiler, source.data.get("let", {}), ("let",))
+    request = _compile_request(compiler, source.data.get("request", {}), ("request",))
+    body = compiler.expr(source.data["body"], ("body",)) if "body" in source.data else None
+    if shared.body is not None:
+        body = shared.body if body is None else merged_object(shared.body, body)
+    checks = shared.checks + _compile_checks(compiler, source.data.get("validate", ()))
+    return source, compiler, request, body, checks, fan_out
+
+
+def _batching(shared: _Shared, limits: dict[str, tuple[int, str | None]]) -> Batching | None:
+    if shared.batch_nodes is None:
+        return None
+    endpoint, when, headers = shared.batch_nodes
+    batch = shared.spec["batch"]
+    plan = Plan(None, shared.lets, {})
+    return Batching(plan.function(endpoint), plan.function(when) if when is not None else None,
+                    batch.get("key"), tuple(batch.get("concat", {}).items()),
+                    limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
+                    tuple((limit, name) for limit, (_, name) in limits.items() if name is not None),
+                    batch.get("array", False), tuple((name, plan.function(node)) for name, node in headers.items()))
 
 
 def tracing_plans(mapping: Mapping) -> dict[str | None, EventPlan]:

@@ -73,6 +73,14 @@ class Destination(Processor):
         nothing: ``transformer.delivery`` (the ``[http]`` extra) follows these rules."""
         return self._mapping.delivery
 
+    def secret_values(self, settings: Any) -> tuple[str, ...]:
+        """The values of the settings marked ``secrets``, in the forms a URL may hold them, to keep
+        out of anything shown (``transformer.delivery`` redacts them); () for invalid settings."""
+        try:
+            return self._settings.state(settings).secrets
+        except TransformError:
+            return ()
+
     def __repr__(self) -> str:
         return f"<Destination {self.name} from {self._mapping.folder}>"
 
