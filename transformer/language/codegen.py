@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from ..errors import TransformError
@@ -48,7 +47,21 @@ def sources_of(*nodes: Node) -> tuple[str, ...]:
 UNSET: Any = object()
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
-NO_KEYS: Mapping[str, Any] = MappingProxyType({})  # what a path reads keys of when the value there is no object
+
+
+class _NoKeys(dict[str, Any]):
+    """An empty object that refuses to change. A dict, so that generated code reads it with
+    dict.get at C speed: a MappingProxyType's get is a method call on the mapping it wraps."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("NO_KEYS is read-only")
+
+    __setitem__ = __delitem__ = setdefault = pop = popitem = update = clear = __ior__ = _refuse
+
+
+NO_KEYS: Mapping[str, Any] = _NoKeys()  # what a path reads keys of when the value there is no object
 _function_ids = itertools.count()
 # Where tracing functions (a Plan with tracing=True, built only for explain) append their records.
 TRACE: ContextVar[list[tuple[Any, ...]]] = ContextVar("transformer_trace")
