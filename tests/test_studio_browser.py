@@ -96,6 +96,7 @@ def test_edit_save_trace_and_accept(page: Any, tmp_path: Path) -> None:
 
         # A field's trace names its rule's file:line; following it puts the editor's caret there.
         name_field.click()
+        expect(page.locator("#trace h3")).to_contain_text("body.event.name")  # not the trace shown before
         link = page.locator("#trace h3 + p button.loc")
         link.wait_for()
         where = link.inner_text()
