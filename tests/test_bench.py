@@ -97,3 +97,12 @@ def test_the_readmes_engine_examples_write_under_a_git_ignored_folder() -> None:
                if not target.startswith("examples/")]
     assert len(targets) == 3 and all(target.startswith("out/") for target in targets), targets
     assert "out/" in (root / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_each_key_rewriting_step_gives_what_its_comprehension_gives() -> None:
+    """bench.steps compares like with like: it stops when a step and its comprehension differ."""
+    from bench import steps
+
+    rows = steps.measure(count=40, rounds=1)
+    assert [row["step"] for row in rows] == [case[0] for case in steps.CASES]
+    assert all(row["step_us"] > 0 and row["comprehension_us"] > 0 for row in rows)
