@@ -6,8 +6,9 @@ noise hits both alike): µs/event and events/s per event type and overall, and t
 throughput ratio, for Kustomer and for Segment, each against its hand-written baseline, in two
 modes over the same events: "shared" (a pipeline passing the same few settings objects) and
 "processor" (every input carries its own settings dict, parsed from JSON, in the processor shape).
-Then: the load+compile time of the Kustomer mappings, `transformer run` on a large NDJSON file
-against a small one (throughput and peak memory), `process()` holding its results against
+Then: each step that rewrites every key of an object against the dict comprehension doing the
+same work (python -m bench.steps), the load+compile time of the Kustomer mappings, `transformer
+run` on a large NDJSON file against a small one (throughput and peak memory), `process()` holding its results against
 streaming (the cyclic garbage collector's share), and `transformer run --jobs`. With --mappings,
 only the per-type table for that folder (against a baseline only where one was written for it).
 """
@@ -31,7 +32,7 @@ from typing import Any
 import transformer
 from transformer.cli.fixtures import canned_lookup
 
-from . import workloads
+from . import steps, workloads
 from .compare import Workload, check_equal, mappings_digest, print_throughput, processor_inputs, throughput
 from .events import CLI_SETTINGS, generate, lookup_answers
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"machine": machine(), "events": args.events, "rounds": args.rounds}
     figures["load_before"] = os.getloadavg()[0]
     figures["throughput"] = {"kustomer": compared(kustomer, args.rounds), "segment": compared(segment, args.rounds)}
+    figures["steps"] = steps.measure()
     figures["load_ms"] = load_times()
     figures["cli"] = cli_run(kustomer.destination, args.cli_events)
     figures["hold"] = holding(kustomer.destination, args.hold_events)
@@ -246,6 +248,7 @@ def print_table(f: dict[str, Any]) -> None:
     print(f"{f['events']:,} events per round, {f['rounds']} interleaved rounds, medians")
     for name, rows in f["throughput"].items():
         print_throughput(name, rows)
+    steps.print_steps(f["steps"])
     print()
     load = f["load_ms"]
     print(f"load + compile kustomer: {load['cold_ms']:.1f} ms cold (first in a process; {load['cold_cpu_ms']:.1f} ms CPU), "

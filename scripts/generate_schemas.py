@@ -29,6 +29,34 @@ FILES = {
 }
 
 
+# An editor names a definition by its $ref's last part ('Incorrect type. Expected "expr"'), so each
+# gets a name made of the words a user writes: what it is and its directives or keys. Characters
+# stay those a URI fragment allows (no space, no "/"). Modifiers go with a directive, not instead of one.
+WORDS = {"name": "name", "pathString": "event-path", "pathList": "event-path-or-list", "expr": "rule",
+         "condition": "condition", "step": "step", "digest": "digest", "coercion": "coercion", "entries": "entries",
+         "lookup": "lookup", "validate": "validate", "limit": "limit", "lets": "let", "request": "request"}
+MODIFIERS = {"from", "vars", "needs", "omit_empty", "values", "else", "map", "as", "when", "then", "default", "required"}
+
+
+def editor_names(defs: dict[str, Any]) -> dict[str, str]:
+    """Each definition's name for editors: ``rule:path,const,...``, ``condition:setting,present,...``."""
+    names: dict[str, str] = {}
+    for name, node in defs.items():
+        keys = [key for key in node.get("properties", {}) if key not in MODIFIERS]
+        names[name] = WORDS[name] + (":" + ",".join(keys) if keys else "")
+    return names
+
+
+def _renamed(top: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """``top`` with its definitions, and every $ref to them, under their editor names."""
+    text = json.dumps(top, ensure_ascii=False)
+    for name, new in names.items():
+        text = text.replace(json.dumps(f"#/$defs/{name}"), json.dumps(f"#/$defs/{new}"))
+    renamed: dict[str, Any] = json.loads(text)
+    renamed["$defs"] = {names[name]: {"title": names[name], **node} for name, node in renamed["$defs"].items()}
+    return renamed
+
+
 def schemas() -> dict[str, str]:
     """Each editor schema's file name and text."""
     full = mapping_schema()
@@ -42,7 +70,7 @@ def schemas() -> dict[str, str]:
             **full["$defs"][kind],
             "$defs": defs,
         }
-        out[file_name] = json.dumps(top, indent=2, ensure_ascii=False) + "\n"
+        out[file_name] = json.dumps(_renamed(top, editor_names(defs)), indent=2, ensure_ascii=False) + "\n"
     return out
 
 

@@ -18,12 +18,18 @@ from bench.compare import Workload
 STRICT = os.environ.get("TRANSFORMER_BENCH_STRICT") == "1"
 
 
+def comparable(*works: Workload) -> None:
+    """Skip (in CI: fail) unless each workload's mappings are those its baseline was written for."""
+    for work in works:
+        mismatch = work.baseline_mismatch()
+        if mismatch is not None:
+            if STRICT:
+                pytest.fail(mismatch)
+            pytest.skip(mismatch)
+
+
 def checked(work: Workload) -> None:
-    mismatch = work.baseline_mismatch()
-    if mismatch is not None:
-        if STRICT:
-            pytest.fail(mismatch)
-        pytest.skip(mismatch)
+    comparable(work)
     compare.check_equal(work, workloads.REFUSED[work.folder.name])
 
 
@@ -48,6 +54,7 @@ def test_the_workloads_cover_what_the_baselines_claim() -> None:
 
 
 def test_a_baseline_that_differs_stops_the_benchmark(monkeypatch: pytest.MonkeyPatch) -> None:
+    comparable(workloads.kustomer(8), workloads.segment(8))  # a user's edit would make them differ anyway
     monkeypatch.setattr(workloads.baseline, "check_settings", lambda settings: None)  # accepts any settings
     with pytest.raises(SystemExit, match="differ on the settings"):
         compare.check_equal(workloads.kustomer(8), workloads.REFUSED["kustomer"])
@@ -57,6 +64,7 @@ def test_a_baseline_that_differs_stops_the_benchmark(monkeypatch: pytest.MonkeyP
 
 
 def test_a_changed_mapping_is_said_and_skipped_not_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    comparable(workloads.kustomer(8))  # the copy below must start as the baseline's mappings
     folder = tmp_path / "kustomer"
     shutil.copytree(workloads.builtin_folder("kustomer"), folder)
     assert workloads.for_folder(folder, 40, None, None, None).baseline_mismatch() is None  # a copy is the same
@@ -89,3 +97,12 @@ def test_the_readmes_engine_examples_write_under_a_git_ignored_folder() -> None:
                if not target.startswith("examples/")]
     assert len(targets) == 3 and all(target.startswith("out/") for target in targets), targets
     assert "out/" in (root / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_each_key_rewriting_step_gives_what_its_comprehension_gives() -> None:
+    """bench.steps compares like with like: it stops when a step and its comprehension differ."""
+    from bench import steps
+
+    rows = steps.measure(count=40, rounds=1)
+    assert [row["step"] for row in rows] == [case[0] for case in steps.CASES]
+    assert all(row["step_us"] > 0 and row["comprehension_us"] > 0 for row in rows)

@@ -18,6 +18,7 @@ import pytest
 import transformer
 from transformer import cli
 from transformer.cli import common, inputs, jsonarray, progress, records
+from transformer.language.folders import known_names
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
@@ -131,7 +132,8 @@ def test_run_batch(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "-d", "nowhere", "-s", "{settings}"], "no built-in destination or mapping folder by that name"),
+    (["run", "-d", "nowhere", "-s", "{settings}"], "no destination 'nowhere' (known: "),
+    (["run", "-d", "kustomr", "-s", "{settings}"], "no destination 'kustomr' (did you mean `kustomer`?)"),
     (["run", "-d", "kustomer", "-s", "{missing}"], "cannot read settings"),
     (["run", "-d", "kustomer", "-s", "{bad_settings}"], "configuration error: setting apiKey is required"),
     (["run", "-d", "kustomer", "-s", "{settings}", "--batch"], "destination kustomer declares no batching"),
@@ -216,7 +218,7 @@ def test_check_and_test_use_the_checkout_they_run_in(tmp_path: Path, capsys: Any
     code, out, _ = run_cli(["test"], capsys)
     assert code == 1
     assert [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and '"name"' in line] == \
-           ['-"name":"SignedUp",', '+"name":"u1",']
+           ['-"name":"SignedUp"', '+"name":"u1"']
     (tmp_path / "settings.yaml").write_text("key: demo-key-1\n")
     code, out, err = run_cli(["run", "-d", "demo", "-s", "settings.yaml"], capsys, stdin=json.dumps(DEMO_FIXTURE["event"]),
                              monkeypatch=monkeypatch)
@@ -255,7 +257,7 @@ def test_test_command_shows_a_diff_against_another_mapping_folder(tmp_path: Path
     assert out.startswith(f"transformer: demo from {edited}\nFAIL ")
     assert "track: a named event" in out
     changed = [line.replace(" ", "") for line in out.splitlines() if line[:1] in "+-" and "Signed Up" in line]
-    assert changed == ['-"name":"SignedUp",', '+"title":"SignedUp",']
+    assert changed == ['-"name":"SignedUp"', '+"title":"SignedUp"']
     assert out.strip().endswith("0 passed, 1 failed")
 
 
@@ -543,8 +545,8 @@ def test_test_command_reports_malformed_fixtures(tmp_path: Path, capsys: Any) ->
         f"ERROR {tmp_path}/inputs.json: fixture 'inputs' must be a list of inputs",
         f"ERROR {tmp_path}/lookups.json: fixture 'lookups': the answer for u is not {{status, body}}; "
         "look-up answers must be an object of URL -> {status: <int>, body: <any JSON>}",
-        f"ERROR {tmp_path}/nowhere.json: destination 'nowhere': no built-in destination or mapping folder by that name "
-        "(built-in: kustomer, segment)",
+        f"ERROR {tmp_path}/nowhere.json: destination 'nowhere': no destination or mapping folder by that name "
+        f"(known: {', '.join(known_names())})",
         "0 passed, 5 failed"]
 
 

@@ -138,10 +138,10 @@ def test_transform_never_runs_the_tracing_code(demo: transformer.Destination) ->
     plan = demo._mapping.plans["test"]
     sources = [plan.body.__doc__, plan.method.fn.__doc__, plan.endpoint.fn.__doc__]
     assert all(source and "tr.append" not in source and "TRACE" not in source for source in sources)
-    assert demo._tracing is None  # generated on the first explain only
+    assert demo._tracer._plans is None  # generated on the first explain only
     demo.explain(EVENT, SETTINGS, lookup=lookup)
-    assert demo._tracing is not None
-    traced = demo._tracing["test"].body
+    assert demo._tracer._plans is not None
+    traced = demo._tracer._plans["test"].body
     assert traced is not None and "tr.append" in str(traced.__doc__)
 
 
@@ -156,7 +156,10 @@ def test_cli_explain_prints_request_and_fields(tmp_path: Path, make_destination:
     assert cli.main(args) == 0
     out, err = capsys.readouterr()
     assert f"transformer: demo from {destination.folder}" in err
-    assert out.startswith("demo test event, rules in test.yaml\n{\n")
+    head, summary, sent, brace = out.splitlines()[:4]
+    assert (head, brace) == ("demo test event, rules in test.yaml", "{")
+    assert summary.startswith("summary: POST https://example.invalid/events; 6 sent, 1 left out; look-ups answered 200")
+    assert sent.startswith("sent: ") and sent.endswith(" (one field's trace: --field NAME)")
     assert f'body.name = "ada"\n  test.yaml:{line_of(EVENT_FILE, "name:")}  body.name  {{first: [{{const: Everyone' in out
     first, second = line_of(EVENT_FILE, "- {const"), line_of(EVENT_FILE, "- {path")
     assert "\n".join([

@@ -238,8 +238,10 @@ def test_deeply_nested_yaml_is_one_problem(tmp_path: Path) -> None:
 
 
 def test_unknown_destination_name() -> None:
-    with pytest.raises(MappingError, match="no built-in destination or mapping folder by that name"):
+    with pytest.raises(MappingError, match="no destination or mapping folder by that name"):
         transformer.load("nonexistent")
+    with pytest.raises(MappingError, match="by that name \\(did you mean `kustomer`\\?\\)"):
+        transformer.load("kustomr")
 
 
 def test_schema_is_exposed_with_the_coercions_filled_in() -> None:

@@ -2,6 +2,7 @@
 and editor schemas, and the metadata a package index shows (version, licence, classifiers)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -46,9 +47,13 @@ def test_sdist_and_wheel(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         metadata = archive.read(f"event_transformer-{version}.dist-info/METADATA").decode("utf-8")
-    for destination in transformer.builtin_destinations():
+    # Every committed mapping folder ships, whole: the project's and any a user added (`transformer new`).
+    committed = sorted(Path(n).parent.name for n in files if re.fullmatch(r"mappings/[^/]+/destination\.yaml", n))
+    assert {"kustomer", "segment"} <= set(committed)
+    for destination in committed:
         shipped = {n for n in names if n.startswith(f"transformer/mappings/{destination}/")}
-        assert {f"transformer/mappings/{destination}/{p.name}" for p in (ROOT / "mappings" / destination).glob("*.yaml")} == shipped
+        assert {f"transformer/mappings/{n.removeprefix('mappings/')}" for n in files
+                if re.fullmatch(rf"mappings/{destination}/[^/]+\.yaml", n)} == shipped
     # Each shipped mapping file's "$schema=../../schema/..." line holds inside the wheel too.
     assert {"transformer/schema/destination.schema.json", "transformer/schema/event.schema.json"} <= names
     # The studio's page ships inside the package: it loads nothing from the network.

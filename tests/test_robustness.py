@@ -234,3 +234,13 @@ def test_a_template_chain_that_doubles_its_text_is_a_400_not_the_process_memory(
     assert caught.value.status_code == 400
     assert "over the limit of 1,000,000" in caught.value.message and "let.l" in caught.value.message
     assert destination.transform({"type": "test", "a": ""}, SETTINGS)["body"]["JSON"] == {}  # empty text gives nothing
+
+
+def test_a_jmespath_ordering_of_a_string_against_a_number_is_a_400_naming_the_rule(tmp_path: Path) -> None:
+    """The jmespath library raises TypeError for `'' > 1`: an event's error, not a 500."""
+    destination = load(tmp_path, "body: {object: {v: {jmespath: 'a[?b > `1`]'}}}\n")
+    with pytest.raises(transformer.TransformError) as caught:
+        destination.transform({"type": "test", "a": [{"b": ""}]}, SETTINGS)
+    assert caught.value.status_code == 400 and "body.v" in caught.value.message
+    assert "compared a string with a number" in caught.value.message
+    assert destination.transform({"type": "test", "a": [{"b": 2}]}, SETTINGS)["body"]["JSON"] == {"v": [{"b": 2}]}

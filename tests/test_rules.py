@@ -12,6 +12,7 @@ import pytest
 import transformer
 from transformer import MISSING, TransformError
 from transformer.language.conditions import same
+from transformer.language.folders import BUILTIN
 from transformer.language.functions import COERCIONS, StepError
 from transformer.runtime.values import fresh, is_present
 
@@ -320,7 +321,9 @@ def test_fresh_refuses_what_json_cannot_hold() -> None:
 
 
 def test_builtin_destinations_are_listed() -> None:
-    assert transformer.builtin_destinations() == ["kustomer", "segment"]
+    """Every mapping folder shipped, the two of the project and any a user adds (`transformer new`)."""
+    assert transformer.builtin_destinations() == sorted(p.parent.name for p in BUILTIN.glob("*/destination.yaml"))
+    assert {"kustomer", "segment"} <= set(transformer.builtin_destinations())
 
 
 def test_request_parts_may_read_the_event(make_destination: Any) -> None:

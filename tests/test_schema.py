@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
+from transformer import mapping_schema
 from transformer.language.functions import COERCIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,11 +62,11 @@ def test_schemas_are_standalone_and_complete() -> None:
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         text = json.dumps(schema)
         assert "example.invalid" not in text and "filled in" not in text
-        defs = schema["$defs"]
+        defs = {key.split(":")[0]: node for key, node in schema["$defs"].items()}  # by the word before the keys
         assert defs["coercion"]["enum"] == sorted(COERCIONS)
         assert all(defs["coercion"]["enumDescriptions"]), "every coercion has a docstring"
         # Every directive, modifier, condition and step says what it does and shows how.
-        for kind in ("expr", "condition", "step"):
+        for kind in ("rule", "condition", "step"):
             for key, node in defs[kind]["properties"].items():
                 assert node.get("description"), f"{kind}.{key} has no description"
                 assert node.get("examples"), f"{kind}.{key} has no examples"
@@ -94,3 +95,16 @@ def test_a_typo_is_rejected() -> None:
     spec = {"nme": "demo", "settings": {}, "request": {}, "events": {"track": "track.yaml"}}
     assert {e.message for e in destination.iter_errors(spec)} >= {"'name' is a required property"}
     assert event.is_valid({"body": {"object": {"email": {"path": "traits.email", "then": [{"coerce": "lower"}]}}}})
+
+
+def test_editor_messages_name_directives_never_internal_definitions() -> None:
+    """An editor says 'Incorrect type. Expected "<last part of the $ref>"': that part is the words a
+    user writes (rule:path,const,...), never the engine's internal name (expr)."""
+    internal = set(mapping_schema()["$defs"]) - set(_generator().WORDS.values())
+    for name in ("destination.schema.json", "event.schema.json"):
+        text = (ROOT / "schema" / name).read_text(encoding="utf-8")
+        shown = {ref.rsplit("/", 1)[1] for ref in re.findall(r'"\$ref": "([^"]+)"', text)}
+        assert shown and not shown & internal, shown & internal
+        rule = next(word for word in shown if word.startswith("rule:"))
+        assert {"path", "const", "template", "first", "lookup"} <= set(rule.removeprefix("rule:").split(","))
+        assert all(re.fullmatch(r"[\w:,.-]+", word) for word in shown)  # what a URI fragment holds as it is

@@ -32,6 +32,11 @@ class Problem:
         return f"{where}: {self.yaml_path or '(top)'}: {self.message}"
 
 
+class MappingCopyWarning(UserWarning):
+    """A destination name was loaded from the working directory's ``mappings/`` while the installed
+    package holds a different copy of it (said once per name and process)."""
+
+
 class MappingError(Exception):
     """A mapping folder has one or more mistakes; ``problems`` lists each of them."""
 

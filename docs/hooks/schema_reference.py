@@ -102,8 +102,10 @@ def options(expr: Schema) -> dict[str, list[str]]:
 def render(folder: Path = SCHEMA_DIR) -> str:
     """The reference, as Markdown: one section per family and per kind of file."""
     destination, event = load(folder)
-    defs = event["$defs"]
-    expr, with_ = defs["expr"]["properties"], options(defs["expr"])
+    # The editor schemas name each definition by its word and keys ("rule:path,const,..."), the
+    # name an editor shows: found here by the full name (a $ref) or by the word alone.
+    defs = {**event["$defs"], **{name.split(":")[0]: node for name, node in event["$defs"].items()}}
+    expr, with_ = defs["rule"]["properties"], options(defs["rule"])
     directives = [name for name in expr if name not in with_ and name not in MODIFIERS]
     coercion = defs["coercion"]
     out = ["## Directives", "", "A rule has exactly one of these: where its value comes from.", ""]

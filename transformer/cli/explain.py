@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     canned_lookup,
     destination_and_settings,
+    report_lookups,
 )
 from .inputs import stdin_bytes
 from .records import Unreadable, read_event, without_bom
@@ -31,13 +32,15 @@ def add_command(commands: Any) -> None:
     explain.add_argument("--destination", "-d", required=True, help=DESTINATION_HELP)
     explain.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
     explain.add_argument("--lookups", type=Path, help="canned look-up answers, as for run")
+    explain.add_argument("--field", "-f", metavar="NAME",
+                         help="only this field's trace, e.g. body.email (a parent such as body shows the fields below it)")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON (Destination.explain's data)")
     explain.set_defaults(handler=_explain)
 
 
 def _explain(args: argparse.Namespace) -> int:
     destination, settings = destination_and_settings(args)
-    lookup = None if args.lookups is None else canned_lookup(args.lookups)
+    lookup = None if args.lookups is None else canned_lookup(args.lookups, destination, settings)
     label = "<stdin>" if str(args.event) == "-" else printable(str(args.event))
     try:
         text = stdin_bytes().read() if str(args.event) == "-" else args.event.read_bytes()
@@ -46,8 +49,12 @@ def _explain(args: argparse.Namespace) -> int:
     event = read_event(without_bom(text), label)  # read as `run` reads an input
     if isinstance(event, Unreadable):
         raise UsageError(f"{event.reason} (not one JSON event)")
-    data = destination.explain(event, settings, lookup=lookup)
+    try:
+        data = destination.explain(event, settings, lookup=lookup, field=args.field)
+    except ValueError as exc:  # a field no rule gives
+        raise UsageError(str(exc)) from None
     # The event's own text (a lone surrogate, say) is shown escaped: the output always encodes.
     sys.stdout.write(printable(json.dumps(data, indent=2, ensure_ascii=False) + "\n" if args.json
                                else render_explanation(data)))
+    report_lookups(lookup)
     return EXIT_OK if "request" in data else EXIT_EVENT_ERRORS

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.destination import Destination
+from ..runtime.json_words import json_problem
 
 Lookup = Callable[[dict[str, Any]], tuple[int, Any]]
 
@@ -33,6 +34,8 @@ def read(path: Path) -> dict[str, Any]:
     """A fixture file's data, its shape checked; FixtureError says what is wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FixtureError(f"{path}: cannot read fixture: not valid JSON: {json_problem(exc)}") from None
     except (OSError, ValueError) as exc:
         raise FixtureError(f"{path}: cannot read fixture: {exc}") from None
     except RecursionError:
@@ -131,6 +134,17 @@ def _run(data: dict[str, Any], destination: Destination) -> Any:
 def render(data: dict[str, Any], expected: Any) -> str:
     """The fixture file's canonical text with ``expected`` set."""
     return json.dumps({**data, "expected": expected}, indent=2, ensure_ascii=False) + "\n"
+
+
+def ordered_like(value: Any, model: Any) -> Any:
+    """``value`` with each object's keys in ``model``'s order where it has them, its new keys after:
+    a result shown beside a fixture's ``expected`` keeps the file's order, so a diff shows only changes."""
+    if isinstance(value, dict) and isinstance(model, dict):
+        keys = [k for k in model if k in value] + [k for k in value if k not in model]
+        return {k: ordered_like(value[k], model.get(k)) for k in keys}
+    if isinstance(value, list) and isinstance(model, list):
+        return [ordered_like(item, model[i] if i < len(model) else None) for i, item in enumerate(value)]
+    return value
 
 
 def find(root: Path) -> list[Path]:

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from ..runtime.json_words import json_problem
+
 READ = 1 << 18  # what NDJSON is read by, at most: a block of inputs (about 500 of 500 bytes)
 
 # An integer of 20 digits, or of 19 below zero, may lie outside 64 bits, which orjson would read as a
@@ -45,7 +47,9 @@ def read_event(data: bytes, where: str) -> Any:
         return parse_json(data)
     except UnicodeDecodeError as exc:
         return Unreadable(f"{where}: not valid UTF-8 (byte {exc.start + 1} is 0x{data[exc.start]:02x})", data)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
+        return Unreadable(f"{where}: not valid JSON: {json_problem(exc)}", data)
+    except ValueError as exc:  # what json refuses beyond its grammar (an integer too long to read)
         return Unreadable(f"{where}: not valid JSON ({exc})", data)
     except RecursionError:
         return Unreadable(f"{where}: nested too deeply to read", data)

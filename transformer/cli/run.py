@@ -23,6 +23,8 @@ from .common import (
     canned_lookup,
     check_streams,
     destination_and_settings,
+    note,
+    report_lookups,
     say,
 )
 from .inputs import read_blocks
@@ -50,7 +52,7 @@ def add_command(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     destination, settings = destination_and_settings(args)
-    lookup = None if args.lookups is None else canned_lookup(args.lookups)
+    lookup = None if args.lookups is None else canned_lookup(args.lookups, destination, settings)
     if args.batch and not destination.supports_batching:
         raise UsageError(f"destination {destination.name} declares no batching")
     try:
@@ -100,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
     summary += f", {counts[NO_REQUEST]} with no request" if destination.fans_out else ""
     summary += f"; {written} lines written" if args.batch else ""
     summary += "; interrupted" if interrupted else ""
-    say(summary)
+    note(summary)
+    report_lookups(lookup)
     return EXIT_INTERRUPTED if interrupted else EXIT_EVENT_ERRORS if errors else EXIT_OK
 
 

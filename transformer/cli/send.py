@@ -29,6 +29,7 @@ from .common import (
     canned_lookup,
     check_streams,
     destination_and_settings,
+    report_lookups,
 )
 from .inputs import read_events
 from .output import line_writer
@@ -48,6 +49,8 @@ def add_command(commands: Any) -> None:
     send.add_argument("--settings", "-s", required=True, type=Path, help="the destination's settings (YAML or JSON)")
     send.add_argument("--lookups", default="live", metavar="live|FILE",
                       help="'live' (default): perform look-ups over HTTP; FILE: canned answers, URL -> {status, body}")
+    send.add_argument("--lookups-may-miss", action="store_true",
+                      help="with a FILE: send even while no look-up has matched an entry (each miss answers 404)")
     send.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
                       help=f"requests under way at once (default {DEFAULT_CONCURRENCY})")
     send.add_argument("--dead-letter", type=Path, metavar="FILE",
@@ -74,7 +77,8 @@ def _send(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("transformer send needs the [http] extra: pip install 'event-transformer[http]'") from None
     destination, settings = destination_and_settings(args)  # a name means ./mappings/NAME in a checkout
-    canned = None if args.lookups == "live" else canned_lookup(Path(args.lookups))
+    canned = None if args.lookups == "live" else canned_lookup(Path(args.lookups), destination, settings,
+                                                                    not (args.dry_run or args.lookups_may_miss))
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
@@ -87,8 +91,11 @@ def _send(args: argparse.Namespace) -> int:
     with Sender(destination, concurrency=args.concurrency, timeout=args.timeout, rate_limit=rate_limit) as sender:
         lookup = canned or sender.lookup
         if args.dry_run:
-            return _dry_run(destination, settings, names, lookup, batch)
+            code = _dry_run(destination, settings, names, lookup, batch)
+            report_lookups(canned)
+            return code
         with contextlib.ExitStack() as stack:
+            stack.callback(report_lookups, canned)  # after the summary, however the run ends
             journal = stack.enter_context(_journal(args.journal, UsageError)) if args.journal else None
             dead_letter = stack.enter_context(_open(args.dead_letter, UsageError)) if args.dead_letter else None
             if args.metrics_port is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.destination import Destination
+from ..runtime.json_words import json_problem
 from ..runtime.lookups import Lookup
 
 
@@ -46,6 +47,9 @@ def process_text(destination: Destination, settings: Any, text: str | bytes, met
     is an error result (400) in its place."""
     try:
         message = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {"error": f"{destination.name}: the event is not valid JSON: {json_problem(exc)}", "statusCode": 400,
+                "metadata": metadata}
     except ValueError as exc:
         return _not_json(destination, exc, metadata)
     return destination.process_one({"message": message, "destination": {"Config": settings}, "metadata": metadata},

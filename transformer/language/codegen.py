@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from ..errors import TransformError
@@ -48,7 +47,21 @@ def sources_of(*nodes: Node) -> tuple[str, ...]:
 UNSET: Any = object()
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
-NO_KEYS: Mapping[str, Any] = MappingProxyType({})  # what a path reads keys of when the value there is no object
+
+
+class _NoKeys(dict[str, Any]):
+    """An empty object that refuses to change. A dict, so that generated code reads it with
+    dict.get at C speed: a MappingProxyType's get is a method call on the mapping it wraps."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("NO_KEYS is read-only")
+
+    __setitem__ = __delitem__ = setdefault = pop = popitem = update = clear = __ior__ = _refuse
+
+
+NO_KEYS: Mapping[str, Any] = _NoKeys()  # what a path reads keys of when the value there is no object
 _function_ids = itertools.count()
 # Where tracing functions (a Plan with tracing=True, built only for explain) append their records.
 TRACE: ContextVar[list[tuple[Any, ...]]] = ContextVar("transformer_trace")
@@ -108,11 +121,12 @@ class Plan:
     """
 
     def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn],
-                 tracing: bool = False) -> None:
+                 tracing: bool = False, annotated: bool = False) -> None:
         self.event_type = event_type
         self.lets = lets
         self.shared = shared
         self.tracing = tracing  # the variant for explain: the same code plus trace records (see explain.py)
+        self.annotated = annotated  # the variant for reading (listing.py): the same code plus file:line comments
 
     def function(self, node: Node) -> Fn:
         """The generated function computing ``node`` for this plan (built once)."""
@@ -136,10 +150,14 @@ class Gen:
         self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
                                         "as_text": as_text, "bounded_text": bounded_text, "TransformError": TransformError, "StepError": StepError}
         self.prefixes: dict[tuple[bool, tuple[str, ...]], str] = {}
+        # Each prefix local's reads: (first line, end line) in self.lines, and its parent local.
+        self.prefix_reads: dict[str, list[tuple[int, int]]] = {}
+        self.prefix_parent: dict[str, tuple[str, str, bool]] = {}  # local -> (parent, expression, as_object)
         self.assigned: set[str] = set()  # prefix locals certainly set where the next line runs
         self.reads_event_object = False
         self.used_event_type = False
         self.tracing = plan.tracing
+        self.annotated = plan.annotated
         self.trace_to = "tr"  # the local list trace records go to
         self.recording = False  # emitting a rule again, on its error path, to record what it tried
 
@@ -222,12 +240,38 @@ class Gen:
             return "evo" if as_object else "ev"
         local = self.prefixes.setdefault((as_object, keys), f"_p{len(self.prefixes)}")
         if local not in self.assigned:
-            self.line(f"{local} = {self.read(keys)}")
+            expression = self.read(keys)  # writes the parent's read first, where needed
+            start = len(self.lines)
+            self.line(f"{local} = {expression}")
             if as_object:
                 with self.block(f"if not isinstance({local}, dict):"):
                     self.line(f"{local} = NO_KEYS")
+            self.prefix_reads.setdefault(local, []).append((start, len(self.lines)))
+            parent = self._prefix(keys[:-1], not is_index(keys[-1])) if len(keys) > 1 else "ev"
+            self.prefix_parent[local] = (parent, expression, as_object)
             self.assigned.add(local)
         return local
+
+    def _hoisted(self) -> tuple[list[str], list[str]]:
+        """The function's head lines reading each prefix read in more than one place (in blocks
+        that do not see each other's reads: `traits` under each of thirty `first`s), and the body
+        without those reads. A prefix read is a dict read and a type test, cheaper than a second one."""
+        hoisted: set[str] = set()
+        for local, spans in self.prefix_reads.items():
+            while len(spans) > 1 and local.startswith("_p") and local not in hoisted:
+                hoisted.add(local)  # with its parents, which its read needs
+                local = self.prefix_parent[local][0]
+                spans = [(0, 0), (0, 0)]
+        if not hoisted:
+            return [], self.lines
+        dropped = {n for local in hoisted for start, end in self.prefix_reads[local] for n in range(start, end)}
+        head = []
+        for local in sorted(hoisted, key=lambda name: self.prefix_reads[name][0][0]):
+            _, expression, as_object = self.prefix_parent[local]
+            head.append(f"    {local} = {expression}")
+            if as_object:
+                head += [f"    if not isinstance({local}, dict):", f"        {local} = NO_KEYS"]
+        return head, [line for n, line in enumerate(self.lines) if n not in dropped]
 
     def function(self, node: Node) -> Fn:
         """Another rule's generated function, to call from this one; a per-type one makes this per type."""
@@ -237,15 +281,28 @@ class Gen:
         return function
 
     def let(self, name: str) -> str:
-        """A global name for the generated function of let binding ``name``."""
-        return self.const(self.function(self.plan.lets[name]))
+        """A global name for the generated function of let binding ``name`` (``let_NAME`` in an
+        annotated plan, so that a reader sees which let is called)."""
+        function = self.function(self.plan.lets[name])
+        constant = self.const(function)  # in both variants, so that their other names are the same
+        if not self.annotated:
+            return constant
+        global_name = "let_" + "".join(c if c.isalnum() else "_" for c in name)
+        self.globals[global_name] = function
+        return global_name
+
+    def note(self, text: str) -> None:
+        """In an annotated plan only, a comment line (where a rule is written)."""
+        if self.annotated:
+            self.line("# " + text.replace("\n", " "))
 
     def build(self, node: Node) -> Fn:
         node.emit(self, "_r")
+        prefixes, body = self._hoisted()
         head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else []),
-                *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else [])]
+                *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else []), *prefixes]
         name = f"rule_{next(_function_ids)}"
-        source = "\n".join([f"def {name}(ctx):", *head, *self.lines, "    return _r", ""])
+        source = "\n".join([f"def {name}(ctx):", *head, *body, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)
         exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
         function: Fn = namespace[name]

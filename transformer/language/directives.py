@@ -66,6 +66,8 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
             value = searching(event)
         except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
             raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
+        except TypeError:  # the jmespath library orders a string against a number by raising
+            raise TransformError(f"{label}: JMESPath failed on this event (it compared a string with a number)") from None
         return fresh(value, label) if is_present(value) else MISSING
 
     if "from" not in spec:

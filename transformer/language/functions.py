@@ -250,13 +250,27 @@ def prune(value: Any) -> Any:
     return _pruned(value)
 
 
+_PLAIN_SCALARS = frozenset({str, int, float, bool})  # never equal to {} or []
+
+
 def _pruned(value: Any) -> Any:
-    if isinstance(value, dict):
-        kept = {key: _pruned(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item is not None and item != {} and item != []}
-    if isinstance(value, list):
-        return [item for item in map(_pruned, value) if item is not None and item != {} and item != []]
-    return value
+    # One pass, each value tested where it stands: a plain scalar is kept without a call.
+    if isinstance(value, list):  # as an object keyed by index, in order
+        return list(_pruned(dict(enumerate(value))).values())
+    if not isinstance(value, dict):
+        return value
+    kept: dict[Any, Any] = {}
+    for key, item in value.items():
+        cls = item.__class__
+        if cls in _PLAIN_SCALARS:
+            kept[key] = item
+        elif cls is dict or cls is list or isinstance(item, (dict, list)):
+            item = _pruned(item)
+            if item:  # not {} or [] once pruned
+                kept[key] = item
+        elif item is not None and item != {} and item != []:
+            kept[key] = item
+    return kept
 
 
 COERCIONS["prune"] = prune  # listed apart from the table above, after its definition

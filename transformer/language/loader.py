@@ -395,6 +395,12 @@ def tracing_plans(mapping: Mapping) -> dict[str | None, EventPlan]:
     return {event_type: _generate(event_type, *parts, generated, tracing=True) for event_type, parts in rules.items()}
 
 
+def annotated_plan(mapping: Mapping, event_type: str) -> EventPlan:
+    """One event type's functions generated again with a comment naming each rule's file:line,
+    for reading them (``transformer compile``): the code transform runs, plus comments."""
+    return _generate(event_type, *mapping.rules[event_type], {}, annotated=True)
+
+
 def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: YamlPath,
            problems: list[Problem]) -> tuple[int, str | None]:
     """A size limit: a number, or ``{setting: name}`` for an integer setting whose default is the
@@ -418,9 +424,9 @@ def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: Yam
 
 def _generate(event_type: str | None, file_name: str, lets: dict[str, Node], request: dict[str, Any],
               body: Node | None, checks: list[_CheckSpec], fan_out: FanOut | None,
-              generated: dict[tuple[int, str | None], Fn], tracing: bool = False) -> EventPlan:
+              generated: dict[tuple[int, str | None], Fn], tracing: bool = False, annotated: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
-    plan = Plan(event_type, lets, generated, tracing)
+    plan = Plan(event_type, lets, generated, tracing, annotated)
 
     def part(node: Node) -> Part:
         return Part(plan.function(node), node.settings_only)

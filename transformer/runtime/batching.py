@@ -23,7 +23,7 @@ from ..errors import TransformError
 from ..language.codegen import Context
 from ..language.loader import Batching
 from .values import MISSING, type_name
-from .wire import compact_json, request_description
+from .wire import compact_json, json_size, request_description
 
 OPEN_BATCHES = 16  # batches being filled at once, one per key; a new key past it closes the oldest
 HELD_BATCHES = 16  # full batches waiting behind the oldest open one
@@ -214,7 +214,7 @@ class Packer:
         if group is None:
             return result, None, 0, []
         body = result["output"]["body"]["JSON"]
-        event_bytes = len(compact_json(body).encode("utf-8")) - (2 if self.spec.array and body.__class__ is list else 0)
+        event_bytes = json_size(body) - (2 if self.spec.array and body.__class__ is list else 0)
         if event_bytes > self.spec.max_event_bytes:
             return self._error(result, f"the event is {event_bytes} bytes, over the batch limit of "
                                        f"{self.spec.max_event_bytes} bytes per event"), None, 0, []
@@ -224,7 +224,7 @@ class Packer:
             if len(items) > limit:  # never split: it could not be sent whole
                 return self._error(result, f"the event has {len(items)} {name}, over the batch limit of "
                                            f"{limit} {name} per request"), None, 0, []
-            lists.append((len(items), len(compact_json(items).encode("utf-8")) - 2 if items else 0))
+            lists.append((len(items), json_size(items) - 2 if items else 0))
         return None, group, event_bytes, lists
 
     def _error(self, result: dict[str, Any], message: str, status_code: int = 400) -> dict[str, Any]:

@@ -5,16 +5,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, TransformError
-from ..language.codegen import TRACE
 from ..language.delivery_rules import DeliveryRules
-from ..language.loader import Batching, EventPlan, load_mapping, tracing_plans
+from ..language.listing import GeneratedRule, generated_rules
+from ..language.loader import Batching, EventPlan, load_mapping
 from ..language.loader import Mapping as CompiledMapping
-from .explain import TOO_DEEP, Secrets, explanation
+from ..language.suggest import did_you_mean
 from .failures import event_error
-from .lookups import Lookup, shown_url
+from .lookups import Lookup
 from .processor import Processor
 from .request import RequestBuilder, TypeState
 from .settings import SettingsChecker, SettingsState
+from .tracing import Tracer
 from .values import MISSING, is_present, type_name
 from .wire import json_bytes
 
@@ -39,7 +40,7 @@ class Destination(Processor):
         self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
                                          mapping.settings_errors)
         self._requests = RequestBuilder(mapping)
-        self._tracing: dict[str | None, EventPlan] | None = None  # explain's variant, generated on its first call
+        self._tracer = Tracer(self.name, mapping, self._settings, self._transform)
         self.fans_out = any(plan.for_each is not None for plan in [*mapping.plans.values(), mapping.other] if plan)
 
     @classmethod
@@ -52,6 +53,11 @@ class Destination(Processor):
     @property
     def folder(self) -> Path:
         return self._mapping.folder
+
+    @property
+    def setting_names(self) -> tuple[str, ...]:
+        """The settings the mapping declares."""
+        return tuple(self._mapping.settings_schema.get("properties", {}))
 
     @property
     def secret_settings(self) -> tuple[str, ...]:
@@ -160,7 +166,8 @@ class Destination(Processor):
             raise outputs[0]
         return outputs[0]
 
-    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
+    def explain(self, message: Any, settings: Any, *, lookup: Lookup | None = None,
+                field: str | None = None) -> dict[str, Any]:
         """Why ``transform`` gives what it gives for this event: the result and, for each output
         field (and each rule that left one out), the file, line and rule that decided it, where the
         value came from (event paths, settings, let bindings, look-ups), and what was tried on the
@@ -176,45 +183,20 @@ class Destination(Processor):
         A value derived from a secret setting shows as ``[redacted]``, and so does a request
         endpoint, header or parameter holding a secret's value; a look-up's URL shows as in
         messages. Keys and the engine's own words are never changed. The tracing functions are
-        generated on the first call; ``transform`` never runs them."""
-        if self._tracing is None:
-            self._tracing = tracing_plans(self._mapping)
-        try:
-            secrets = Secrets(frozenset(self._mapping.secrets), self._settings.state(settings).secrets)
-        except TransformError:  # invalid settings: the event is that error, and no rule runs
-            secrets = Secrets()
-        asked: list[dict[str, Any]] = []
+        generated on the first call; ``transform`` never runs them. With ``field`` (``"body.email"``),
+        ``fields`` holds only that field's trace and ``selected`` names it; a field no rule of the
+        event type gives is a ValueError naming the closest one."""
+        return self._tracer.explain(message, settings, lookup, field)
 
-        def recording(request: dict[str, Any]) -> tuple[int, Any]:
-            url = shown_url(request["endpoint"], secrets.values)  # as a message shows it
-            entry = {**request.get("lookup", {}), "request": f"{request['method']} {url}", "status": None}
-            asked.append(entry)
-            answer: tuple[int, Any] = lookup(request)  # type: ignore[misc]  # only given when there is one
-            entry["status"] = answer[0] if isinstance(answer, tuple) and answer else None
-            return answer
-
-        records: list[tuple[Any, ...]] = []
-        token = TRACE.set(records)
-        outcome: dict[str, Any]
-        try:
-            request = self._transform(message, settings, recording if lookup is not None else None, self._tracing)
-            json_bytes(request)  # as transform does: text that could never be sent makes the event an error
-            outcome = {"request": request}
-        except Exception as exc:
-            error = event_error(exc, self.name, message)
-            outcome = {"error": {"message": error.message, "status_code": error.status_code}}
-        finally:
-            TRACE.reset(token)
-        event_type = dict.get(message, "type") if isinstance(message, dict) else None  # a subclass's get may raise
-        key = event_type.lower() if isinstance(event_type, str) else None
-        plan = (self._mapping.plans.get(key) or self._mapping.other) if key else None
-        fields, shown = explanation(records, lookups=asked, request=outcome.get("request"), secrets=secrets)
-        if shown is not None:
-            outcome = {"request": shown}
-        data = {"destination": self.name, "event_type": key, "file": plan.file if plan else None, **outcome,
-                "lookups": asked, "fields": fields}
-        cut: dict[str, Any] = _cut_deep(data)
-        return cut
+    def generated_code(self, event_type: str) -> list[GeneratedRule]:
+        """The Python generated for ``event_type``'s rules, to read: each rule root (method,
+        endpoint, headers, params, body, validate conditions) and each let it calls, commented with
+        the file:line of every rule. Generated afresh (the same code transform runs, plus comments).
+        An event type the mapping does not declare is a ValueError naming the closest one."""
+        if event_type not in self._mapping.rules:
+            raise ValueError(f"{self.name} declares no event type {event_type!r}"
+                             f"{did_you_mean(event_type, self.event_types)} (declared: {', '.join(self.event_types)})")
+        return generated_rules(self._mapping, event_type)
 
     def _other(self, event_type: Any) -> EventPlan:
         """The plan of a type ``events`` does not name: other_events' file, else its error."""
@@ -227,7 +209,8 @@ class Destination(Processor):
         shown = event_type if len(event_type) <= 60 else event_type[:57] + "..."
         if self._mapping.other_error is not None:  # the mapping's words; {type} is the type as given
             raise TransformError(self._mapping.other_error.replace("{type}", shown))
-        raise TransformError(f"Event type {shown!r} is not supported (supported: {', '.join(self.event_types)})")
+        raise TransformError(f"Event type {shown!r} is not supported{did_you_mean(event_type, self.event_types)} "
+                             f"(supported: {', '.join(self.event_types)})")
 
     def needed_lookups(self, message: Any, settings: Any) -> list[dict[str, Any]]:
         """The look-ups ``transform`` may ask for this event, in the order it would ask them (as if
@@ -267,18 +250,3 @@ def _named(exc: Exception, name: str) -> Exception:
     if isinstance(exc, TransformError):
         return TransformError(f"{name}: {exc.message}", exc.status_code)
     return exc
-
-
-def _cut_deep(value: Any, depth: int = 0) -> Any:
-    """A copy of ``value`` with what is nested deeper than any request may be (an event's value
-    read as it came) cut short."""
-    if isinstance(value, (dict, list)) and depth > _SHOWN_DEPTH:
-        return TOO_DEEP
-    if isinstance(value, dict):
-        return {k: _cut_deep(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_cut_deep(item, depth + 1) for item in value]
-    return value
-
-
-_SHOWN_DEPTH = 200  # twice what a request may nest; the explanation nests values a few levels down

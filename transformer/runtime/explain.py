@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from ..language.codegen import Gen, Node
+from ..language.suggest import did_you_mean
 from ..language.yamlsource import Source, YamlPath, format_path
 from .values import MISSING
 
@@ -93,6 +94,7 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
     """``node``, noting in a tracing plan when it starts and the value it gives."""
 
     def emit(gen: Gen, target: str) -> None:
+        gen.note(f"{info.where}  {info.rule}: {info.directive}")
         if not gen.tracing:
             node.emit(gen, target)
             return
@@ -108,6 +110,7 @@ def traced_condition(node: Node, info: RuleInfo) -> Node:
     """A condition that, in a tracing plan, notes its result."""
 
     def emit(gen: Gen, target: str) -> None:
+        gen.note(f"{info.where}  {info.rule}: when {info.directive}")
         node.emit(gen, target)
         if gen.tracing:
             gen.trace(repr("condition"), gen.const(info), target)
@@ -410,14 +413,44 @@ def _short(value: Any) -> str:
 
 # -- text ----------------------------------------------------------------------------------------
 
+def select_field(data: dict[str, Any], wanted: str) -> dict[str, Any]:
+    """``data`` with only the trace of the field ``wanted`` (``body.email``): the rules that give
+    it, the fields below it (``body``) or the field that holds it (``body.emails.0.email``). A
+    field no rule of this event type gives is a ValueError naming the closest one."""
+    def holds(name: str) -> bool:
+        return name == wanted or name.startswith(wanted + ".") or wanted.startswith(name + ".")
+
+    chosen = [entry for entry in data["fields"] if holds(entry["field"])]
+    if not chosen:
+        names = [entry["field"] for entry in data["fields"]]
+        raise ValueError(f"no rule of {data['destination']} {data['event_type'] or '?'} gives the field {wanted!r}"
+                         f"{did_you_mean(wanted, names)}")
+    return {**data, "fields": chosen, "selected": wanted}
+
+
+def _summary(data: dict[str, Any]) -> list[str]:
+    """The first lines: what came out, how many fields were sent or left out, the look-ups' answers."""
+    counts: dict[str, int] = {}
+    for entry in data["fields"]:
+        counts[entry["result"]] = counts.get(entry["result"], 0) + 1
+    head = (f"{data['request']['method']} {data['request']['endpoint']}" if "request" in data
+            else f"error {data['error']['status_code']}: {data['error']['message']}")
+    answers = ", ".join(str(asked["status"]) for asked in data["lookups"])
+    lines = [f"summary: {head}; " + ", ".join(f"{n} {result}" for result, n in counts.items())
+             + (f"; look-ups answered {answers}" if answers else "")]
+    if "selected" not in data:
+        sent = [entry["field"] for entry in data["fields"] if entry["result"] == "sent"]
+        lines.append(f"sent: {', '.join(sent) or 'nothing'} (one field's trace: --field NAME)")
+    return lines
+
+
 def render(data: dict[str, Any]) -> str:
-    """``Destination.explain``'s data as text for a person."""
+    """``Destination.explain``'s data as text for a person: a summary first, then the request and
+    each field's trace (only the selected field's, and no whole request, after ``select_field``)."""
     lines = [f"{data['destination']} {data['event_type'] or '?'} event"
-             + (f", rules in {data['file']}" if data.get("file") else "")]
-    if "request" in data:
+             + (f", rules in {data['file']}" if data.get("file") else ""), *_summary(data)]
+    if "request" in data and "selected" not in data:  # one field's value is in its own trace below
         lines.append(json.dumps(data["request"], indent=2, ensure_ascii=False))
-    else:
-        lines.append(f"error {data['error']['status_code']}: {data['error']['message']}")
     for asked in data["lookups"]:
         lines.append(f"look-up {asked['kind']}: {asked['request']} -> {asked['status']}")
     for entry in data["fields"]:

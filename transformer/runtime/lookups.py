@@ -91,6 +91,8 @@ class Asker:
             answer = self.function(request)
         except KeyboardInterrupt:
             raise
+        except TransformError as exc:  # the function's own refusal (see cli/canned.py): its words, its status
+            raise TransformError(f"{label}: {exc.message}", exc.status_code) from None
         except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
             raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {self.where(kind, url)}",
                                  502) from None

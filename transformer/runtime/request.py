@@ -14,7 +14,7 @@ from ..language.loader import Mapping as CompiledMapping
 from .lookups import Asker, Lookup
 from .settings import SettingsState
 from .values import MISSING, type_name
-from .wire import compact_json, request_description
+from .wire import json_size, request_description
 
 
 class TypeState:
@@ -150,7 +150,7 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
     params = _with_rules(static.params, static.param_rules, ctx)
     limit = static.max_body_bytes
     if limit is not None:
-        size = len(compact_json(body).encode("utf-8"))
+        size = json_size(body)
         if size > limit:
             raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
     return request_description(method, endpoint, headers, params, body)

@@ -191,22 +191,12 @@ class Workspace:
         forms = secret_forms([value for settings in _all_settings(data) for name in self.destination.secret_settings
                               if isinstance(value := settings.get(name), str) and value])
         before = _pretty(_redact(expected, forms))
-        after = _pretty(_redact(_ordered_like(actual, expected), forms))
+        after = _pretty(_redact(fixtures.ordered_like(actual, expected), forms))
         return [line.rstrip("\n") for line in difflib.unified_diff(before, after, "expected", "actual")]
 
 
 def _pretty(value: Any) -> list[str]:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").splitlines(keepends=True)
-
-
-def _ordered_like(value: Any, model: Any) -> Any:
-    """``value`` with each object's keys in the order ``model`` has them (new keys after)."""
-    if isinstance(value, dict) and isinstance(model, dict):
-        keys = [k for k in model if k in value] + [k for k in value if k not in model]
-        return {k: _ordered_like(value[k], model.get(k)) for k in keys}
-    if isinstance(value, list) and isinstance(model, list):
-        return [_ordered_like(item, model[i] if i < len(model) else None) for i, item in enumerate(value)]
-    return value
 
 
 def _all_settings(data: dict[str, Any]) -> list[dict[str, Any]]:
