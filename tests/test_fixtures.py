@@ -65,6 +65,13 @@ def test_transformer_test_runs_the_example_fixtures(monkeypatch: pytest.MonkeyPa
     assert cli.main(["test", "examples/fixtures/braze", "--mappings", "examples/mappings/braze"]) == 0, capsys.readouterr()
 
 
+def test_meta_capi_example_has_its_hand_checked_fixtures(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(list((EXAMPLES / "fixtures" / "meta_capi").glob("*.json"))) >= 20
+    monkeypatch.chdir(ROOT.parent)
+    assert cli.main(["test", "examples/fixtures/meta_capi", "--mappings", "examples/mappings/meta_capi"]) == 0, capsys.readouterr()
+
+
 def test_a_fixture_fails_when_the_destination_modifies_its_input(monkeypatch: pytest.MonkeyPatch) -> None:
     destination = _destination("kustomer")
     data = fixtures.read(ROOT / "kustomer" / "track-session-and-tracking-ids-camel-case.json")
