@@ -14,6 +14,7 @@ import transformer
 from tests.docs_pages import page
 from transformer.runtime import batching
 
+ROOT = Path(__file__).resolve().parent.parent
 SEGMENT = transformer.load("segment")
 
 # A destination with small limits, so the window's bounds are reached with few events. Only
@@ -378,3 +379,16 @@ def test_the_docs_batch_concat_example(tmp_path: Path) -> None:
     assert braze_like.batch_limits()["concat"] == {"attributes": 75, "events": 75, "purchases": 75}
     [batch] = braze_like.batch(list_results(braze_like, [{"events": ["e1"]}, {"purchases": ["p"], "events": ["e2"]}]))
     assert batch["output"]["body"]["JSON"] == {"events": ["e1", "e2"], "purchases": ["p"]}
+
+
+def test_requests_whose_params_differ_never_share_a_batch(tmp_path: Path) -> None:
+    """A setting may put a credential in a query parameter: inputs with other settings must not be
+    packed under the first one's (the Meta example's access_token)."""
+    meta = transformer.load(ROOT / "examples" / "mappings" / "meta_capi")
+    event = {"type": "page", "messageId": "m-1", "timestamp": "2024-01-02T03:04:05Z", "name": "Home",
+             "context": {"page": {"url": "https://shop.example.com/"}, "userAgent": "Mozilla/5.0", "ip": "203.0.113.7"}}
+    results = [{"output": meta.transform(event, {"pixelId": "1234567890", "accessToken": token}), "statusCode": 200,
+                "metadata": index} for index, token in enumerate(["token-a", "token-b", "token-a"])]
+    packed = meta.batch(results)
+    assert [(r["output"]["params"]["access_token"], r["metadata"]) for r in packed] == [("token-a", [0, 2]),
+                                                                                        ("token-b", [1])]

@@ -1,6 +1,6 @@
 """Pack request descriptions into batch requests under a destination's declared limits.
 
-Results are grouped by key (batch endpoint, method and headers) within a bounded window: a
+Results are grouped by key (batch endpoint, method, headers and params) within a bounded window: a
 result joins the open batch of its key wherever it stands, so keys that interleave still fill
 whole batches. One order rule holds: everything stands where its first event stood. A batch
 comes out where its first event stood; a result that passes through (an error, or a request the
@@ -233,7 +233,7 @@ class Packer:
     def group(self, request: dict[str, Any]) -> tuple[str, str, str] | None:
         """(key, batch endpoint, the body's other keys) of a request, or None when it passes
         through single (``batch.when`` is false for it, or the batch endpoint rule gives nothing).
-        Only requests bound for the same batch endpoint with the same method and headers (and,
+        Only requests bound for the same batch endpoint with the same method, headers and params (and,
         with concat, equal keys besides the lists) share a key."""
         ctx = Context(request, {}, {}, None)
         if self.spec.when is not None and not self.spec.when(ctx):
@@ -246,8 +246,10 @@ class Packer:
         others = ""
         if self.spec.concat:
             others = self._others(request["body"]["JSON"])
-        # As JSON text: always hashable, whatever the headers hold.
-        key = compact_json([request["method"], endpoint, sorted(request["headers"].items()), others])
+        # As JSON text: always hashable, whatever the headers hold. The params count too: a setting
+        # may put a credential there, and inputs with other settings must not share its batch.
+        key = compact_json([request["method"], endpoint, sorted(request["headers"].items()),
+                            sorted(request["params"].items()), others])
         return key, endpoint, others
 
     def _others(self, body: Any) -> str:

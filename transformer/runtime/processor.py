@@ -134,7 +134,7 @@ class Processor:
         group results themselves (Beam's GroupByKey, a Spark partition sorted by key) before
         calling ``batch`` on each group.
 
-        The key is a digest of the batch endpoint, method and headers: the same on every worker,
+        The key is a digest of the batch endpoint, method, headers and params: the same on every worker,
         and safe to log (the headers hold credentials, the digest does not show them)."""
         return Packer(self._batching(), self.name).key(result)
 
