@@ -119,7 +119,7 @@ def test_run_writes_a_line_per_result_and_counts_no_request(tmp_path: Path, caps
         results = [json.loads(line) for line in out.splitlines()]
         assert code == 0
         assert [(r["statusCode"], r["metadata"]["line"]) for r in results] == [(200, 1), (200, 1), (204, 2), (200, 3)]
-        assert err.splitlines()[-1] == "fanout_demo: 4 events, 3 transformed, 0 errors, 1 with no request"
+        assert err.splitlines()[-1] == "fanout_demo: 3 events, 4 results: 3 requests, 0 errors, 1 with no request"
 
 
 def test_send_delivers_each_request_and_skips_none(tmp_path: Path, capsys: Any) -> None:

@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = Progress(enabled=sys.stderr is not None and sys.stderr.isatty() and not args.no_progress)
     counts: Counter[int] = Counter()
+    inputs = [0]  # with fan-out, an input may give several results (or one with no request)
     # Events are transformed a block at a time: here, the lines each read of the input brought (so
     # no result waits for input yet to arrive), by --jobs workers too (JSON array elements: CHUNK at a time).
     work = partial(transform_block, destination, settings, lookup, not args.batch)
@@ -75,9 +76,10 @@ def _run(args: argparse.Namespace) -> int:
     def results() -> Iterator[Any]:
         """Each block's results, counted: its output lines as one bytes, or (batching) its results."""
         blocks = _blocks_of_jobs(work, names, jobs) if jobs > 1 else map(work, read_blocks(names))
-        for statuses, block in blocks:
+        for statuses, read, block in blocks:
             counts.update(statuses)
-            progress.advance(len(statuses))
+            inputs[0] += read
+            progress.advance(read)
             yield block
 
     write = line_writer()
@@ -96,10 +98,12 @@ def _run(args: argparse.Namespace) -> int:
     total = sum(counts.values())
     errors = total - counts[200] - counts[NO_REQUEST]
     by_status = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()) if status not in (200, NO_REQUEST))
-    summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
-    summary += f" ({by_status})" if errors else ""
-    # With fan-out a line is a result, not an input: one input may give several, or one with no request.
-    summary += f", {counts[NO_REQUEST]} with no request" if destination.fans_out else ""
+    if destination.fans_out:  # a line is a result: an input may give several, or one with no request
+        summary = (f"{destination.name}: {inputs[0]} events, {total} results: {counts[200]} requests, "
+                   f"{errors} errors" + (f" ({by_status})" if errors else "") + f", {counts[NO_REQUEST]} with no request")
+    else:
+        summary = f"{destination.name}: {total} events, {counts[200]} transformed, {errors} errors"
+        summary += f" ({by_status})" if errors else ""
     summary += f"; {written} lines written" if args.batch else ""
     summary += "; interrupted" if interrupted else ""
     note(summary)
@@ -108,9 +112,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def transform_block(destination: Destination, settings: Any, lookup: Any, encode: bool,
-                     block: Block) -> tuple[list[int], Any]:
+                     block: Block) -> tuple[list[int], int, Any]:
     """The results of a block of inputs (run's own or a --jobs worker's), as one bytes of output
-    lines when ``encode``, else as a list, with their status codes for the summary."""
+    lines when ``encode``, else as a list, with their status codes and the number of inputs for
+    the summary."""
     config = {"Config": settings}  # one for every input: the engine only reads it
     process_one = destination.process_one
     fans_out = destination.fans_out
@@ -119,7 +124,9 @@ def transform_block(destination: Destination, settings: Any, lookup: Any, encode
     # Each line is copied in as soon as it is encoded, and dropped: holding a block's lines (each
     # its own allocation) until a join cost 2 µs an event more.
     lines = bytearray()
+    read = 0
     for metadata, message in block.records() if isinstance(block, Lines) else block:
+        read += 1
         result: dict[str, Any]
         if message.__class__ is Unreadable:
             result = {"error": message.reason, "statusCode": 400, "metadata": metadata}
@@ -139,10 +146,10 @@ def transform_block(destination: Destination, settings: Any, lookup: Any, encode
             lines += line_bytes(result)
         else:
             results.append(result)
-    return statuses, bytes(lines) if encode else results
+    return statuses, read, bytes(lines) if encode else results
 
 
-def _blocks_of_jobs(work: Any, names: list[str], jobs: int) -> Iterator[tuple[list[int], Any]]:
+def _blocks_of_jobs(work: Any, names: list[str], jobs: int) -> Iterator[tuple[list[int], int, Any]]:
     try:
         # NDJSON lines travel as plain bytes, parsed by the workers: pickling an object per line
         # cost more than parsing it, and splitting them into inputs cost the reading process as much.
