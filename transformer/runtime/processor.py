@@ -1,5 +1,5 @@
 """The processor protocol over any transform: inputs in the processor shape
-X to one result each, in order, and the
+(``{"message", "destination": {"Config"}, "metadata"}``) to one result each, in order, and the
 packing of successful results into batch requests. A Destination is a Processor."""
 from __future__ import annotations
 

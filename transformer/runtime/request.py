@@ -53,11 +53,7 @@ class RequestBuilder:
 
     def build(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
               lookup: Lookup | None, static: TypeState | None = None) -> dict[str, Any]:
-        if static is None:
-            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
-        asker = static.asker
-        if asker is None or asker.function is not lookup:
-            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        static, asker = self._prepared(state, event_type, plan, lookup, static)
         ctx = Context(message, state.settings, static.static_vars, asker)
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
@@ -72,11 +68,7 @@ class RequestBuilder:
         the element bound to ``plan.item_name``; a failing element is its exception, in its place.
         A missing list gives no request; a value that is not a list is the event's error."""
         assert plan.for_each is not None
-        if static is None:
-            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
-        asker = static.asker
-        if asker is None or asker.function is not lookup:
-            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        static, asker = self._prepared(state, event_type, plan, lookup, static)
         items = plan.for_each(Context(message, state.settings, static.static_vars, asker))
         if items is MISSING:
             return []
@@ -90,8 +82,18 @@ class RequestBuilder:
                 body = plan.body(ctx) if plan.body is not None else MISSING
                 out.append(_per_event({} if body is MISSING else body, ctx, static, plan))
             except Exception as exc:  # noqa: BLE001 - each element's failure is its own result
-                out.append(_at_index(exc, plan.file, index))
+                out.append(_at_index(exc, index))
         return out
+
+    def _prepared(self, state: SettingsState, event_type: str, plan: EventPlan, lookup: Lookup | None,
+                  static: TypeState | None) -> tuple[TypeState, Asker]:
+        """The (settings, event type) state, computed on first use, and the Asker for ``lookup``."""
+        if static is None:
+            static = state.types.get(event_type) or self._type_state(state, event_type, plan)
+        asker = static.asker
+        if asker is None or asker.function is not lookup:
+            asker = static.asker = Asker(lookup, static.headers, state.secrets)
+        return static, asker
 
     def every_part(self, state: SettingsState, event_type: str, plan: EventPlan) -> TypeState:
         """A state that runs every request part per event (explain's tracing plans: each is traced)."""
@@ -156,7 +158,7 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
     return request_description(method, endpoint, headers, params, body)
 
 
-def _at_index(exc: Exception, file: str, index: int) -> Exception:
+def _at_index(exc: Exception, index: int) -> Exception:
     """An element's error, naming the element (other exceptions are worded by the caller)."""
     if isinstance(exc, TransformError):
         return TransformError(f"for_each[{index}]: {exc.message}", exc.status_code)
