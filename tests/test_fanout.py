@@ -195,3 +195,12 @@ def test_send_with_a_journal_resends_no_input_whose_every_request_was_delivered(
         with Journal(tmp_path / "journal") as journal, Sender(transformer.load(FOLDER)) as sender:
             again = [(o["outcome"], o["metadata"]) for o in sender.run(items, journal=journal)]
         assert again == [("skipped", 0), ("skipped", 1)] and len(api.received) == sent
+
+
+def test_text_that_is_not_json_is_worded_alike_with_or_without_fan_out() -> None:
+    fanning, plain = transformer.load(FOLDER), transformer.load("kustomer")
+    [fanned] = process_text_each(fanning, SETTINGS, '{"type": "track"', 7)
+    single = process_text(plain, {"apiKey": "k"}, '{"type": "track"', 7)
+    assert fanned["statusCode"] == single["statusCode"] == 400 and fanned["metadata"] == single["metadata"] == 7
+    assert fanned["error"].split(": ", 1)[1] == single["error"].split(": ", 1)[1]
+    assert "not valid JSON: " in fanned["error"]

@@ -45,13 +45,9 @@ def process_text(destination: Destination, settings: Any, text: str | bytes, met
                  lookup: Lookup | None = None) -> dict[str, Any]:
     """One event as JSON text to one result, as ``transformer run`` gives it. Text that is not JSON
     is an error result (400) in its place."""
-    try:
-        message = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return {"error": f"{destination.name}: the event is not valid JSON: {json_problem(exc)}", "statusCode": 400,
-                "metadata": metadata}
-    except ValueError as exc:
-        return _not_json(destination, exc, metadata)
+    message, error = _event(destination, text, metadata)
+    if error is not None:
+        return error
     return destination.process_one({"message": message, "destination": {"Config": settings}, "metadata": metadata},
                                    lookup=lookup)
 
@@ -62,13 +58,20 @@ def process_text_each(destination: Destination, settings: Any, text: str | bytes
     for an event that fans out; one for any other."""
     if not destination.fans_out:
         return [process_text(destination, settings, text, metadata, lookup=lookup)]
-    try:
-        message = json.loads(text)
-    except ValueError as exc:
-        return [_not_json(destination, exc, metadata)]
+    message, error = _event(destination, text, metadata)
+    if error is not None:
+        return [error]
     return destination.process_each({"message": message, "destination": {"Config": settings}, "metadata": metadata},
                                     lookup=lookup)
 
 
-def _not_json(destination: Destination, exc: ValueError, metadata: Any) -> dict[str, Any]:
-    return {"error": f"{destination.name}: the event is not valid JSON ({exc})", "statusCode": 400, "metadata": metadata}
+def _event(destination: Destination, text: str | bytes, metadata: Any) -> tuple[Any, dict[str, Any] | None]:
+    """(the event the text holds, None), or (None, its error result: 400, in its place)."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        reason = f": {json_problem(exc)}"
+    except ValueError as exc:  # bytes that are not UTF-8
+        reason = f" ({exc})"
+    return None, {"error": f"{destination.name}: the event is not valid JSON{reason}", "statusCode": 400,
+                  "metadata": metadata}
