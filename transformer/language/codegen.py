@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import TransformError
@@ -37,6 +37,29 @@ class Node:
     local: str | None = None  # an each element's local: `from` reads it in place, without a copy
     owned: bool = False  # its value is a copy made for this evaluation alone: a step may change it in place
     reads_settings: bool = False  # a let binding whose value may hold a setting's (kept out of messages)
+    asks: bool = False  # a let binding that may ask a look-up (so it is computed once per event, never again)
+    # How many rules use this let binding (counted as they compile; 2 for a use within an each,
+    # which may run it many times): one that a single rule uses is written into that rule's code.
+    uses: list[int] = field(default_factory=lambda: [0])
+
+def memoized(node: Node, key: str) -> Node:
+    """A settings-only condition, computed once in a generated function and read from a local
+    where that computation has certainly run (a `when` on the same settings guards thirty fields;
+    ``key`` says which conditions are the same). Not in a tracing plan: each use is traced there."""
+
+    def emit(gen: Gen, target: str) -> None:
+        if gen.tracing:
+            node.emit(gen, target)
+            return
+        local = gen.memos.get(key)
+        if local is None or local not in gen.assigned:
+            local = gen.memos.setdefault(key, f"_c{len(gen.memos)}")
+            node.emit(gen, local)
+            gen.assigned.add(local)
+        gen.line(f"{target} = {local}")
+
+    return replace(node, emit=emit)
+
 
 def sources_of(*nodes: Node) -> tuple[str, ...]:
     """The event paths ``nodes`` read, each once: a let used twice by each of a chain of lets would
@@ -99,15 +122,25 @@ def bounded_text(text: str, label: str) -> str:
     return text
 
 
+def merge_present(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``Gen.merged`` reads when both objects have keys: ``second`` with each present value
+    of ``first`` over it (the input is not changed: its values are read, and copied where sent)."""
+    merged = dict(second)
+    for key, value in first.items():
+        if value is not None and value != "":
+            merged[key] = value
+    return merged
+
+
 def is_index(key: str) -> bool:
     """A key that is a non-negative integer (``0``, ``12``): also an index into a list."""
     return key.isascii() and key.isdigit() and str(int(key)) == key
 
 
-def read_key(parent: str, key: str) -> str:
-    """An expression for ``key`` of the value in local ``parent``, or MISSING: a key of an object;
-    and, for a key that is an index, also an element of a list."""
-    of_object = f"{parent}.get({key!r}, MISSING) if isinstance({parent}, dict) else MISSING"
+def read_key(parent: str, key: str, missing: str = "MISSING") -> str:
+    """An expression for ``key`` of the value in local ``parent``, or ``missing``: a key of an
+    object; and, for a key that is an index, also an element of a list."""
+    of_object = f"{parent}.get({key!r}, {missing}) if isinstance({parent}, dict) else {missing}"
     if not is_index(key):
         return of_object
     return f"{parent}[{key}] if isinstance({parent}, list) and len({parent}) > {key} else {of_object}"
@@ -148,11 +181,11 @@ class Gen:
         self.depth = 1
         self.names = itertools.count()
         self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
-                                        "as_text": as_text, "bounded_text": bounded_text, "TransformError": TransformError, "StepError": StepError}
-        self.prefixes: dict[tuple[bool, tuple[str, ...]], str] = {}
-        # Each prefix local's reads: (first line, end line) in self.lines, and its parent local.
+                                        "as_text": as_text, "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError, "StepError": StepError}
+        self.prefixes: dict[tuple[Any, ...], str] = {}
+        # Each prefix local's reads: (first line, end line) in self.lines, and its parent locals.
         self.prefix_reads: dict[str, list[tuple[int, int]]] = {}
-        self.prefix_parent: dict[str, tuple[str, str, bool]] = {}  # local -> (parent, expression, as_object)
+        self.prefix_parent: dict[str, tuple[tuple[str, ...], str, bool]] = {}  # local -> (parents, expression, as_object)
         self.assigned: set[str] = set()  # prefix locals certainly set where the next line runs
         self.reads_event_object = False
         self.used_event_type = False
@@ -160,6 +193,7 @@ class Gen:
         self.annotated = plan.annotated
         self.trace_to = "tr"  # the local list trace records go to
         self.recording = False  # emitting a rule again, on its error path, to record what it tried
+        self.memos: dict[str, str] = {}  # a settings-only condition's key -> the local holding its value (see memoized)
 
     @property
     def event_type(self) -> str | None:
@@ -223,14 +257,16 @@ class Gen:
         self.globals[name] = value
         return name
 
-    def read(self, keys: tuple[str, ...]) -> str:
-        """An expression for the event's value at ``keys`` (not empty), or MISSING. Each prefix of
-        the path is read into a local where first needed, so a value found early in a list of paths
-        reads nothing more, and later reads that this one dominates reuse it."""
+    def read(self, keys: tuple[str, ...], missing: str = "MISSING") -> str:
+        """An expression for the event's value at ``keys`` (not empty), or ``missing``. Each prefix
+        of the path is read into a local where first needed, so a value found early in a list of
+        paths reads nothing more, and later reads that this one dominates reuse it."""
         *parents, key = keys
         if is_index(key):
-            return read_key(self._prefix(tuple(parents), as_object=False), key)
-        return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r}, MISSING)"
+            return read_key(self._prefix(tuple(parents), as_object=False), key, missing)
+        if missing == "None":  # dict.get's own default: one argument less to pass
+            return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r})"
+        return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r}, {missing})"
 
     def _prefix(self, keys: tuple[str, ...], as_object: bool) -> str:
         """The local holding the event's value at ``keys``; ``as_object``: that value if it is an
@@ -248,7 +284,23 @@ class Gen:
                     self.line(f"{local} = NO_KEYS")
             self.prefix_reads.setdefault(local, []).append((start, len(self.lines)))
             parent = self._prefix(keys[:-1], not is_index(keys[-1])) if len(keys) > 1 else "ev"
-            self.prefix_parent[local] = (parent, expression, as_object)
+            self.prefix_parent[local] = ((parent,), expression, as_object)
+            self.assigned.add(local)
+        return local
+
+    def merged(self, first: tuple[str, ...], second: tuple[str, ...]) -> str:
+        """A local holding one object to read a key of where a list of paths reads it under
+        ``first``, else under ``second`` (``traits.email``, then ``context.traits.email``): the
+        object at ``second`` with each present value of the one at ``first`` over it. Most events
+        have one of the two (or neither), which is then the object itself: one read, not two."""
+        local = self.prefixes.setdefault(("merged", first, second), f"_p{len(self.prefixes)}")
+        if local not in self.assigned:
+            a, b = self._prefix(first, as_object=True), self._prefix(second, as_object=True)
+            expression = f"{a} if not {b} else {b} if not {a} else merge_present({a}, {b})"
+            start = len(self.lines)
+            self.line(f"{local} = {expression}")
+            self.prefix_reads.setdefault(local, []).append((start, len(self.lines)))
+            self.prefix_parent[local] = ((a, b), expression, False)
             self.assigned.add(local)
         return local
 
@@ -258,10 +310,14 @@ class Gen:
         without those reads. A prefix read is a dict read and a type test, cheaper than a second one."""
         hoisted: set[str] = set()
         for local, spans in self.prefix_reads.items():
-            while len(spans) > 1 and local.startswith("_p") and local not in hoisted:
-                hoisted.add(local)  # with its parents, which its read needs
-                local = self.prefix_parent[local][0]
-                spans = [(0, 0), (0, 0)]
+            if len(spans) < 2:
+                continue
+            pending = [local]
+            while pending:  # with its parents, which its read needs
+                local = pending.pop()
+                if local.startswith("_p") and local not in hoisted:
+                    hoisted.add(local)
+                    pending.extend(self.prefix_parent[local][0])
         if not hoisted:
             return [], self.lines
         dropped = {n for local in hoisted for start, end in self.prefix_reads[local] for n in range(start, end)}

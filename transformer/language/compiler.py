@@ -8,6 +8,7 @@ could have been found now.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -15,7 +16,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..runtime.explain import RuleInfo, traced_condition, traced_rule
-from .codegen import Context, Gen, Node, Plan
+from .codegen import Context, Gen, Node, Plan, memoized
 from .conditions import CONDITIONS, guarded
 from .directives import (
     COMPANIONS,
@@ -47,6 +48,7 @@ class Compiler:
         self.warnings = [] if warnings is None else warnings  # what `transformer check` shows, not errors
         self.locals: dict[str, tuple[str, bool]] = {}  # each's `as` names: (generated local, settings_only)
         self.settings_reads = 0  # setting rules compiled so far (see messages.py: no setting in a message)
+        self.lookups = 0  # lookup rules compiled so far (a let binding that asks one counts as one)
 
     def problem(self, path: YamlPath, message: str) -> Node:
         self.problems.append(self.source.problem(path, message))
@@ -66,6 +68,7 @@ class Compiler:
             return self.problem(path, f"a rule needs exactly one of {', '.join(DIRECTIVES)} (found {found})")
         name = present[0]
         self.settings_reads += name == "setting"
+        self.lookups += name == "lookup"
         for key in spec:
             owners = [owner for owner, keys in COMPANIONS.items() if key in keys]
             if owners and name not in owners:
@@ -103,14 +106,18 @@ class Compiler:
 
     def let(self, name: str, spec: dict[str, Any], path: YamlPath) -> None:
         """Compile a let binding; it is visible to the rules compiled after it (no cycles)."""
-        before = self.settings_reads
+        before, asked = self.settings_reads, self.lookups
         node = self.expr(spec, path)
-        self.lets[name] = replace(node, reads_settings=True) if self.settings_reads > before else node
+        self.lets[name] = replace(node, reads_settings=self.settings_reads > before or node.reads_settings,
+                                  asks=self.lookups > asked or node.asks)
 
     def condition(self, spec: dict[str, Any], path: YamlPath) -> Node:
         """A condition: a Node that emits a bool (the schema allows exactly one key)."""
         ((name, value),) = spec.items()
-        return traced_condition(CONDITIONS[name](self, value, path + (name,)), RuleInfo.of(self.source, path, name, spec))
+        node = traced_condition(CONDITIONS[name](self, value, path + (name,)), RuleInfo.of(self.source, path, name, spec))
+        if node.settings_only:  # the same test on the same settings, written again for another field
+            node = memoized(node, json.dumps(spec, sort_keys=True, default=str))
+        return node
 
     # -- names -----------------------------------------------------------------------------
 
@@ -182,9 +189,18 @@ class Compiler:
             return self.problem(path, f"unknown variable {name!r}: a rule may use only the let bindings declared before it "
                                       f"({', '.join(sorted(names))}){did_you_mean(name, names)}")
         self.settings_reads += let.reads_settings
+        self.lookups += let.asks
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
+        let.uses[0] += 2 if self.locals else 1
+        uses = let.uses  # read when the code is generated, after every file has compiled
 
         def emit(gen: Gen, target: str) -> None:
+            # Used by one rule alone, once per event: its code is written here, in that rule's
+            # function, with no call and no memo. Never a look-up's (asked once, whoever reads it),
+            # nor in a tracing plan (explain shows the binding's own trace).
+            if uses[0] == 1 and not let.settings_only and not let.asks and not gen.tracing:
+                let.emit(gen, target)
+                return
             gen.trace(repr("let"), repr(name))  # explain: the value came from this binding
             gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
             with gen.block(f"if {target} is UNSET:"):

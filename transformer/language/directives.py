@@ -19,7 +19,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import Gen, Node, read_key, sources_of
+from .codegen import Gen, Node, is_index, read_key, sources_of
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -366,20 +366,35 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
             if root.local is None:
                 root.emit(gen, base)
 
-        def read(keys: tuple[str, ...]) -> None:
+        def read(keys: tuple[str, ...], other: tuple[str, ...] | None = None) -> None:
+            # Explain shows each candidate path's raw value, missing told from null; otherwise a
+            # missing key reads as None, which the present rule's first test turns into MISSING.
+            missing = "MISSING" if gen.tracing else "None"
+            if other is not None:  # keys, else other: the same key under two objects, read once
+                merged = gen.merged(keys[:-1], other[:-1])
+                gen.line(f"{target} = {merged}.get({keys[-1]!r})")
+                first = gen.read(keys, "None")
+                where = f"{'.'.join(keys)!r} if {first} is {target} else {'.'.join(other)!r}"
+                _emit_present_read(gen, target, where)
+                return
             if root is None:
-                gen.line(f"{target} = {gen.read(keys)}")
+                gen.line(f"{target} = {gen.read(keys, missing)}")
             else:
                 parent = base
                 for key in keys[:-1]:
                     step = gen.temp()
                     gen.line(f"{step} = {read_key(parent, key)}")
                     parent = step
-                gen.line(f"{target} = {read_key(parent, keys[-1])}")
-            gen.trace(repr("read"), repr(".".join(keys)), target)  # explain shows each candidate path's raw value
-            emit_present_copy(gen, target, ".".join(keys))
+                gen.line(f"{target} = {read_key(parent, keys[-1], missing)}")
+            if gen.tracing:
+                gen.trace(repr("read"), repr(".".join(keys)), target)
+                emit_present_copy(gen, target, ".".join(keys))
+            else:
+                _emit_present_read(gen, target, repr(".".join(keys)))
 
-        gen.chain([partial(read, keys) for keys in paths], f"if {target} is MISSING:")
+        reads = [partial(read, *pair) for pair in _paired(paths)] if root is None and not gen.tracing else \
+            [partial(read, keys) for keys in paths]
+        gen.chain(reads, f"if {target} is MISSING:")
 
     return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True)
 
@@ -417,6 +432,33 @@ def merged_object(shared: Node, own: Node) -> Node:
             gen.line(f"{target} = {{**{target}, **{extra}}} if {target}.__class__ is dict else {extra}")
 
     return Node(emit, shared.settings_only and own.settings_only, sources_of(shared, own))
+
+
+def _paired(paths: tuple[tuple[str, ...], ...]) -> list[tuple[tuple[str, ...], ...]]:
+    """The paths in order, each run of two that read the same key under two different objects
+    (``traits.email``, ``context.traits.email``) as one pair, to be read from their merge."""
+    out: list[tuple[tuple[str, ...], ...]] = []
+    index = 0
+    while index < len(paths):
+        keys = paths[index]
+        other = paths[index + 1] if index + 1 < len(paths) else None
+        if other is not None and len(keys) > 1 and len(other) > 1 and keys[-1] == other[-1] \
+                and keys[:-1] != other[:-1] and not any(map(is_index, keys + other)):
+            out.append((keys, other))
+            index += 2
+        else:
+            out.append((keys,))
+            index += 1
+    return out
+
+
+def _emit_present_read(gen: Gen, target: str, where: str) -> None:
+    """``emit_present_copy`` for a value read with None for a missing key: one test fewer.
+    ``where`` is an expression for the path's name (for a message)."""
+    with gen.block(f"if {target} is None or {target} == '':"):
+        gen.line(f"{target} = MISSING")
+    with gen.block(f"elif {target}.__class__ not in SCALARS:"):
+        gen.line(f"{target} = fresh({target}, {where})")
 
 
 def emit_present_copy(gen: Gen, target: str, where: str) -> None:

@@ -51,19 +51,19 @@ class SettingsChecker:
 
     def state(self, settings: Any) -> SettingsState:
         """The validated state for ``settings``; raises TransformError (400) when they are invalid."""
-        if not isinstance(settings, dict):
-            raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
-        if settings.__class__ is not dict:  # a subclass may override get/items: read the plain storage
-            settings = dict(dict.items(settings))
+        if settings.__class__ is not dict:
+            if not isinstance(settings, dict):
+                raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
+            settings = dict(dict.items(settings))  # a subclass may override get/items: read the plain storage
         key = cache_key(settings)
         cached = self._cache.get(key) if key is not None else None  # a hit takes no lock
         if cached is None:
             cached = self._check(settings)
             if key is not None:
                 self._remember(key, cached)
-        if isinstance(cached, TransformError):
-            raise TransformError(cached.message, cached.status_code)
-        return cached
+        if cached.__class__ is not SettingsState:
+            raise TransformError(cached.message, cached.status_code)  # type: ignore[union-attr]
+        return cached  # type: ignore[return-value]
 
     def _remember(self, key: Hashable, checked: SettingsState | TransformError) -> None:
         # Evicting iterates the dict, which another thread's insert would break (RuntimeError: a 500
