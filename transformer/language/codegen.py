@@ -21,6 +21,7 @@ from .functions import StepError, to_text
 
 Fn = Callable[["Context"], Any]
 Emit = Callable[["Gen", str], None]
+Store = Callable[["Gen", str, str], None]  # (gen, object local, key): put the rule's value there, if it gives one
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +42,9 @@ class Node:
     # How many rules use this let binding (counted as they compile; 2 for a use within an each,
     # which may run it many times): one that a single rule uses is written into that rule's code.
     uses: list[int] = field(default_factory=lambda: [0])
+    # Where a rule can put its value straight into an object's key, skipping MISSING on the way
+    # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
+    store: Store | None = None
 
 def memoized(node: Node, key: str) -> Node:
     """A settings-only condition, computed once in a generated function and read from a local

@@ -167,4 +167,13 @@ def guarded(node: Node, test: Node) -> Node:
         with gen.block("else:"):
             gen.line(f"{target} = MISSING")
 
-    return Node(emit, node.settings_only and test.settings_only, node.sources)
+    inner = node.store
+
+    def store(gen: Gen, built: str, key: str) -> None:
+        flag = gen.temp()
+        test.emit(gen, flag)
+        with gen.block(f"if {flag}:"):
+            inner(gen, built, key)  # type: ignore[misc]  # only made when there is one
+
+    return Node(emit, node.settings_only and test.settings_only, node.sources,
+                store=store if inner is not None else None)

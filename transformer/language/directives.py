@@ -39,6 +39,7 @@ def emit_missing(gen: Gen, target: str) -> None:
 
 
 NOTHING = Node(emit_missing, True)
+STORE_PATHS = 8  # a path list of more paths is read by a chain (see Gen.chain), which bounds its nesting
 
 
 @directive("path", ("from",))
@@ -396,7 +397,33 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
             [partial(read, keys) for keys in paths]
         gen.chain(reads, f"if {target} is MISSING:")
 
-    return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True)
+    def store(gen: Gen, built: str, key: str) -> None:
+        """Each read in turn, nested under the one before it finding nothing, and the first
+        present value stored: no MISSING in between (a path list of a few paths, the usual)."""
+        value = gen.temp()
+        pairs = _paired(paths)
+        assigned = set(gen.assigned)  # what the nested reads read may not have run after them
+        for depth, pair in enumerate(pairs):
+            keys = pair[0]
+            if len(pair) == 2:
+                gen.line(f"{value} = {gen.merged(keys[:-1], pair[1][:-1])}.get({keys[-1]!r})")
+                where = f"{'.'.join(keys)!r} if {gen.read(keys, 'None')} is {value} else {'.'.join(pair[1])!r}"
+            else:
+                gen.line(f"{value} = {gen.read(keys, 'None')}")
+                where = repr(".".join(keys))
+            last = depth == len(pairs) - 1
+            gen.line(f"if {value} is not None and {value} != '':")
+            gen.depth += 1
+            gen.line(f"{built}[{key}] = {value} if {value}.__class__ in SCALARS else fresh({value}, {where})")
+            gen.depth -= 1
+            if not last:
+                gen.line("else:")
+                gen.depth += 1
+        gen.depth -= len(pairs) - 1
+        gen.assigned = assigned
+
+    return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True,
+                store=store if root is None and len(paths) <= STORE_PATHS else None)
 
 
 def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
@@ -407,6 +434,9 @@ def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
         gen.line(f"{built} = {{}}")
         item = gen.temp()
         for key, node in nodes.items():
+            if node.store is not None and not gen.tracing:
+                node.store(gen, built, repr(key))
+                continue
             node.emit(gen, item)
             with gen.block(f"if {item} is not MISSING:"):
                 gen.line(f"{built}[{key!r}] = {item}")

@@ -103,7 +103,15 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
         node.emit(gen, target)
         gen.trace(repr("exit"), where, target)
 
-    return replace(node, emit=emit)
+    inner = node.store
+    if inner is None:
+        return replace(node, emit=emit)
+
+    def store(gen: Gen, built: str, key: str) -> None:  # never in a tracing plan (see object_node)
+        gen.note(f"{info.where}  {info.rule}: {info.directive}")
+        inner(gen, built, key)
+
+    return replace(node, emit=emit, store=store)
 
 
 def traced_condition(node: Node, info: RuleInfo) -> Node:
