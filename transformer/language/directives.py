@@ -17,7 +17,7 @@ import jmespath.exceptions  # type: ignore[import-untyped]
 import jmespath.visitor  # type: ignore[import-untyped]
 
 from ..errors import TransformError
-from ..runtime.lookups import look_up_rule
+from ..runtime.lookups import NEXT, asking, look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
 from .codegen import Gen, Node, is_index, read_key, sources_of
 from .jmes import compile_search
@@ -274,9 +274,28 @@ def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path
         if gen.recording:  # a rule run again for its message (messages.py) never asks the caller twice
             emit_missing(gen, target)
             return
-        asks = [(kind, gen.function(value), gen.function(endpoint)) for kind, value, endpoint in requests]
-        look_up = look_up_rule(asks, gen.function(found), found_path, absent, label)
-        gen.line(f"{target} = {gen.const(look_up)}(ctx)")
+        if gen.tracing:  # each request's rules traced apart, as functions of their own
+            asks = [(kind, gen.function(value), gen.function(endpoint)) for kind, value, endpoint in requests]
+            look_up = look_up_rule(asks, gen.function(found), found_path, absent, label)
+            gen.line(f"{target} = {gen.const(look_up)}(ctx)")
+            return
+        # Each request's value and endpoint written here, reading what this function has read; the
+        # next request only while the ones before gave NEXT (a value or URL missing, or not found).
+        found_fn, following = gen.function(found), gen.const(NEXT)
+        gen.line(f"{target} = {following}")
+
+        def request(kind: str, value: Node, endpoint: Node) -> None:
+            given, url = gen.temp(), gen.temp()
+            value.emit(gen, given)
+            with gen.block(f"if {given} is not MISSING:"):
+                endpoint.emit(gen, url)
+                with gen.block(f"if {url} is not MISSING:"):
+                    ask = asking(kind, found_fn, found_path, absent, label)
+                    gen.line(f"{target} = {gen.const(ask)}(ctx, {given}, {url})")
+
+        gen.chain([partial(request, *parts) for parts in requests], f"if {target} is {following}:")
+        with gen.block(f"if {target} is {following}:"):
+            gen.line(f"{target} = MISSING")
 
     return Node(emit, False)
 

@@ -107,34 +107,49 @@ class Asker:
 
 
 LookupRequest = tuple[str, Callable[[Any], Any], Callable[[Any], Any]]  # kind, value rule, endpoint rule
+NEXT: Any = object()  # what asking gives for a "not found" answer: ask the next request
+
+
+def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: frozenset[int],
+           label: str) -> Callable[[Any, Any, Any], Any]:
+    """What one request of a ``lookup`` rule does with its value and URL: ask it; a 200 gives the
+    value at ``found_path``, a status in ``absent`` gives NEXT, others are the event's error."""
+
+    def ask(ctx: Any, value: Any, url: Any) -> Any:
+        if url.__class__ is not str:
+            raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
+        asker: Asker = ctx.lookup
+        status, body = asker.ask(kind, value, url, label)
+        if status == 200:
+            try:
+                return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
+            except _BadAnswer as bad:
+                raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
+        if status in absent:
+            return NEXT
+        raise TransformError(f"{label}: {asker.where(kind, url)} failed with status {status}",
+                             status if status >= 400 else 502)
+
+    return ask
 
 
 def look_up_rule(requests: list[LookupRequest], found: Callable[[Any], Any], found_path: str,
                  absent: frozenset[int], label: str) -> Callable[[Any], Any]:
-    """The function a ``lookup`` rule compiles to: ask each request in turn; the first 200 gives
-    the value at ``found_path``; statuses in ``absent`` mean "ask the next"; others are errors."""
+    """A ``lookup`` rule as one function over its requests' rules (explain's tracing plans; the
+    generated code of other plans asks inline): the first request found wins, in order."""
+    asks = [(value_fn, endpoint_fn, asking(kind, found, found_path, absent, label)) for kind, value_fn, endpoint_fn in requests]
 
     def look_up(ctx: Any) -> Any:
-        for kind, value_fn, endpoint_fn in requests:
+        for value_fn, endpoint_fn, ask in asks:
             value = value_fn(ctx)
             if value is MISSING:
                 continue
             url = endpoint_fn(ctx)
             if url is MISSING:
                 continue
-            if not isinstance(url, str):
-                raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
-            asker: Asker = ctx.lookup
-            status, body = asker.ask(kind, value, url, label)
-            if status == 200:
-                try:
-                    return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
-                except _BadAnswer as bad:
-                    raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
-            if status in absent:
-                continue
-            raise TransformError(f"{label}: {asker.where(kind, url)} failed with status {status}",
-                                 status if status >= 400 else 502)
+            answer = ask(ctx, value, url)
+            if answer is not NEXT:
+                return answer
         return MISSING
 
     return look_up
