@@ -1,10 +1,12 @@
-"""json_size counts what compact_json writes (the body size limit), at orjson's speed: the same
-count, or the same error, for every value, floats in every form above all."""
+"""compact_json writes what the standard library's compact encoder writes, and json_size counts
+it (the body size limit), both at orjson's speed: the same text, count or error for every value,
+floats in every form above all."""
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import enum
+import json
 import math
 from typing import Any
 
@@ -15,10 +17,27 @@ from hypothesis import strategies as st
 from transformer.runtime.wire import compact_json, json_size
 
 
+STANDARD = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def expected(value: Any) -> int | type[Exception]:
     try:
-        return len(compact_json(value).encode("utf-8"))
+        return len(STANDARD(value).encode("utf-8"))
     except Exception as exc:  # noqa: BLE001 - the error is what is compared
+        return type(exc)
+
+
+def standard_text(value: Any) -> str | type[Exception]:
+    try:
+        return STANDARD(value)
+    except Exception as exc:  # noqa: BLE001
+        return type(exc)
+
+
+def written(value: Any) -> str | type[Exception]:
+    try:
+        return compact_json(value)
+    except Exception as exc:  # noqa: BLE001
         return type(exc)
 
 
@@ -48,6 +67,7 @@ EDGES = [1e-05, 9.9e-05, 1e-07, 1e-10, 1e-4, 1e15, 1e16, 1.234e16, 1e22, 5e-324,
 def test_edge_values_count_as_compact_json(value: Any) -> None:
     for shape in (value, [value], {"v": value}, {"s": "sess-1e-", "v": [1, value]}):
         assert counted(shape) == expected(shape)
+        assert written(shape) == standard_text(shape)
 
 
 JSON = st.recursive(
@@ -60,3 +80,4 @@ JSON = st.recursive(
 @given(JSON)
 def test_any_json_value_counts_as_compact_json(value: Any) -> None:
     assert counted(value) == expected(value)
+    assert written(value) == standard_text(value)

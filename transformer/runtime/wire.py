@@ -17,30 +17,35 @@ def request_description(method: str, endpoint: str, headers: dict[str, Any], par
 # Built once: json.dumps with any non-default option builds a new encoder on every call.
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
-
-def compact_json(value: Any) -> str:
-    """JSON as sent on the wire: no spaces, UTF-8 kept, NaN refused."""
-    return _COMPACT.encode(value)
-
-
-# orjson writes what compact_json writes, byte for byte, but for: NaN and infinities (null, where
-# compact_json refuses them), floats under 1e-4 (1e-05 as 0.00001, 1e-07 as 1e-7), and the types
-# it writes itself (dates, dataclasses, subclasses: raised here, so compact_json decides).
+# orjson writes what _COMPACT writes, byte for byte (as UTF-8), but for: NaN and infinities (null,
+# where _COMPACT refuses them), floats under 1e-4 (1e-05 as 0.00001, 1e-07 as 1e-7), and the types
+# it writes itself (dates, dataclasses, subclasses: raised here, so _COMPACT decides).
 _AS_COMPACT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
-def json_size(value: Any) -> int:
-    """``len(compact_json(value).encode("utf-8"))``, with its errors, at orjson's speed: orjson's
-    bytes are counted unless they may differ (a ``null``, ``0.0000``, or a digit before ``e-``),
-    and then compact_json's are."""
+def _fast_compact(value: Any) -> bytes | None:
+    """orjson's bytes for ``value`` where they are certainly _COMPACT's (no ``null``, ``0.0000``
+    or digit before ``e-`` in them); None where the standard library must write them."""
     try:
         raw = orjson.dumps(value, option=_AS_COMPACT)
-    except TypeError:
-        pass  # past 64 bits, a lone surrogate, a type orjson leaves alone: compact_json says
-    else:
-        if b"null" not in raw and b"0.0000" not in raw and not _digit_then_exponent(raw):
-            return len(raw)
-    return len(compact_json(value).encode("utf-8"))
+    except TypeError:  # past 64 bits, a lone surrogate, a type orjson leaves alone
+        return None
+    if b"null" in raw or b"0.0000" in raw or _digit_then_exponent(raw):
+        return None
+    return raw
+
+
+def compact_json(value: Any) -> str:
+    """JSON as sent on the wire: no spaces, UTF-8 kept, NaN refused (at orjson's speed where its
+    text is the same)."""
+    raw = _fast_compact(value)
+    return raw.decode("utf-8") if raw is not None else _COMPACT.encode(value)
+
+
+def json_size(value: Any) -> int:
+    """``len(compact_json(value).encode("utf-8"))``, with its errors, at orjson's speed."""
+    raw = _fast_compact(value)
+    return len(raw) if raw is not None else len(_COMPACT.encode(value).encode("utf-8"))
 
 
 def _digit_then_exponent(raw: bytes) -> bool:
