@@ -42,6 +42,7 @@ class Node:
     # How many rules use this let binding (counted as they compile; 2 for a use within an each,
     # which may run it many times): one that a single rule uses is written into that rule's code.
     uses: list[int] = field(default_factory=lambda: [0])
+    safe: bool = False  # a condition on settings alone that cannot fail: it may run at the function's top
     # Where a rule can put its value straight into an object's key, skipping MISSING on the way
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
     store: Store | None = None
@@ -56,7 +57,12 @@ def memoized(node: Node, key: str) -> Node:
             node.emit(gen, target)
             return
         local = gen.memos.get(key)
-        if local is None or local not in gen.assigned:
+        if local is None and node.safe and gen.lines is not gen.top:  # once, at the top, before any other rule runs
+            local = gen.memos[key] = f"_c{len(gen.memos)}"
+            with gen.at_top():
+                node.emit(gen, local)
+            gen.top_locals.add(local)
+        elif local is None or local not in gen.assigned and local not in gen.top_locals:
             local = gen.memos.setdefault(key, f"_c{len(gen.memos)}")
             node.emit(gen, local)
             gen.assigned.add(local)
@@ -198,6 +204,9 @@ class Gen:
         self.trace_to = "tr"  # the local list trace records go to
         self.recording = False  # emitting a rule again, on its error path, to record what it tried
         self.memos: dict[str, str] = {}  # a settings-only condition's key -> the local holding its value (see memoized)
+        self.top: list[str] = []  # lines that run at the function's top, after its prefix reads (see at_top)
+        self.top_locals: set[str] = set()  # the locals those lines set: assigned everywhere below them
+        self.let_locals: dict[int, str] = {}  # a let binding computed in this function -> its local (see Compiler.var_node)
 
     @property
     def event_type(self) -> str | None:
@@ -234,6 +243,16 @@ class Gen:
                 self.line(go_on)
                 self.depth += 1
         self.depth, self.assigned = depth, assigned
+
+    @contextmanager
+    def at_top(self) -> Iterator[None]:
+        """Within it, emitted lines go to the function's top, where they run once, first."""
+        saved = self.lines, self.depth, set(self.assigned)
+        self.lines, self.depth = self.top, 1
+        try:
+            yield
+        finally:
+            self.lines, self.depth, self.assigned = saved
 
     def trace(self, *parts: str) -> None:
         """In a tracing plan only, a line appending the record ``(parts...)`` to the trace."""
@@ -360,7 +379,8 @@ class Gen:
         node.emit(self, "_r")
         prefixes, body = self._hoisted()
         head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else []),
-                *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else []), *prefixes]
+                *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else []), *prefixes,
+                *self.top]
         name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *body, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)

@@ -195,11 +195,11 @@ class Compiler:
         uses = let.uses  # read when the code is generated, after every file has compiled
 
         def emit(gen: Gen, target: str) -> None:
-            # Used by one rule alone, once per event: its code is written here, in that rule's
-            # function, with no call and no memo. Never a look-up's (asked once, whoever reads it),
-            # nor in a tracing plan (explain shows the binding's own trace).
-            if uses[0] == 1 and not let.settings_only and not let.asks and not gen.tracing:
-                let.emit(gen, target)
+            # Used by one or two rules: its code is written here, in the rule's function, with no
+            # call (see _emit_let_here). Never a look-up's (asked once, whoever reads it), nor in
+            # a tracing plan (explain shows the binding's own trace).
+            if uses[0] <= 2 and not let.settings_only and not let.asks and not gen.tracing:
+                _emit_let_here(gen, target, let, uses[0])
                 return
             gen.trace(repr("let"), repr(name))  # explain: the value came from this binding
             gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
@@ -210,6 +210,27 @@ class Compiler:
                     gen.line(f"{target} = fresh({target}, {name!r})")
 
         return Node(emit, let.settings_only, let.sources)
+
+
+def _emit_let_here(gen: Gen, target: str, let: Node, uses: int) -> None:
+    """A let binding's code written where a rule uses it. Used once: just that. Used twice: into
+    a local of the function, computed at the first use that runs and read at the other (where
+    the first has certainly run, no test). Two rules in two functions each compute it: pure
+    code, cheaper than a call and a memo."""
+    if uses == 1:
+        let.emit(gen, target)
+        return
+    local = gen.let_locals.get(id(let))
+    if local is None:
+        local = gen.let_locals[id(let)] = f"_l{len(gen.let_locals)}"
+        gen.top.append(f"    {local} = UNSET")
+        let.emit(gen, local)  # the first use written: no other can have run before it
+        gen.assigned.add(local)
+    elif local not in gen.assigned:
+        with gen.block(f"if {local} is UNSET:"):
+            let.emit(gen, local)
+        gen.assigned.add(local)
+    gen.line(f"{target} = {local}")
 
 
 def _with_default(node: Node, default: Any) -> Node:

@@ -27,7 +27,7 @@ def condition(name: str) -> Callable[[Condition], Condition]:
 def _setting(scope: Scope, name: str, path: YamlPath) -> Node:
     if name not in scope.settings:
         scope.problem(path, f"unknown setting {name!r}{did_you_mean(name, scope.settings)}")
-    return Node(lambda gen, target: gen.line(f"{target} = bool(st.get({name!r}))"), True)
+    return Node(lambda gen, target: gen.line(f"{target} = bool(st.get({name!r}))"), True, safe=True)
 
 
 @condition("present")
@@ -49,7 +49,7 @@ def _not(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
         inner.emit(gen, target)
         gen.line(f"{target} = not {target}")
 
-    return Node(emit, inner.settings_only, inner.sources)
+    return Node(emit, inner.settings_only, inner.sources, safe=inner.safe)
 
 
 @condition("all")
@@ -68,7 +68,7 @@ def _chain(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, go_on: str
     def emit(gen: Gen, target: str) -> None:  # later parts run only when needed
         gen.chain([partial(part.emit, gen, target) for part in parts], go_on.format(target))
 
-    return Node(emit, all(part.settings_only for part in parts), sources_of(*parts))
+    return Node(emit, all(part.settings_only for part in parts), sources_of(*parts), safe=all(part.safe for part in parts))
 
 
 @condition("equals")
