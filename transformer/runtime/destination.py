@@ -40,6 +40,7 @@ class Destination(Processor):
         self._settings = SettingsChecker(mapping.settings_schema, mapping.settings_validator, mapping.secrets,
                                          mapping.settings_errors)
         self._requests = RequestBuilder(mapping)
+        self._plans, self._type_first = mapping.plans, mapping.type_first  # read per event
         self._tracer = Tracer(self.name, mapping, self._settings, self._transform)
         self.fans_out = any(plan.for_each is not None for plan in [*mapping.plans.values(), mapping.other] if plan)
 
@@ -131,10 +132,10 @@ class Destination(Processor):
             if not isinstance(message, dict):
                 raise TransformError(f"the message must be an object, got {type_name(message)}")
             # Which error an event with bad settings and an unsupported type gets: the mapping says.
-            state = None if self._mapping.type_first else self._settings.state(settings)
+            state = None if self._type_first else self._settings.state(settings)
             event_type = message.get("type", MISSING)
             key = event_type.lower() if isinstance(event_type, str) else ""
-            plan = self._mapping.plans.get(key) or self._other(event_type)
+            plan = self._plans.get(key) or self._other(event_type)
             if state is None:
                 state = self._settings.state(settings)
         except TransformError as exc:
