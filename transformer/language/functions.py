@@ -180,19 +180,24 @@ def unique(value: Any) -> list[Any]:
     return out
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_KEPT = frozenset({str, int, bool, type(None)})  # what _whole_numbers leaves as it is, without a call
+
+
 def canonical_json(value: Any) -> str:
     """JSON text with keys sorted, no white space, and whole numbers without a fraction (``1.0`` is
     ``1``): equal JSON values give equal text, whichever language parsed them."""
-    return json.dumps(_whole_numbers(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL(_whole_numbers(value))
 
 
 def _whole_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
+        return {key: item if item.__class__ in _KEPT else _whole_numbers(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
+        return [item if item.__class__ in _KEPT else _whole_numbers(item) for item in value]
     return value
 
 
