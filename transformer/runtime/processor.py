@@ -95,17 +95,21 @@ class Processor:
 
     def _parsed(self, item: Any) -> tuple[Any, Any, Any] | dict[str, Any]:
         """(message, settings, metadata) of an input in the processor shape, or its error result."""
-        if not isinstance(item, dict):
+        if item.__class__ is dict:  # the usual input: read with its own get
+            metadata, destination = item.get("metadata"), item.get("destination")
+        elif isinstance(item, dict):  # dict.get, not item.get: a subclass may override get (and raise)
+            metadata, destination = dict.get(item, "metadata"), dict.get(item, "destination")
+        else:
             return {"error": f"{self.name}: an input must be an object with message and destination, got {type_name(item)}",
                     "statusCode": 400, "metadata": None}
-        # dict.get, not item.get: a dict subclass may override get (and raise); its storage is what counts.
-        metadata = dict.get(item, "metadata")
-        destination = dict.get(item, "destination")
-        config = dict.get(destination, "Config", MISSING) if isinstance(destination, dict) else MISSING
+        if destination.__class__ is dict:
+            config = destination.get("Config", MISSING)
+        else:  # a subclass's storage is what counts
+            config = dict.get(destination, "Config", MISSING) if isinstance(destination, dict) else MISSING
         if config is MISSING:
             return {"error": f"{self.name}: configuration error: the input has no destination.Config",
                     "statusCode": 400, "metadata": metadata}
-        return dict.get(item, "message", MISSING), config, metadata
+        return (item.get("message", MISSING) if item.__class__ is dict else dict.get(item, "message", MISSING)), config, metadata
 
     # -- results to batch requests ---------------------------------------------------------
 
