@@ -233,10 +233,13 @@ class Gen:
         later steps run only while the earlier ones leave ``go_on`` true. ``go_on`` only reads a
         local, so every CHAIN_DEPTH steps the chain steps back out and tests it again: a list of
         hundreds of paths stays within Python's limit of 100 indentation levels. A step runs only
-        after every step before it, so what they read stays assigned for it, even stepped out."""
+        after every step before it, so what they read stays assigned for it, even stepped out.
+        The first step always runs: what it read stays assigned after the chain too."""
         depth, assigned = self.depth, set(self.assigned)
         for index, step in enumerate(steps):
             step()
+            if index == 0:
+                assigned = set(self.assigned)
             if index < len(steps) - 1:
                 if self.depth - depth >= CHAIN_DEPTH:
                     self.depth = depth
@@ -252,6 +255,7 @@ class Gen:
         try:
             yield
         finally:
+            self.top_locals |= self.assigned - saved[2]  # set there unconditionally: set for every line below
             self.lines, self.depth, self.assigned = saved
 
     def trace(self, *parts: str) -> None:
