@@ -2,14 +2,23 @@
 work deferred to first use gives exactly what doing it at load gave."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import jsonschema
+import jsonschema_specifications
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import transformer
-from transformer.language import messages
+from transformer.language import _schema, checks, messages, patterns
 
 from .conftest import BASE, SETTINGS
 
@@ -100,3 +109,126 @@ def test_an_error_path_quoting_the_event_type_in_a_rule_shared_by_types(tmp_path
         assert error_of(destination, {}, "test").endswith("body.a: test needs a (tried a)")
         assert error_of(destination, {"a": 1}, "other").endswith("body.b: b is missing (tried b)")
         assert error_of(destination, {"a": 1}, "test").endswith("body.b: b is missing (tried b)")
+
+
+# -- what import and load import -------------------------------------------------------------------
+
+def modules_after(code: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+                          capture_output=True, text=True, check=True, cwd=ROOT, timeout=60)
+    return set(done.stdout.split())
+
+
+LAZY = ("jsonschema", "referencing", "importlib.resources", "zipfile")
+
+
+def test_import_and_load_import_no_jsonschema() -> None:
+    """jsonschema (and what it imports) waits for a document that fails its fast test."""
+    loaded = modules_after("import transformer\nd = transformer.load('kustomer')\n"
+                           "d.transform({'type': 'track', 'event': 'Viewed', 'userId': 'u'}, {'apiKey': 'k'})")
+    assert not [name for name in loaded if name.split(".")[0] in LAZY or name in LAZY]
+    assert "transformer" in loaded and "yaml" in loaded
+
+
+def test_invalid_settings_import_jsonschema_and_are_worded_as_before() -> None:
+    loaded = modules_after("import transformer\nd = transformer.load('kustomer')\ntry:\n"
+                           "    d.transform({'type': 'track', 'event': 'Viewed', 'userId': 'u'}, {'apiKey': ''})\n"
+                           "except transformer.TransformError as e:\n    print(e.message)")
+    assert "jsonschema" in loaded
+
+
+def test_the_fast_tests_know_every_keyword_jsonschema_checks() -> None:
+    assert checks._KEYWORDS == frozenset(jsonschema.Draft202012Validator.VALIDATORS)
+
+
+def test_known_valid_schema_leaves_every_meta_schema_keyword_it_does_not_check_to_jsonschema() -> None:
+    folder = Path(jsonschema_specifications.__file__).parent / "schemas" / "draft202012"
+    names: set[str] = set()
+    for file in [folder / "metaschema.json", *(folder / "vocabularies").iterdir()]:
+        names |= set(json.loads(file.read_text()).get("properties", {}))
+    assert names <= _schema.META_SCHEMA_KEYWORDS
+
+
+def jsonschema_says_valid(schema: Any) -> bool:
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError:
+        return False
+    return True
+
+
+ARGUMENTS = [0, -1, 1.5, 3, True, None, "", "string", "integer", "strin", "^a+$", "(", ["a"], ["a", "a"], [],
+             ["string", "null"], ["string", "string"], [1], {}, {"type": "string"}, {"a": {"type": "number"}},
+             {"a": 1}, {"(": {}}, [{}], [{"type": 1}], "#/$defs/x"]
+KEYS = ["type", "enum", "const", "minLength", "maximum", "exclusiveMinimum", "pattern", "required", "properties",
+        "patternProperties", "additionalProperties", "items", "prefixItems", "allOf", "anyOf", "oneOf", "not",
+        "uniqueItems", "title", "description", "default", "examples", "deprecated", "format", "$comment", "$ref",
+        "$defs", "multipleOf", "contains", "x-secret", "definitions", "dependencies"]
+schemas = st.recursive(st.dictionaries(st.sampled_from(KEYS), st.sampled_from(ARGUMENTS), max_size=4),
+                       lambda inner: st.dictionaries(st.sampled_from(KEYS), st.one_of(inner, st.lists(inner, max_size=2),
+                                                                                      st.dictionaries(st.text(max_size=2), inner, max_size=2)),
+                                                     max_size=3), max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(schemas)
+def test_known_valid_schema_says_yes_only_where_jsonschema_does(schema: dict[str, Any]) -> None:
+    if _schema.known_valid_schema(schema):
+        assert jsonschema_says_valid(schema)
+
+
+def test_known_valid_schema_takes_the_bundled_settings_schemas() -> None:
+    for name in transformer.builtin_destinations():
+        settings_schema = yaml.safe_load((ROOT / "mappings" / name / "destination.yaml").read_text())["settings"]
+        assert _schema.known_valid_schema(settings_schema) and jsonschema_says_valid(settings_schema)
+
+
+SETTINGS_SCHEMA = {"type": "object", "required": ["key"], "additionalProperties": False,
+                   "properties": {"key": {"type": "string", "minLength": 1, "pattern": "^[a-z]+$"},
+                                  "n": {"type": "integer", "minimum": 1}, "mode": {"enum": ["a", "b"]},
+                                  "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}}}
+
+
+@pytest.mark.parametrize("settings_value", [
+    {"key": "abc"}, {"key": "abc", "n": 2, "mode": "a", "tags": ["x", "y"]}, {}, {"key": ""}, {"key": "ABC"},
+    {"key": "a", "n": 0}, {"key": "a", "n": 1.0}, {"key": "a", "n": True}, {"key": "a", "mode": "c"},
+    {"key": "a", "tags": ["x", "x"]}, {"key": "a", "other": 1}, {"key": ("a",)}, {"key": "a", "n": float("nan")}])
+def test_a_lazy_validator_gives_jsonschema_s_errors(settings_value: dict[str, Any]) -> None:
+    lazy = _schema.LazyValidator(SETTINGS_SCHEMA, checks.fast_test(SETTINGS_SCHEMA), no_retrieval=True)
+    eager = patterns.linear_validator()(SETTINGS_SCHEMA)
+    assert [e.message for e in lazy.iter_errors(settings_value)] == [e.message for e in eager.iter_errors(settings_value)]
+
+
+@pytest.mark.parametrize("schema", [
+    {"required": ["a", "a"]}, {"type": ["string", "string"]}, {"type": []}, {"type": "strin"}, {"pattern": "\\z"},
+    {"pattern": "("}, {"minLength": -1}, {"maximum": True}, {"enum": 1}, {"title": 1}, {"examples": 1},
+    {"deprecated": 1}, {"format": 1}, {"items": [{}]}, {"prefixItems": []}, {"allOf": []}, {"properties": {"a": 1}},
+    {"patternProperties": {"(": {}}}, {"$comment": 1}, {"definitions": 1}, {"dependencies": 1}, {"multipleOf": 0},
+    {"properties": {"a": {"properties": {"b": {"type": "nothing"}}}}}, [], "string"])
+def test_known_valid_schema_refuses_what_the_meta_schema_refuses(schema: Any) -> None:
+    assert not jsonschema_says_valid(schema) and not _schema.known_valid_schema(schema)
+
+
+@pytest.mark.parametrize("schema", [
+    {"enum": []}, {"x-secret": 1}, {"const": None}, True, {"pattern": "^[a-z]+\\d?$", "minLength": 0},
+    {"type": "object", "properties": {"a": {"type": ["boolean", "null"], "default": False, "description": "d"}},
+     "required": ["a"], "additionalProperties": False, "patternProperties": {"^x-": {"not": {"type": "null"}}}}])
+def test_known_valid_schema_takes_plain_valid_schemas(schema: Any) -> None:
+    assert jsonschema_says_valid(schema) and _schema.known_valid_schema(schema)
+
+
+@pytest.mark.parametrize("change, where", [
+    (("required: [key]", "required: [key, key]"), "destination.yaml:4: settings.required"),
+    (("key: {type: string, minLength: 1}", "key: {type: string, minLength: 1, title: 7}"), "destination.yaml:6: settings.properties.key.title"),
+    (("mode: {enum: [a, b]}", "mode: {enum: [a, b], default: {$ref: 'https://example.invalid/x'}}"),
+     "destination.yaml:9: settings.properties.mode.default.$ref"),
+])
+def test_settings_schema_errors_are_reported_as_before(tmp_path: Path, change: tuple[str, str], where: str) -> None:
+    """A settings schema known_valid_schema does not take goes to jsonschema, which words the error."""
+    (tmp_path / "destination.yaml").write_text(BASE.replace(*change))
+    (tmp_path / "test.yaml").write_text("body: {const: {}}\n")
+    with pytest.raises(transformer.MappingError) as caught:
+        transformer.load(tmp_path)
+    found = [f"{Path(p.file).name}:{p.line}: {p.yaml_path}" for p in caught.value.problems]
+    assert found == [where]
+    assert caught.value.problems[0].message.startswith(("not a valid JSON Schema: ", "$ref 'https://example.invalid/x' is outside"))

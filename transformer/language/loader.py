@@ -8,16 +8,11 @@ import math
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-import referencing
-import referencing.exceptions
-import referencing.jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MappingError, Problem
+from ._schema import LazyValidator, has_references, known_valid_schema, no_retrieval
 from .checks import (
     Check,
     Test,
@@ -30,10 +25,13 @@ from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
 from .functions import COERCIONS
-from .patterns import LinearValidator, schema_pattern_problems
+from .patterns import schema_pattern_problems
 from .registry import rule_label
 from .suggest import closest, did_you_mean
 from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
+
+if TYPE_CHECKING:
+    import jsonschema
 
 DESTINATION_FILE = "destination.yaml"
 # What one mapping file may hold: the largest bundled file has about 400 values, none longer than
@@ -44,7 +42,9 @@ REQUEST_PARTS = ("method", "endpoint", "headers", "params")
 
 @cache
 def _schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
+    # Beside this module in a checkout and in the wheel (importlib.resources would import zipfile,
+    # tempfile and more for a file that is always on disk, as the built-in mappings are: folders.py).
+    schema: dict[str, Any] = json.loads((Path(__file__).parent / "mapping.schema.json").read_text("utf-8"))
     # The coercions are listed where they are defined; the schema gets their names and descriptions.
     names = sorted(COERCIONS)
     schema["$defs"]["coercion"]["enum"] = names
@@ -70,8 +70,11 @@ def _validators() -> tuple[Any, Any]:
 
     The schema's own "#/$defs/..." references are replaced by the definitions themselves (a
     cyclic structure, which validation follows as deep as the document goes): the same checks,
-    twice as fast as resolving each reference at every node.
+    twice as fast as resolving each reference at every node. Built only for a file that fails its
+    fast test (see _known_valid): importing jsonschema is a good part of a process's start.
     """
+    import jsonschema
+
     defs = copy.deepcopy(_schema()["$defs"])
 
     def inline(node: Any) -> Any:
@@ -274,7 +277,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     other_rules = rules.pop(None, None)
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
-        settings_validator=LinearValidator(settings_schema, registry=_NO_RETRIEVAL),
+        settings_validator=LazyValidator(settings_schema, fast_test(settings_schema), no_retrieval=True),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()
                if event_type is not None},
@@ -531,18 +534,18 @@ def _not_json_scalar(value: Any) -> str:
     return f"a YAML {kind} value is not a JSON value: write a string, a list or an object"
 
 
-# Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
-# default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
-_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
-
-
 def _check_settings_schema(source: Source, schema: Any, problems: list[Problem]) -> None:
     """A settings schema must be valid, with patterns RE2 runs (checked first: jsonschema's check
-    compiles them with ``re``) and references that resolve inside it."""
+    compiles them with ``re``) and references that resolve inside it. A schema of the keywords
+    _schema.known_valid_schema checks exactly, with no reference, needs no jsonschema."""
     patterns = [source.problem(("settings", *where), f"not a valid JSON Schema: {message}") for where, message in schema_pattern_problems(schema)]
     if patterns:
         problems.extend(patterns)
         return
+    if known_valid_schema(schema) and not has_references(schema):
+        return
+    import jsonschema
+
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -554,8 +557,11 @@ def _check_settings_schema(source: Source, schema: Any, problems: list[Problem])
 def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:
     """Resolve each $ref of a settings schema now, so none fails at event time: it must point
     inside the schema (``#/$defs/NAME``); the engine does no I/O, so a remote one is refused."""
+    import referencing.exceptions
+    import referencing.jsonschema
+
     resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
-    resolver = _NO_RETRIEVAL.with_resource("", resource).resolver("")
+    resolver = no_retrieval().with_resource("", resource).resolver("")
     stack: list[tuple[Any, YamlPath]] = [(schema, ("settings",))]
     while stack:
         node, path = stack.pop()
