@@ -233,3 +233,11 @@ def test_settings_schema_errors_are_reported_as_before(tmp_path: Path, change: t
     found = [f"{Path(p.file).name}:{p.line}: {p.yaml_path}" for p in caught.value.problems]
     assert found == [where]
     assert caught.value.problems[0].message.startswith(("not a valid JSON Schema: ", "$ref 'https://example.invalid/x' is outside"))
+
+
+def test_the_benchmark_times_import_and_load_with_and_without_bytecode() -> None:
+    from bench.__main__ import load_times
+
+    figures = load_times(rounds=1)
+    assert 0 < figures["cold_ms"] < figures["import_load_ms"] and 0 < figures["import_load_cpu_ms"]
+    assert figures["import_load_source_ms"] > 0 and "PYTHONPYCACHEPREFIX" in figures["bytecode"]
