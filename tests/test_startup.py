@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import transformer
 from transformer.language import _schema, checks, messages, patterns
+from transformer.language.yamlsource import Limits, Source
 
 from .conftest import BASE, SETTINGS
 
@@ -241,3 +242,20 @@ def test_the_benchmark_times_import_and_load_with_and_without_bytecode() -> None
     figures = load_times(rounds=1)
     assert 0 < figures["cold_ms"] < figures["import_load_ms"] and 0 < figures["import_load_cpu_ms"]
     assert figures["import_load_source_ms"] > 0 and "PYTHONPYCACHEPREFIX" in figures["bytecode"]
+
+
+def test_the_loader_s_records_keep_what_dataclass_gave_them() -> None:
+    """Written by hand (see _record.py): repr, equality by value, frozen ones immutable and hashable."""
+    limits = Limits(nodes=3, chars=4)
+    assert repr(limits) == "Limits(nodes=3, chars=4)" and limits == Limits(3, 4) and limits != Limits(3, 5)
+    assert hash(limits) == hash(Limits(3, 4))
+    with pytest.raises(AttributeError):
+        limits.nodes = 5  # type: ignore[misc]
+    source = Source("f.yaml", {"a": 1})
+    assert source.lines == {} and source == Source("f.yaml", {"a": 1}) and source != Source("f.yaml", {"a": 2})
+    with pytest.raises(TypeError):
+        hash(source)
+    batching = transformer.load(ROOT / "mappings" / "segment")._mapping.batching
+    assert batching is not None and batching.settings
+    changed = batching.for_settings({name: 7 for _, name in batching.settings})
+    assert all(getattr(changed, limit) == 7 for limit, _ in batching.settings) and changed.endpoint is batching.endpoint
