@@ -10,8 +10,8 @@ the rule again with trace records (``Gen.recording_into``), so a rule that gives
 That second run is generated lazily: the rule's function holds only a call to it, and its code is
 generated and compiled when the rule first fails (most rules never do), as a function of its own
 that gets the enclosing ``each`` elements from the call and gives the records. Load then compiles
-the code of each rule once. The variants for reading and for explain (annotated, tracing) keep
-the second run inline, as they always did.
+the code of each rule once. The listing (``transformer compile``) shows that call, as transform
+runs it; explain's tracing variant, built on demand, keeps the second run inline as it always did.
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def required_node(scope: Scope, node: Node, spec: str | dict[str, Any], path: Ya
             return
         with gen.block(f"if {target} is MISSING:"):
             records = gen.temp()
-            if gen.tracing or gen.annotated:
+            if gen.tracing:  # explain's variant, built on demand: inline, as it always was
                 run_again(gen, records)
             else:
                 lazy = _RunAgain(gen.plan, bound, run_again)
