@@ -133,10 +133,14 @@ def test_import_and_load_import_no_jsonschema() -> None:
 
 
 def test_invalid_settings_import_jsonschema_and_are_worded_as_before() -> None:
-    loaded = modules_after("import transformer\nd = transformer.load('kustomer')\ntry:\n"
-                           "    d.transform({'type': 'track', 'event': 'Viewed', 'userId': 'u'}, {'apiKey': ''})\n"
-                           "except transformer.TransformError as e:\n    print(e.message)")
+    loaded = modules_after("import transformer\nd = transformer.load('kustomer')\n"
+                           "for s in ({'apiKey': ''}, {'apiKey': 'k', 'orgPod': 'x'}, {}):\n    try:\n"
+                           "        d.transform({'type': 'track', 'event': 'Viewed', 'userId': 'u'}, s)\n"
+                           "    except transformer.TransformError as e:\n        print(e.message.replace(' ', '_'))")
     assert "jsonschema" in loaded
+    assert {"kustomer:_configuration_error:_setting_apiKey_must_not_be_empty",
+            "kustomer:_configuration_error:_setting_orgPod_must_match_the_pattern_^prod[0-9]+$",
+            "kustomer:_configuration_error:_setting_apiKey_is_required"} <= loaded
 
 
 def test_the_fast_tests_know_every_keyword_jsonschema_checks() -> None:
