@@ -263,3 +263,11 @@ def test_the_loader_s_records_keep_what_dataclass_gave_them() -> None:
     assert batching is not None and batching.settings
     changed = batching.for_settings({name: 7 for _, name in batching.settings})
     assert all(getattr(changed, limit) == 7 for limit, _ in batching.settings) and changed.endpoint is batching.endpoint
+
+
+def test_has_references_ends_on_a_value_that_contains_itself() -> None:
+    cyclic: dict[str, Any] = {"a": []}
+    cyclic["a"].append(cyclic)
+    assert not _schema.has_references({"type": "object", "default": cyclic})
+    cyclic["a"].append({"$ref": "#/x"})
+    assert _schema.has_references({"type": "object", "default": cyclic})

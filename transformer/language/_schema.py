@@ -116,8 +116,12 @@ def has_references(node: Any) -> bool:
     """Whether a ``$ref`` or ``$dynamicRef`` key with a text value stands anywhere in ``node``
     (what the loader's check of a settings schema's references looks at)."""
     stack = [node]
+    seen: set[int] = set()  # YAML aliases may repeat a value, or make one contain itself
     while stack:
         item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
         if item.__class__ is dict:
             for key, value in item.items():
                 if (key == "$ref" or key == "$dynamicRef") and isinstance(value, str):
