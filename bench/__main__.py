@@ -147,20 +147,45 @@ def holding(kustomer: transformer.Destination, count: int) -> dict[str, Any]:
     return out
 
 
-def load_times() -> dict[str, float]:
+def load_times(rounds: int = 10) -> dict[str, Any]:
     """Cold: a fresh interpreter's first load (schema compile included); warm: later loads. Wall
-    time, and CPU time, which a busy machine inflates less."""
-    code = ("import time, transformer\n"
+    time, and CPU time, which a busy machine inflates less. And issue 26's figure: ``import
+    transformer`` plus the first ``load("kustomer")``, timed inside a fresh process from before the
+    import to after the load (interpreter start-up excluded).
+
+    Bytecode: a user's installed package has its .pyc files; a clone run under
+    PYTHONDONTWRITEBYTECODE=1 has none, and compiles every module from source in every process. So
+    the processes run with PYTHONPYCACHEPREFIX set to a temporary folder (and bytecode writing on),
+    filled by one run first: every module, the package's too, then loads from bytecode as a user's
+    would. The same figure from source (no bytecode for the package) is measured too, alternating."""
+    code = ("import time\nt0, c0 = time.perf_counter(), time.process_time()\nimport transformer\n"
             "def load():\n t, c = time.perf_counter(), time.process_time(); transformer.load('kustomer')\n"
             " return time.perf_counter() - t, time.process_time() - c\n"
-            "cold = load(); warm = sorted(load() for _ in range(20))[10]\n"
-            "print(*(x * 1e3 for x in (*cold, *warm)))")
-    runs = []
-    for _ in range(5):
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-        runs.append(list(map(float, done.stdout.split())))
-    keys = ("cold_ms", "cold_cpu_ms", "warm_ms", "warm_cpu_ms")
-    return {key: statistics.median(run[i] for run in runs) for i, key in enumerate(keys)}
+            "cold = load(); first = (time.perf_counter() - t0, time.process_time() - c0)\n"
+            "warm = sorted(load() for _ in range(20))[10]\n"
+            "print(*(x * 1e3 for x in (*cold, *warm, *first)))")
+    own_bytecode = any((ROOT / "transformer").rglob("*.pyc"))  # a clone run without PYTHONDONTWRITEBYTECODE
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as prefix:
+        compiled = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        compiled["PYTHONPYCACHEPREFIX"] = prefix
+        source = {key: value for key, value in os.environ.items() if key != "PYTHONPYCACHEPREFIX"}
+        source["PYTHONDONTWRITEBYTECODE"] = "1"
+        subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT, env=compiled)
+        runs: dict[str, list[list[float]]] = {"bytecode": [], "source": []}
+        for round_no in range(rounds):
+            for name, env in ([("bytecode", compiled), ("source", source)] if round_no % 2 == 0
+                              else [("source", source), ("bytecode", compiled)]):
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                      cwd=ROOT, env=env)
+                runs[name].append(list(map(float, done.stdout.split())))
+    keys = ("cold_ms", "cold_cpu_ms", "warm_ms", "warm_cpu_ms", "import_load_ms", "import_load_cpu_ms")
+    out: dict[str, Any] = {key: statistics.median(run[i] for run in runs["bytecode"]) for i, key in enumerate(keys)}
+    out["import_load_source_ms"] = statistics.median(run[4] for run in runs["source"])
+    out["import_load_source_cpu_ms"] = statistics.median(run[5] for run in runs["source"])
+    out["bytecode"] = "compiled into a temporary PYTHONPYCACHEPREFIX by a first run, as an installed package has it"
+    out["source_bytecode"] = ("the clone's own __pycache__ (it has .pyc files)" if own_bytecode
+                              else "none for the package (PYTHONDONTWRITEBYTECODE=1, no __pycache__ in the clone)")
+    return out
 
 
 def write_events(folder: Path, label: str, count: int, seed: int) -> list[str]:
@@ -253,6 +278,10 @@ def print_table(f: dict[str, Any]) -> None:
     load = f["load_ms"]
     print(f"load + compile kustomer: {load['cold_ms']:.1f} ms cold (first in a process; {load['cold_cpu_ms']:.1f} ms CPU), "
           f"{load['warm_ms']:.1f} ms warm ({load['warm_cpu_ms']:.1f} ms CPU)")
+    print(f"import transformer + load('kustomer') in a fresh process: {load['import_load_ms']:.1f} ms "
+          f"({load['import_load_cpu_ms']:.1f} ms CPU) with bytecode ({load['bytecode']}); "
+          f"{load['import_load_source_ms']:.1f} ms ({load['import_load_source_cpu_ms']:.1f} ms CPU) "
+          f"with {load['source_bytecode']}")
     cli = f["cli"]
     print(f"transformer run: {cli['events']:,} events at {cli['events_per_s']:,.0f} ev/s, {cli['ratio_to_engine']:.2f}x the "
           f"engine in process on the same events ({cli['engine_events_per_s']:,.0f} ev/s; CPU time ratio "

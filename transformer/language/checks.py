@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from ..errors import TransformError
 from . import schema_words
+from ._schema import LazyValidator
 from .codegen import Context, Fn
 from .functions import canonical_json
-from .patterns import LinearValidator, pattern_problem, schema_pattern_problems, searcher
+from .patterns import pattern_problem, schema_pattern_problems, searcher
 
 # A body breaking many rules (500 over-long tags) gives a readable message, not one per item.
 SHOWN_ERRORS = 3
@@ -62,6 +61,8 @@ def schema_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
         yield exc.path, f"not a valid JSON Schema: {exc.message}"
         return
     except _Unsupported:
+        import jsonschema  # only here, and when a document fails its fast test (see _schema.py)
+
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
@@ -75,7 +76,8 @@ def schema_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 
 def validator_for(schema: dict[str, Any]) -> Any:
-    return LinearValidator(schema)
+    """jsonschema's validator of ``schema`` (Draft 2020-12 with RE2), built at its first use."""
+    return LazyValidator(schema)
 
 
 # -- the fast test ---------------------------------------------------------------------------------
@@ -99,8 +101,15 @@ _TYPES: dict[str, Test] = {
 }
 
 
-# What jsonschema checks; document_tests takes any other key for an annotation, as jsonschema does.
-_KEYWORDS = frozenset(jsonschema.Draft202012Validator.VALIDATORS)
+# What jsonschema checks (the keys of jsonschema.Draft202012Validator.VALIDATORS, written out so
+# that the fast tests need no jsonschema: a test compares them); document_tests takes any other
+# key for an annotation, as jsonschema does.
+_KEYWORDS = frozenset({
+    "$dynamicRef", "$ref", "additionalProperties", "allOf", "anyOf", "const", "contains", "dependentRequired",
+    "dependentSchemas", "enum", "exclusiveMaximum", "exclusiveMinimum", "format", "if", "items", "maxItems", "maxLength",
+    "maxProperties", "maximum", "minItems", "minLength", "minProperties", "minimum", "multipleOf", "not", "oneOf",
+    "pattern", "patternProperties", "prefixItems", "properties", "propertyNames", "required", "type",
+    "unevaluatedItems", "unevaluatedProperties", "uniqueItems"})
 
 _CLASSES: dict[str, tuple[type, ...]] = {"string": (str,), "object": (dict,), "array": (list,), "boolean": (bool,),
                                          "null": (type(None),), "number": (int, float)}

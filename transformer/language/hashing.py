@@ -7,7 +7,6 @@ lower case, and never hashed twice. A list is hashed element by element. hashlib
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,9 +24,12 @@ class Hasher:
     """One ``hash`` step: its digest and its normalisations, fixed at load."""
 
     def __init__(self, digest: str, normalize: Sequence[Coercion]) -> None:
+        import hashlib  # here, not at import: it loads OpenSSL, and most mappings hash nothing
+
         self.digest = digest
         self.hex_length = DIGESTS[digest]
         self.normalize = tuple(normalize)
+        self._new = hashlib.new
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, list):  # element by element; an element with no text left is dropped
@@ -50,4 +52,4 @@ class Hasher:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate has no UTF-8 bytes
             raise StepError("hash needs text that is valid Unicode") from None
-        return hashlib.new(self.digest, data, usedforsecurity=False).hexdigest()
+        return self._new(self.digest, data, usedforsecurity=False).hexdigest()

@@ -6,18 +6,13 @@ import datetime
 import json
 import math
 from collections.abc import Mapping as AnyMapping
-from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-import referencing
-import referencing.exceptions
-import referencing.jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MappingError, Problem
+from ._record import FrozenRecord, Record
+from ._schema import LazyValidator, has_references, known_valid_schema, no_retrieval
 from .checks import (
     Check,
     Test,
@@ -30,10 +25,13 @@ from .codegen import Fn, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
 from .functions import COERCIONS
-from .patterns import LinearValidator, schema_pattern_problems
+from .patterns import schema_pattern_problems
 from .registry import rule_label
 from .suggest import closest, did_you_mean
 from .yamlsource import Limits, Source, YamlPath, parse_yaml, read_text
+
+if TYPE_CHECKING:
+    import jsonschema
 
 DESTINATION_FILE = "destination.yaml"
 # What one mapping file may hold: the largest bundled file has about 400 values, none longer than
@@ -44,7 +42,9 @@ REQUEST_PARTS = ("method", "endpoint", "headers", "params")
 
 @cache
 def _schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8"))
+    # Beside this module in a checkout and in the wheel (importlib.resources would import zipfile,
+    # tempfile and more for a file that is always on disk, as the built-in mappings are: folders.py).
+    schema: dict[str, Any] = json.loads((Path(__file__).parent / "mapping.schema.json").read_text("utf-8"))
     # The coercions are listed where they are defined; the schema gets their names and descriptions.
     names = sorted(COERCIONS)
     schema["$defs"]["coercion"]["enum"] = names
@@ -70,8 +70,11 @@ def _validators() -> tuple[Any, Any]:
 
     The schema's own "#/$defs/..." references are replaced by the definitions themselves (a
     cyclic structure, which validation follows as deep as the document goes): the same checks,
-    twice as fast as resolving each reference at every node.
+    twice as fast as resolving each reference at every node. Built only for a file that fails its
+    fast test (see _known_valid): importing jsonschema is a good part of a process's start.
     """
+    import jsonschema
+
     defs = copy.deepcopy(_schema()["$defs"])
 
     def inline(node: Any) -> Any:
@@ -109,8 +112,12 @@ def _known_valid(data: Any, which: int) -> bool:
 BATCH_LIMITS = ("max_request_bytes", "max_events", "max_event_bytes")
 
 
-@dataclass(frozen=True)
-class Batching:
+# The loader's records are FrozenRecords and Records (see _record.py): what @dataclass gave them,
+# without its code generation at every import.
+
+class Batching(FrozenRecord):
+    __slots__ = ("endpoint", "when", "key", "concat", "max_request_bytes", "max_events",  # noqa: RUF023 - in order
+                 "max_event_bytes", "settings", "array", "headers")
     endpoint: Fn  # evaluated with each request description as the event
     when: Fn | None  # gives a bool: whether that request is batched at all
     key: str | None  # the body key wrapping the list of bodies; None when concat or array is given
@@ -118,9 +125,15 @@ class Batching:
     max_request_bytes: int
     max_events: int
     max_event_bytes: int
-    settings: tuple[tuple[str, str], ...] = ()  # (limit, setting) for limits a setting may change
-    array: bool = False  # the batch body is a bare array of the bodies
-    headers: tuple[tuple[str, Fn], ...] = ()  # headers only the packed batch request carries
+    settings: tuple[tuple[str, str], ...]  # (limit, setting) for limits a setting may change
+    array: bool  # the batch body is a bare array of the bodies
+    headers: tuple[tuple[str, Fn], ...]  # headers only the packed batch request carries
+
+    def __init__(self, endpoint: Fn, when: Fn | None, key: str | None, concat: tuple[tuple[str, int], ...],
+                 max_request_bytes: int, max_events: int, max_event_bytes: int, settings: tuple[tuple[str, str], ...] = (),
+                 array: bool = False, headers: tuple[tuple[str, Fn], ...] = ()) -> None:
+        self._set(endpoint=endpoint, when=when, key=key, concat=concat, max_request_bytes=max_request_bytes,
+                  max_events=max_events, max_event_bytes=max_event_bytes, settings=settings, array=array, headers=headers)
 
     @property
     def listed(self) -> bool:
@@ -131,25 +144,31 @@ class Batching:
         """These limits with the values ``settings`` give (validated, defaults applied)."""
         if not self.settings:
             return self
-        return replace(self, **{limit: settings.get(name, getattr(self, limit)) for limit, name in self.settings})
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update({limit: settings.get(name, getattr(self, limit)) for limit, name in self.settings})
+        return Batching(**values)
 
 
 # A validate entry compiled but not yet generated: (label, condition as a rule giving a bool, validator).
 _CheckSpec = tuple[str, Node | None, Any]
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(FrozenRecord):
     """One generated rule of a request, and whether it reads only settings."""
 
+    __slots__ = ("fn", "settings_only")
     fn: Fn
     settings_only: bool
 
+    def __init__(self, fn: Fn, settings_only: bool) -> None:
+        self._set(fn=fn, settings_only=settings_only)
 
-@dataclass(frozen=True)
-class EventPlan:
+
+class EventPlan(FrozenRecord):
     """Everything needed to turn one event type into a request, compiled and generated."""
 
+    __slots__ = ("file", "method", "endpoint", "headers", "params", "body", "checks",  # noqa: RUF023 - in order
+                 "for_each", "item_name")
     file: str
     method: Part
     endpoint: Part
@@ -157,8 +176,13 @@ class EventPlan:
     params: dict[str, Part]
     body: Fn | None
     checks: tuple[Check, ...]  # destination.yaml's validate entries, then the file's
-    for_each: Fn | None = None  # fan-out: gives the list whose elements each make one request
-    item_name: str = "item"  # the variable each element is bound to
+    for_each: Fn | None  # fan-out: gives the list whose elements each make one request
+    item_name: str  # the variable each element is bound to
+
+    def __init__(self, file: str, method: Part, endpoint: Part, headers: dict[str, Part], params: dict[str, Part],
+                 body: Fn | None, checks: tuple[Check, ...], for_each: Fn | None = None, item_name: str = "item") -> None:
+        self._set(file=file, method=method, endpoint=endpoint, headers=headers, params=params, body=body, checks=checks,
+                  for_each=for_each, item_name=item_name)
 
 
 # A file's fan-out: the for_each rule and the variable its elements are bound to.
@@ -169,8 +193,10 @@ FanOut = tuple[Node, str]
 Rules = tuple[str, dict[str, Node], dict[str, Any], Node | None, list[_CheckSpec], FanOut | None]
 
 
-@dataclass(frozen=True)
-class Mapping:
+class Mapping(FrozenRecord):
+    __slots__ = ("name", "folder", "settings_schema", "settings_validator", "secrets", "settings_errors",  # noqa: RUF023
+                 "plans", "max_body_bytes", "max_body_setting", "batching", "delivery", "texts", "rules", "other",
+                 "other_rules", "other_error", "type_first", "warnings")  # in order
     name: str
     folder: Path
     settings_schema: dict[str, Any]
@@ -184,11 +210,22 @@ class Mapping:
     delivery: DeliveryRules
     texts: dict[str, str]  # file name -> the text it was compiled from: enough to build it again
     rules: dict[str, Rules]  # event type -> its compiled rules, to generate the tracing variant from
-    other: EventPlan | None = None  # other_events.file: the plan of every type events does not name
-    other_rules: Rules | None = None
-    other_error: str | None = None  # other_events.error: the message for a type events does not name
-    type_first: bool = False  # settings_checked: after_event_type
-    warnings: tuple[Problem, ...] = ()  # what loads but is likely a mistake (transformer check shows them)
+    other: EventPlan | None  # other_events.file: the plan of every type events does not name
+    other_rules: Rules | None
+    other_error: str | None  # other_events.error: the message for a type events does not name
+    type_first: bool  # settings_checked: after_event_type
+    warnings: tuple[Problem, ...]  # what loads but is likely a mistake (transformer check shows them)
+
+    def __init__(self, name: str, folder: Path, settings_schema: dict[str, Any], settings_validator: Any,
+                 secrets: tuple[str, ...], settings_errors: dict[str, str], plans: dict[str, EventPlan],
+                 max_body_bytes: int | None, max_body_setting: str | None, batching: Batching | None,
+                 delivery: DeliveryRules, texts: dict[str, str], rules: dict[str, Rules], other: EventPlan | None = None,
+                 other_rules: Rules | None = None, other_error: str | None = None, type_first: bool = False,
+                 warnings: tuple[Problem, ...] = ()) -> None:
+        self._set(name=name, folder=folder, settings_schema=settings_schema, settings_validator=settings_validator,
+                  secrets=secrets, settings_errors=settings_errors, plans=plans, max_body_bytes=max_body_bytes,
+                  max_body_setting=max_body_setting, batching=batching, delivery=delivery, texts=texts, rules=rules,
+                  other=other, other_rules=other_rules, other_error=other_error, type_first=type_first, warnings=warnings)
 
 
 class MappingTexts:
@@ -237,11 +274,12 @@ def load_mapping(folder: Path, texts: dict[str, str] | None = None) -> Mapping:
                                                            f"({exc.__class__.__name__}); split it up")]) from None
 
 
-@dataclass
-class _Shared:
+class _Shared(Record):
     """What destination.yaml gives every event file, compiled: the settings they may read, path
     aliases, shared lets, request parts, body and checks, and the batch rules."""
 
+    __slots__ = ("source", "spec", "settings", "aliases", "lets", "request", "body", "checks",  # noqa: RUF023 - in order
+                 "batch_nodes", "warnings")
     source: Source
     spec: dict[str, Any]
     settings: dict[str, Any]  # setting name -> its schema
@@ -252,6 +290,12 @@ class _Shared:
     checks: list[_CheckSpec]
     batch_nodes: tuple[Node, Node | None, dict[str, Node]] | None  # endpoint, when, headers
     warnings: list[Problem]
+
+    def __init__(self, source: Source, spec: dict[str, Any], settings: dict[str, Any], aliases: dict[str, Any],
+                 lets: dict[str, Node], request: dict[str, Any], body: Node | None, checks: list[_CheckSpec],
+                 batch_nodes: tuple[Node, Node | None, dict[str, Node]] | None, warnings: list[Problem]) -> None:
+        self.source, self.spec, self.settings, self.aliases, self.lets = source, spec, settings, aliases, lets
+        self.request, self.body, self.checks, self.batch_nodes, self.warnings = request, body, checks, batch_nodes, warnings
 
 
 def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
@@ -274,7 +318,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     other_rules = rules.pop(None, None)
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
-        settings_validator=LinearValidator(settings_schema, registry=_NO_RETRIEVAL),
+        settings_validator=LazyValidator(settings_schema, fast_test(settings_schema), no_retrieval=True),
         secrets=tuple(spec.get("secrets", ())), settings_errors=dict(spec.get("settings_errors", {})),
         plans={event_type: _generate(event_type, *parts, generated) for event_type, parts in rules.items()
                if event_type is not None},
@@ -531,18 +575,18 @@ def _not_json_scalar(value: Any) -> str:
     return f"a YAML {kind} value is not a JSON value: write a string, a list or an object"
 
 
-# Settings schemas are validated with this registry, which retrieves nothing (jsonschema's own
-# default fetches a remote $ref over HTTP): a reference outside the schema is never fetched.
-_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
-
-
 def _check_settings_schema(source: Source, schema: Any, problems: list[Problem]) -> None:
     """A settings schema must be valid, with patterns RE2 runs (checked first: jsonschema's check
-    compiles them with ``re``) and references that resolve inside it."""
+    compiles them with ``re``) and references that resolve inside it. A schema of the keywords
+    _schema.known_valid_schema checks exactly, with no reference, needs no jsonschema."""
     patterns = [source.problem(("settings", *where), f"not a valid JSON Schema: {message}") for where, message in schema_pattern_problems(schema)]
     if patterns:
         problems.extend(patterns)
         return
+    if known_valid_schema(schema) and not has_references(schema):
+        return
+    import jsonschema
+
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -554,8 +598,11 @@ def _check_settings_schema(source: Source, schema: Any, problems: list[Problem])
 def _check_refs(source: Source, schema: Any, problems: list[Problem]) -> None:
     """Resolve each $ref of a settings schema now, so none fails at event time: it must point
     inside the schema (``#/$defs/NAME``); the engine does no I/O, so a remote one is refused."""
+    import referencing.exceptions
+    import referencing.jsonschema
+
     resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
-    resolver = _NO_RETRIEVAL.with_resource("", resource).resolver("")
+    resolver = no_retrieval().with_resource("", resource).resolver("")
     stack: list[tuple[Any, YamlPath]] = [(schema, ("settings",))]
     while stack:
         node, path = stack.pop()

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import re2
-from jsonschema import ValidationError
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # a refused pattern is a load error, not a line on stderr
@@ -110,7 +111,12 @@ def _keys(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | 
 
 # -- jsonschema with RE2: the keywords that apply a pattern to an instance --------------------------
 
+# jsonschema is imported by linear_validator, at first use (see _schema.py): these functions run
+# only inside the validator class it builds.
+
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    from jsonschema import ValidationError
+
     if validator.is_type(instance, "string") and not searcher(pattern)(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
@@ -125,12 +131,11 @@ def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any,
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
-_DRAFT = jsonschema.Draft202012Validator
-
-
 def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    from jsonschema import Draft202012Validator, ValidationError
+
     if "patternProperties" not in schema or not validator.is_type(instance, "object"):
-        yield from _DRAFT.VALIDATORS["additionalProperties"](validator, additional, instance, schema)
+        yield from Draft202012Validator.VALIDATORS["additionalProperties"](validator, additional, instance, schema)
         return
     declared = schema.get("properties", {})
     tests = [searcher(pattern) for pattern in schema["patternProperties"]]
@@ -143,7 +148,19 @@ def _additional_properties(validator: Any, additional: Any, instance: Any, schem
         yield ValidationError(f"{shown} do not match any of the regexes: {', '.join(map(repr, schema['patternProperties']))}")
 
 
-# Draft 2020-12 with RE2 wherever a pattern meets an instance (unevaluatedProperties, which would
-# too, is refused at load next to a patternProperties: see schema_pattern_problems).
-LinearValidator: Any = jsonschema.validators.extend(_DRAFT, {  # type: ignore[no-untyped-call]
-    "pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties})
+@cache
+def linear_validator() -> Any:
+    """jsonschema's Draft 2020-12 validator class with RE2 wherever a pattern meets an instance
+    (unevaluatedProperties, which would too, is refused at load next to a patternProperties: see
+    schema_pattern_problems). Built, and jsonschema imported, at the first call."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {  # type: ignore[no-untyped-call]
+        "pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties})
+
+
+def __getattr__(name: str) -> Any:
+    """``LinearValidator``, the class linear_validator builds, under the name it always had."""
+    if name == "LinearValidator":
+        return linear_validator()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

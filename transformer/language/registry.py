@@ -35,6 +35,11 @@ class Scope(Protocol):
     def lets(self) -> Mapping[str, Node]: ...
 
     @property
+    def locals(self) -> Mapping[str, tuple[str, bool]]:
+        """The enclosing eaches' ``as`` names: name -> (its generated local, settings_only)."""
+        ...
+
+    @property
     def settings_reads(self) -> int:
         """How many rules compiled so far read a setting (a let binding that does counts as one)."""
         ...

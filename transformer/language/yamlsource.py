@@ -1,7 +1,6 @@
 """Read a YAML file into plain data plus the line of every node, keyed by its YAML path."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +8,7 @@ import yaml
 
 from ..errors import Problem
 from ..runtime.values import MAX_DEPTH
+from ._record import FrozenRecord, Record
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -33,13 +33,18 @@ def format_path(path: YamlPath) -> str:
     return text
 
 
-@dataclass
-class Source:
+class Source(Record):
     """One loaded YAML file: its data and where each node stands."""
 
+    __slots__ = ("file", "data", "lines")  # noqa: RUF023 - the fields in order
     file: str
     data: Any
-    lines: dict[YamlPath, int] = field(default_factory=dict)
+    lines: dict[YamlPath, int]
+
+    def __init__(self, file: str, data: Any, lines: dict[YamlPath, int] | None = None) -> None:
+        self.file = file
+        self.data = data
+        self.lines = {} if lines is None else lines
 
     def line(self, path: YamlPath) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -65,12 +70,15 @@ def read_text(path: Path, display_name: str) -> tuple[str | None, list[Problem]]
         return None, [Problem(display_name, None, "", f"cannot read file: {exc.__class__.__name__}: {exc}")]
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(FrozenRecord):
     """What one file may hold beyond the bounds every file has (nesting, alias expansion)."""
 
+    __slots__ = ("nodes", "chars")  # noqa: RUF023 - the fields in order
     nodes: int  # values, aliases expanded
     chars: int  # characters in one value
+
+    def __init__(self, nodes: int, chars: int) -> None:
+        self._set(nodes=nodes, chars=chars)
 
 
 def parse_yaml(text: str, display_name: str, limits: Limits | None = None) -> tuple[Source | None, list[Problem]]:
@@ -180,16 +188,18 @@ _SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool"
 _NO_KEY = object()  # a mapping waiting for its next key
 
 
-@dataclass
 class _Open:
     """A mapping or sequence being built: where it stands and, in a mapping, the key waiting for its value."""
 
-    container: dict[Any, Any] | list[Any]
-    path: YamlPath
-    keys: set[str] = field(default_factory=set)  # the keys as written, for duplicates
-    key: Any = _NO_KEY
-    written: str = ""  # the key as written: it names the value's YAML path
-    key_line: int = 0
+    __slots__ = ("container", "key", "key_line", "keys", "path", "written")
+
+    def __init__(self, container: dict[Any, Any] | list[Any], path: YamlPath) -> None:
+        self.container = container
+        self.path = path
+        self.keys: set[str] = set()  # the keys as written, for duplicates
+        self.key: Any = _NO_KEY
+        self.written = ""  # the key as written: it names the value's YAML path
+        self.key_line = 0
 
     def wants_key(self) -> bool:
         return self.key is _NO_KEY and self.container.__class__ is dict

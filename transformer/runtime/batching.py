@@ -13,7 +13,6 @@ batch only when their other keys are equal, and each list holds at most its own 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -273,4 +272,6 @@ class Packer:
             group = self.group(result["output"])
         except TransformError:
             return None
+        import hashlib  # here: importing it loads OpenSSL, a start-up cost for every process otherwise
+
         return None if group is None else hashlib.sha256(group[0].encode("utf-8")).hexdigest()
