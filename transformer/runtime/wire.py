@@ -38,6 +38,8 @@ def _fast_compact(value: Any) -> bytes | None:
 def compact_json(value: Any) -> str:
     """JSON as sent on the wire: no spaces, UTF-8 kept, NaN refused (at orjson's speed where its
     text is the same)."""
+    if value.__class__ is str:  # the standard library's own fast path for a string: faster still
+        return _COMPACT.encode(value)
     raw = _fast_compact(value)
     return raw.decode("utf-8") if raw is not None else _COMPACT.encode(value)
 
