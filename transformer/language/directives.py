@@ -412,8 +412,8 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
             else:
                 _emit_present_read(gen, target, repr(".".join(keys)))
 
-        reads = [partial(read, *pair) for pair in _paired(paths)] if root is None and not gen.tracing else \
-            [partial(read, keys) for keys in paths]
+        pairs = _paired(paths) if root is None and not gen.tracing else [(keys,) for keys in paths]
+        reads: list[Callable[[], None]] = [partial(read, *pair) for pair in pairs]
         gen.chain(reads, f"if {target} is MISSING:")
 
     def store(gen: Gen, built: str, key: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..runtime.values import MISSING, is_present, type_name
+from ..runtime.values import MISSING, type_name
 from . import dates
 from .codegen import Gen, Node
 from .entries import entries_step
@@ -117,8 +117,10 @@ def _join(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
     def join(value: Any) -> Any:
         if isinstance(value, str):
             return value
-        parts = [to_text(part) for key in keys if is_present(part := _needs_object(value, "join").get(key, MISSING))]
-        return sep.join(parts) if parts else MISSING
+        parts = _needs_object(value, "join")
+        texts = [part if part.__class__ is str else to_text(part) for key in keys
+                 if (part := parts.get(key)) is not None and part != ""]  # present: not missing, null or ""
+        return sep.join(texts) if texts else MISSING
 
     return join
 

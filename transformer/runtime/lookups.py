@@ -96,10 +96,13 @@ class Asker:
         except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
             raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {self.where(kind, url)}",
                                  502) from None
-        try:  # a sequence subclass may raise when read: as unusable as any other wrong shape
-            status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
-        except Exception:
-            status = body = None
+        if answer.__class__ is tuple and len(answer) == 2:  # the usual answer, read at once
+            status, body = answer
+        else:
+            try:  # a sequence subclass may raise when read: as unusable as any other wrong shape
+                status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
+            except Exception:
+                status = body = None
         if status.__class__ is not int or not 100 <= status <= 599:
             raise TransformError(f"{label}: the lookup function must return (status_code, body) for {self.where(kind, url)}",
                                  502)

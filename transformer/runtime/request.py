@@ -143,11 +143,11 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
     for check in static.checks:
         check.apply(body, ctx)
     method = static.method
-    if method.__class__ is not str:
-        method = _request_string(method.fn(ctx), plan.file, "method")
+    if method.__class__ is not str and (method := method.fn(ctx)).__class__ is not str:
+        method = _request_string(method, plan.file, "method")
     endpoint = static.endpoint
-    if endpoint.__class__ is not str:
-        endpoint = _request_string(endpoint.fn(ctx), plan.file, "endpoint")
+    if endpoint.__class__ is not str and (endpoint := endpoint.fn(ctx)).__class__ is not str:
+        endpoint = _request_string(endpoint, plan.file, "endpoint")
     headers = _with_rules(static.headers, static.header_rules, ctx)
     params = _with_rules(static.params, static.param_rules, ctx)
     limit = static.max_body_bytes

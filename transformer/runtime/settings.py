@@ -63,7 +63,7 @@ class SettingsChecker:
                 self._remember(key, cached)
         if cached.__class__ is not SettingsState:
             raise TransformError(cached.message, cached.status_code)  # type: ignore[union-attr]
-        return cached  # type: ignore[return-value]
+        return cached
 
     def _remember(self, key: Hashable, checked: SettingsState | TransformError) -> None:
         # Evicting iterates the dict, which another thread's insert would break (RuntimeError: a 500
