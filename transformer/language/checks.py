@@ -333,7 +333,11 @@ def _object_keyword(key: str, arg: Any, node: dict[str, Any], sub: Callable[...,
         names = tuple(arg)
         return lambda v: v.__class__ is not dict or all(name in v for name in names)
     if key == "properties":
-        return _properties(tuple((name, sub(schema, name)) for name, schema in arg.items()))
+        tests = tuple((name, sub(schema, name)) for name, schema in arg.items())  # each checked, as before
+        plain = tuple((name, _plain_type(schema)) for name, schema in arg.items())
+        if all(classes is not None for _, classes in plain):  # types alone: no call per key
+            return _plain_properties(plain)  # type: ignore[arg-type]  # no None among them
+        return _properties(tests)
     if key == "patternProperties":
         return _pattern_properties([(searcher(pattern), sub(schema, pattern)) for pattern, schema in arg.items()])
     if key == "additionalProperties":
@@ -350,6 +354,18 @@ def _properties(props: tuple[tuple[str, Test], ...]) -> Test:
         return True
 
     return properties
+
+
+def _plain_properties(props: tuple[tuple[str, frozenset[type]], ...]) -> Test:
+    """``properties`` whose schemas are each only a ``type`` (not integer): the value's class looked up."""
+    def plain_properties(v: Any) -> bool:
+        if v.__class__ is dict:
+            for name, classes in props:
+                if name in v and v[name].__class__ not in classes:
+                    return False
+        return True
+
+    return plain_properties
 
 
 def _pattern_properties(patterns: list[tuple[Callable[[str], Any], Test]]) -> Test:
