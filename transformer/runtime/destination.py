@@ -17,7 +17,6 @@ from .request import RequestBuilder, TypeState
 from .settings import SettingsChecker, SettingsState
 from .tracing import Tracer
 from .values import MISSING, is_present, type_name
-from .wire import json_bytes
 
 
 def _rebuild(folder: str, texts: dict[str, str]) -> Destination:
@@ -95,10 +94,8 @@ class Destination(Processor):
 
     def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """Turn one event into one request description; raise TransformError when it cannot."""
-        try:
-            output = self._transform(message, settings, lookup)
-            json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
-            return output
+        try:  # the request builder has checked that the output's text can be sent
+            return self._transform(message, settings, lookup)
         except Exception as exc:
             raise event_error(exc, self.name, message) from None
 
@@ -121,7 +118,6 @@ class Destination(Processor):
         try:
             if isinstance(output, Exception):
                 raise output
-            json_bytes(output)
             return output
         except Exception as exc:  # noqa: BLE001 - this element's error only
             return event_error(_named(exc, f"{self.name} {key}"), self.name, message)

@@ -14,7 +14,7 @@ from ..language.loader import Mapping as CompiledMapping
 from .lookups import Asker, Lookup
 from .settings import SettingsState
 from .values import MISSING, type_name
-from .wire import json_size, request_description
+from .wire import json_bytes, json_size, request_description
 
 
 class TypeState:
@@ -46,7 +46,8 @@ class TypeState:
 
 
 class RequestBuilder:
-    """Runs a compiled mapping's plans: one event and its settings state in, one request out."""
+    """Runs a compiled mapping's plans: one event and its settings state in, one request out,
+    whose text can be sent (a lone surrogate anywhere in it raises UnicodeEncodeError)."""
 
     def __init__(self, mapping: CompiledMapping) -> None:
         self._mapping = mapping
@@ -60,7 +61,9 @@ class RequestBuilder:
             body = {}
         if static.per_event:
             return _per_event(body, ctx, static, plan)
-        return request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
+        output = request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
+        json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
+        return output
 
     def build_each(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
                    lookup: Lookup | None, static: TypeState | None = None) -> list[dict[str, Any] | Exception]:
@@ -151,10 +154,14 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
     headers = _with_rules(static.headers, static.header_rules, ctx)
     params = _with_rules(static.params, static.param_rules, ctx)
     limit = static.max_body_bytes
-    if limit is not None:
-        size = json_size(body)
-        if size > limit:
-            raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
+    if limit is None:
+        output = request_description(method, endpoint, headers, params, body)
+        json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
+        return output
+    size = json_size(body)  # counted as UTF-8: a body that could never be sent raised here already
+    if size > limit:
+        raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
+    json_bytes((method, endpoint, headers, params))  # the rest of the request, which may quote the event too
     return request_description(method, endpoint, headers, params, body)
 
 

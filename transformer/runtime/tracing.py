@@ -14,7 +14,6 @@ from .explain import TOO_DEEP, Secrets, explanation, select_field
 from .failures import event_error
 from .lookups import Lookup, shown_url
 from .settings import SettingsChecker
-from .wire import json_bytes
 
 # Destination._transform: (message, settings, lookup, tracing plans) -> request
 Transform = Callable[[Any, Any, "Lookup | None", "dict[str | None, EventPlan] | None"], dict[str, Any]]
@@ -49,8 +48,8 @@ class Tracer:
         token = TRACE.set(records)
         outcome: dict[str, Any]
         try:
+            # As transform: text that could never be sent makes the event an error (the request builder checks).
             request = self._transform(message, settings, recording if lookup is not None else None, self._plans)
-            json_bytes(request)  # as transform does: text that could never be sent makes the event an error
             outcome = {"request": request}
         except Exception as exc:
             error = event_error(exc, self._name, message)
