@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import queue
 import signal
+import sys
 import threading
 import time
 import warnings
