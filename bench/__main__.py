@@ -1,4 +1,4 @@
-"""python -m bench [--events N] [--rounds R] [--cli-events N] [--hold-events N] [--jobs-events N] [--json PATH]
+"""python -m bench [--events N] [--rounds R] [--cli-events N] [--hold-events N] [--jobs-events N [N ...]] [--json PATH]
 python -m bench --mappings FOLDER [--event-file NDJSON --settings FILE] [--lookups FILE] [--events N] [--rounds R]
 
 Measures, in one process and interleaved (engine and baseline alternate every round, so machine
@@ -8,8 +8,9 @@ modes over the same events: "shared" (a pipeline passing the same few settings o
 "processor" (every input carries its own settings dict, parsed from JSON, in the processor shape).
 Then: each step that rewrites every key of an object against the dict comprehension doing the
 same work (python -m bench.steps), the load+compile time of the Kustomer mappings, `transformer
-run` on a large NDJSON file against a small one (throughput and peak memory), `process()` holding its results against
-streaming (the cyclic garbage collector's share), and `transformer run --jobs`. With --mappings,
+run` on a large NDJSON file against a small one (throughput and peak memory), `transformer run --batch` (Segment)
+against `process` + `batch` in process, `process()` holding its results against streaming (the cyclic garbage
+collector's share), and `transformer run --jobs` against `--jobs 1` on each --jobs-events size. With --mappings,
 only the per-type table for that folder (against a baseline only where one was written for it).
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from transformer.cli.fixtures import canned_lookup
 
 from . import steps, workloads
 from .compare import Workload, check_equal, mappings_digest, print_throughput, processor_inputs, throughput
-from .events import CLI_SETTINGS, generate, lookup_answers
+from .events import CLI_SETTINGS, SEGMENT_SETTINGS, generate, generate_segment, lookup_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; medians are reported (default 7)")
     parser.add_argument("--cli-events", type=int, default=100_000, help="events in the large CLI file (default 100,000)")
     parser.add_argument("--hold-events", type=int, default=50_000, help="inputs for process() vs streaming (default 50,000)")
-    parser.add_argument("--jobs-events", type=int, default=200_000, help="events in the --jobs file (default 200,000)")
+    parser.add_argument("--jobs-events", type=int, nargs="+", default=[100_000, 200_000],
+                        help="events in each --jobs file (default 100,000 and 200,000)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--mappings", type=Path, metavar="FOLDER",
                         help="only the per-type table for this mapping folder (against its baseline where it has one)")
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["steps"] = steps.measure()
     figures["load_ms"] = load_times()
     figures["cli"] = cli_run(kustomer.destination, args.cli_events)
+    figures["batch"] = batch_run(segment.destination, args.cli_events)
     figures["hold"] = holding(kustomer.destination, args.hold_events)
     figures["jobs"] = jobs_run(args.jobs_events)
     figures["load_after"] = os.getloadavg()[0]
@@ -229,8 +232,9 @@ def cli_run(kustomer: transformer.Destination, large: int) -> dict[str, Any]:
             "cpu_ratio_to_engine": engine_cpu / cli["cpu_seconds"]}
 
 
-def run_cli(args: list[str]) -> dict[str, float]:
-    """One `transformer run` under bench.peak: wall and CPU seconds (workers included), peak memory."""
+def run_cli(args: list[str], codes: tuple[int, ...] = (0,)) -> dict[str, float]:
+    """One `transformer run` under bench.peak, which must exit with one of ``codes``: wall and CPU
+    seconds (workers included), the main process's own CPU seconds, peak memory."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(os.devnull, "w") as sink:
@@ -238,30 +242,76 @@ def run_cli(args: list[str]) -> dict[str, float]:
                               stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
+    if done.returncode not in codes:
         raise SystemExit(f"transformer run failed: {done.stderr}")
-    lines = dict(line.split() for line in done.stderr.strip().splitlines()[-2:])
+    lines = dict(line.split() for line in done.stderr.strip().splitlines()[-3:])
     return {"seconds": elapsed, "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+            "main_cpu_seconds": float(lines["main-cpu-s"]),
             "peak_rss_mb": int(lines["peak-rss-kb"]) / 1024, "worker_peak_rss_mb": int(lines["worker-peak-rss-kb"]) / 1024}
 
 
-def jobs_run(count: int) -> dict[str, Any]:
-    """`transformer run --jobs <CPUs>` against `--jobs 1` on one file, alternating, medians of 3."""
-    jobs = os.cpu_count() or 1
+def batch_run(segment: transformer.Destination, count: int) -> dict[str, Any]:
+    """`transformer run --batch` (Segment; startup, reading, transforming, packing, writing and all)
+    against `batch(process(inputs), settings)` in process on the very same events under the same
+    settings; alternating, medians of 3. ``ratio``: in-process time / the command's time."""
+    settings = SEGMENT_SETTINGS[0]
+    pairs = generate_segment(count, seed=17)
+    inputs = [{"message": event, "destination": {"Config": settings}} for event, _ in pairs]
     with tempfile.TemporaryDirectory() as tmp:
-        common = write_events(Path(tmp), "jobs", count, seed=13)
-        runs: dict[int, list[dict[str, float]]] = {1: [], jobs: []}
-        for round_no in range(3):
-            for n in ([1, jobs] if round_no % 2 == 0 else [jobs, 1]):
-                runs[n].append(run_cli([*common, "--jobs", str(n)]))
-    out: dict[str, Any] = {"events": count, "jobs": jobs}
-    for n, label in ((1, "single"), (jobs, "parallel")):
-        row = {key: statistics.median(r[key] for r in runs[n]) for key in runs[n][0]}
-        row["events_per_s"] = count / row["seconds"]
-        out[label] = row
-    out["speedup"] = out["parallel"]["events_per_s"] / out["single"]["events_per_s"]
-    out["cpu_ratio"] = out["parallel"]["cpu_seconds"] / out["single"]["cpu_seconds"]
-    out["worker_extra_mb"] = out["parallel"]["worker_peak_rss_mb"] - out["single"]["peak_rss_mb"]
+        folder = Path(tmp)
+        (folder / "settings.json").write_text(json.dumps(settings))
+        with (folder / "events.ndjson").open("w") as handle:
+            for event, _ in pairs:
+                handle.write(json.dumps(event) + "\n")
+        del pairs
+        args = ["-d", "segment", "-s", str(folder / "settings.json"), "--batch", str(folder / "events.ndjson")]
+        runs: list[dict[str, float]] = []
+        engine: list[tuple[float, float]] = []
+        for _ in range(3):
+            runs.append(run_cli(args, codes=(0, 1)))  # 1: the generator's few events over Segment's size limit
+            gc.collect()
+            start, cpu = time.perf_counter(), time.process_time()
+            batches = segment.batch(segment.process(inputs), settings)
+            engine.append((time.perf_counter() - start, time.process_time() - cpu))
+            del batches
+    cli = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    engine_s, engine_cpu = statistics.median(e[0] for e in engine), statistics.median(e[1] for e in engine)
+    return {"events": count, "events_per_s": count / cli["seconds"], "engine_events_per_s": count / engine_s,
+            "ratio": engine_s / cli["seconds"], "cpu_ratio": engine_cpu / cli["cpu_seconds"]}
+
+
+def jobs_run(counts: list[int]) -> list[dict[str, Any]]:
+    """`transformer run --jobs <CPUs>` against `--jobs 1` on a file of each size, alternating,
+    medians of 3; and the command on no events (interpreter start, imports, loading the mappings:
+    the part no worker shares) and what the main process itself used of a --jobs run's CPU time."""
+    jobs = os.cpu_count() or 1
+    out: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = write_events(Path(tmp), "empty", 0, seed=13)
+        starts = [run_cli([*empty, "--jobs", str(jobs)]) for _ in range(3)]
+        start = statistics.median(run["seconds"] for run in starts)
+        start_cpu = statistics.median(run["cpu_seconds"] for run in starts)
+        for count in counts:
+            common = write_events(Path(tmp), f"jobs-{count}", count, seed=13)
+            runs: dict[int, list[dict[str, float]]] = {1: [], jobs: []}
+            for round_no in range(3):
+                for n in ([1, jobs] if round_no % 2 == 0 else [jobs, 1]):
+                    runs[n].append(run_cli([*common, "--jobs", str(n)]))
+            row: dict[str, Any] = {"events": count, "jobs": jobs, "start_seconds": start, "start_cpu_seconds": start_cpu}
+            for n, label in ((1, "single"), (jobs, "parallel")):
+                median = {key: statistics.median(r[key] for r in runs[n]) for key in runs[n][0]}
+                median["events_per_s"] = count / median["seconds"]
+                row[label] = median
+            single, parallel = row["single"], row["parallel"]
+            row["speedup"] = parallel["events_per_s"] / single["events_per_s"]
+            row["cpu_ratio"] = parallel["cpu_seconds"] / single["cpu_seconds"]
+            # what the main process used beyond its start (reading, handing over, ordering, writing)
+            row["main_cpu_after_start"] = parallel["main_cpu_seconds"] - start_cpu
+            # Amdahl: the start runs alone; the rest at best split evenly over the workers
+            row["ideal_speedup"] = single["seconds"] / (start + (single["seconds"] - start) / jobs)
+            row["worker_extra_mb"] = parallel["worker_peak_rss_mb"] - single["peak_rss_mb"]
+            out.append(row)
+            Path(common[-1]).unlink()
     return out
 
 
@@ -291,12 +341,18 @@ def print_table(f: dict[str, Any]) -> None:
     print(f"process() on {hold['events']:,} inputs: {hold['process']:,.0f} ev/s; after gc.freeze() of the inputs "
           f"{hold['process_frozen']:,.0f} ev/s; collector off {hold['process_gc_off']:,.0f} ev/s; "
           f"streaming process_one {hold['streaming']:,.0f} ev/s")
-    jobs = f["jobs"]
-    single, parallel = jobs["single"], jobs["parallel"]
-    print(f"transformer run --jobs {jobs['jobs']} on {jobs['events']:,} events: {parallel['events_per_s']:,.0f} ev/s vs "
-          f"{single['events_per_s']:,.0f} ev/s with --jobs 1 = {jobs['speedup']:.2f}x; CPU time {jobs['cpu_ratio']:.2f}x; "
-          f"peak RSS per worker {parallel['worker_peak_rss_mb']:.1f} MB (main {parallel['peak_rss_mb']:.1f} MB) vs "
-          f"{single['peak_rss_mb']:.1f} MB single ({jobs['worker_extra_mb']:+.1f} MB)")
+    batch = f["batch"]
+    print(f"transformer run --batch (segment): {batch['events']:,} events at {batch['events_per_s']:,.0f} ev/s, "
+          f"{batch['ratio']:.2f}x process() + batch() in process on the same events ({batch['engine_events_per_s']:,.0f} "
+          f"ev/s; CPU time ratio {batch['cpu_ratio']:.2f}x)")
+    for jobs in f["jobs"]:
+        single, parallel = jobs["single"], jobs["parallel"]
+        print(f"transformer run --jobs {jobs['jobs']} on {jobs['events']:,} events: {parallel['events_per_s']:,.0f} ev/s vs "
+              f"{single['events_per_s']:,.0f} ev/s with --jobs 1 = {jobs['speedup']:.2f}x (at best {jobs['ideal_speedup']:.2f}x "
+              f"after a {jobs['start_seconds']:.2f} s start); CPU time {jobs['cpu_ratio']:.2f}x; the main process "
+              f"{jobs['parallel']['main_cpu_seconds']:.2f} s of CPU time, {jobs['main_cpu_after_start']:.2f} s after its "
+              f"start; peak RSS per worker {parallel['worker_peak_rss_mb']:.1f} MB "
+              f"(main {parallel['peak_rss_mb']:.1f} MB) vs {single['peak_rss_mb']:.1f} MB single ({jobs['worker_extra_mb']:+.1f} MB)")
 
 
 if __name__ == "__main__":

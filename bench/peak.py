@@ -1,4 +1,4 @@
-"""Run the transformer command, then print its own peak memory, and its workers', on stderr.
+"""Run the transformer command, then print its own CPU time and peak memory, and its workers' peak, on stderr.
 
 A child's ru_maxrss on Linux keeps the parent's high-water mark across fork and exec, which
 would charge the benchmark's own memory to the CLI; VmHWM belongs to the new address space.
@@ -42,6 +42,8 @@ if __name__ == "__main__":
     code = main(sys.argv[1:])
     stop.set()
     watcher.join()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"main-cpu-s {own.ru_utime + own.ru_stime:.3f}", file=sys.stderr)
     print(f"worker-peak-rss-kb {max(worker_peaks.values(), default=0)}", file=sys.stderr)
     print(f"peak-rss-kb {peak_kb()}", file=sys.stderr)
     sys.exit(code)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,20 @@ def test_integers_past_64_bits_keep_their_digits(tmp_path: Path, capsys: Any, jo
     code, out, _ = _run(["run", "-d", "kustomer", "-s", str(settings), "--jobs", jobs, str(events)], capsys)
     assert code == 0
     assert '"big":123456789012345678901234' in out and '"n":12345678901234567' in out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes can be set on Linux")
+def test_tasks_and_results_travel_through_pipes_that_hold_several_of_them() -> None:
+    """A 64 KiB pipe took a task of NDJSON lines (up to 256 KiB) in four or more hand-overs, each
+    waiting for the other process to be scheduled: the pool asks for PIPE_BYTES."""
+    import fcntl
+
+    if int(Path("/proc/sys/fs/pipe-max-size").read_text()) < parallel.PIPE_BYTES:
+        pytest.skip("this machine allows smaller pipes")
+    pool = parallel._Pool(str, 1)
+    try:
+        for queue in (pool._tasks, pool._results):
+            assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) >= parallel.PIPE_BYTES
+        assert list(parallel.ordered_map(len, [b"x" * (300 << 10), b"y"], 2)) == [300 << 10, 1]
+    finally:
+        pool.close(wait=True)

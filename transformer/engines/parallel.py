@@ -7,6 +7,8 @@
   even while the input has nothing more to give yet (a slow producer, ``tail -f``).
 - At most ``IN_FLIGHT`` tasks per worker are handed over and not yet given back, so memory stays
   bounded whatever the input's size.
+- Tasks and results travel through pipes widened to ``PIPE_BYTES`` where the platform allows it
+  (Linux), so that a whole task or result goes in at once and nobody waits for the other side.
 - Workers ignore Ctrl-C (the main process stops them, without tracebacks) and end by themselves
   within ``WATCH_PARENT`` seconds of the main process's death (SIGTERM, SIGKILL): none is left behind.
 
@@ -19,6 +21,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -30,6 +33,11 @@ Result = TypeVar("Result")
 
 CHUNK = 500  # JSON array elements per task: large enough that sending a task costs little next to its work
 IN_FLIGHT = 2  # tasks per worker handed over ahead: keeps every worker busy while results are written
+# Linux pipes hold 64 KiB by default: a task of NDJSON lines (up to 256 KiB, one read) or its result
+# (a third larger) went through in four or more hand-overs, each waiting for the other process to be
+# scheduled, on CPUs the workers keep busy. 1 MiB is the most an unprivileged process may ask for
+# (/proc/sys/fs/pipe-max-size): a few tasks and results each.
+PIPE_BYTES = 1 << 20
 WATCH_PARENT = 0.5  # seconds between a worker's looks at whether the main process is still there
 _STOP_WAIT = 2.0  # seconds workers get to finish after the last task before they are terminated
 
@@ -73,6 +81,19 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
         pool.close(wait=finished)
 
 
+def _widen(pipe: Any) -> None:
+    """Let a queue's pipe hold ``PIPE_BYTES`` where the platform allows it; as it is elsewhere, or
+    when refused (a lower limit, a user's pipes over their allowance)."""
+    if sys.platform != "linux":
+        return
+    import fcntl
+
+    try:
+        fcntl.fcntl(pipe._writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # not a pipe we know, or refused: the default size still works
+        pass
+
+
 def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(WATCH_PARENT)
@@ -100,6 +121,8 @@ class _Pool:
         self._context = multiprocessing.get_context()
         self._tasks = self._context.SimpleQueue()
         self._results = self._context.SimpleQueue()
+        for pipe in (self._tasks, self._results):
+            _widen(pipe)
         self._events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
         self._slots = threading.Semaphore(self._jobs * IN_FLIGHT)
         self._stopping = threading.Event()
