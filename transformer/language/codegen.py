@@ -47,6 +47,7 @@ class Node:
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
     store: Store | None = None
 
+
 def memoized(node: Node, key: str) -> Node:
     """A settings-only condition, computed once in a generated function and read from a local
     where that computation has certainly run (a `when` on the same settings guards thirty fields;
