@@ -645,3 +645,16 @@ def test_test_says_why_no_fixture_ran(tmp_path: Path, capsys: Any, monkeypatch: 
     assert code == 1 and out.splitlines() == ["no fixtures in fixtures/segment for destination kustomer", "0 passed, 0 failed"]
     code, out, _ = run_cli(["test", str(tmp_path)], capsys)
     assert code == 1 and out.splitlines() == [f"no fixtures in {tmp_path}", "0 passed, 0 failed"]
+
+
+def test_an_option_of_another_command_is_named_as_such_not_suggested_as_itself(capsys: Any) -> None:
+    """`compile -d kustomer`: -d is run's (and others'); "did you mean `-d`?" would be no help."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["compile", "-d", "kustomer"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "did you mean `-d`" not in err
+    assert "-d is an option of transformer run" in err and "not of this command" in err
+    with pytest.raises(SystemExit):
+        cli.main(["compile", "kustomer", "--destinaton", "x"])
+    assert "(did you mean `--destination`?)" in capsys.readouterr().err

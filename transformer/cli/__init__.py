@@ -71,12 +71,20 @@ class _Parser(argparse.ArgumentParser):
         unknown = re.match(r"unrecognized arguments: (.*)", message)
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if unknown:
-            options = {option for parser in self._all() for action in parser._actions for option in action.option_strings}
-            message += "".join(did_you_mean(word.split("=")[0], options) for word in unknown.group(1).split()
-                               if word.startswith("-"))
+            message += "".join(self._meant(word.split("=")[0]) for word in unknown.group(1).split() if word.startswith("-"))
         elif choice:
             message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
         super().error(message)
+
+    def _meant(self, word: str) -> str:
+        """What an option this command does not take may have meant: the commands that take it
+        as it is (``compile -d``: `run` and others do), else the closest option of any."""
+        takers = [parser.prog for parser in self._all()[1:]
+                  if any(word in action.option_strings for action in parser._actions)]
+        if takers:
+            return f" ({word} is an option of {', '.join(takers)}, not of this command)"
+        options = {option for parser in self._all() for action in parser._actions for option in action.option_strings}
+        return did_you_mean(word, options)
 
     def _all(self) -> list[argparse.ArgumentParser]:
         """This parser and its commands' parsers."""
