@@ -5,6 +5,7 @@ import math
 import re
 import sys
 from collections.abc import Iterator
+from math import isfinite
 from typing import Any
 
 from ..errors import TransformError
@@ -89,8 +90,8 @@ def _copy(value: Any, depth: int) -> Any:
             if key.__class__ is not str:
                 raise _BadValue("has a key that is not a string")
             kind = item.__class__
-            if kind is str or kind is int or kind is bool or item is None:
-                continue
+            if kind is str or kind is int or kind is bool or item is None or kind is float and isfinite(item):
+                continue  # a finite float is tested here too: a call each would cost more than the test
             try:
                 out[key] = _copy(item, depth + 1)  # a value replaced, no key added: iterating stays valid
             except _BadValue as bad:
@@ -101,7 +102,7 @@ def _copy(value: Any, depth: int) -> Any:
         items = list(value)
         for index, item in enumerate(items):
             kind = item.__class__
-            if kind is str or kind is int or kind is bool or item is None:
+            if kind is str or kind is int or kind is bool or item is None or kind is float and isfinite(item):
                 continue
             try:
                 items[index] = _copy(item, depth + 1)
