@@ -16,6 +16,7 @@ only the per-type table for that folder (against a baseline only where one was w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,21 @@ import transformer
 from transformer.cli.fixtures import canned_lookup
 
 from . import steps, workloads
-from .compare import Workload, check_equal, mappings_digest, print_throughput, processor_inputs, throughput
-from .events import CLI_SETTINGS, SEGMENT_SETTINGS, generate, generate_segment, lookup_answers
+from .compare import (
+    Workload,
+    check_equal,
+    mappings_digest,
+    print_throughput,
+    processor_inputs,
+    throughput,
+)
+from .events import (
+    CLI_SETTINGS,
+    SEGMENT_SETTINGS,
+    generate,
+    generate_segment,
+    lookup_answers,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     figures["throughput"] = {"kustomer": compared(kustomer, args.rounds), "segment": compared(segment, args.rounds)}
     figures["steps"] = steps.measure()
     figures["load_ms"] = load_times()
-    figures["cli"] = cli_run(kustomer.destination, args.cli_events)
-    figures["batch"] = batch_run(segment.destination, args.cli_events)
+    with installed_bytecode() as how:
+        figures["cli_bytecode"] = how
+        figures["cli"] = cli_run(kustomer.destination, args.cli_events)
+        figures["batch"] = batch_run(segment.destination, args.cli_events)
+        figures["jobs"] = jobs_run(args.jobs_events)
     figures["hold"] = holding(kustomer.destination, args.hold_events)
-    figures["jobs"] = jobs_run(args.jobs_events)
     figures["load_after"] = os.getloadavg()[0]
     print_table(figures)
     if args.json:
@@ -232,6 +248,34 @@ def cli_run(kustomer: transformer.Destination, large: int) -> dict[str, Any]:
             "cpu_ratio_to_engine": engine_cpu / cli["cpu_seconds"]}
 
 
+# The environment `transformer run` is measured in (see installed_bytecode); None: this process's own.
+_CLI_ENV: dict[str, str] | None = None
+
+
+@contextlib.contextmanager
+def installed_bytecode() -> Iterator[str]:
+    """Within it, `transformer run` is measured as an installed package runs: from bytecode. A clone
+    run under PYTHONDONTWRITEBYTECODE=1 (as on the project's machines) would compile every module of
+    the package from source at each start, which an installed package never does; so the commands
+    run with PYTHONPYCACHEPREFIX set to a temporary folder (bytecode writing on), filled first by one
+    run of each kind measured (not timed), as load_times does."""
+    global _CLI_ENV
+    if any((ROOT / "transformer").rglob("*.pyc")):  # a clone run without PYTHONDONTWRITEBYTECODE
+        yield "the clone's own __pycache__"
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as prefix, tempfile.TemporaryDirectory() as tmp:
+        _CLI_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        _CLI_ENV["PYTHONPYCACHEPREFIX"] = prefix
+        try:
+            kustomer = write_events(Path(tmp), "warm", 10, seed=3)
+            run_cli([*kustomer, "--jobs", "2"])
+            (Path(tmp) / "segment.json").write_text(json.dumps(SEGMENT_SETTINGS[0]))
+            run_cli(["-d", "segment", "-s", str(Path(tmp) / "segment.json"), "--batch", kustomer[-1]])
+            yield "compiled into a temporary PYTHONPYCACHEPREFIX by a first run, as an installed package has it"
+        finally:
+            _CLI_ENV = None
+
+
 def run_cli(args: list[str], codes: tuple[int, ...] = (0,)) -> dict[str, float]:
     """One `transformer run` under bench.peak, which must exit with one of ``codes``: wall and CPU
     seconds (workers included), the main process's own CPU seconds, peak memory."""
@@ -239,7 +283,7 @@ def run_cli(args: list[str], codes: tuple[int, ...] = (0,)) -> dict[str, float]:
     start = time.perf_counter()
     with open(os.devnull, "w") as sink:
         done = subprocess.run([sys.executable, "-m", "bench.peak", "run", "--no-progress", *args], stdout=sink,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False, env=_CLI_ENV)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in codes:
@@ -333,6 +377,7 @@ def print_table(f: dict[str, Any]) -> None:
           f"{load['import_load_source_ms']:.1f} ms ({load['import_load_source_cpu_ms']:.1f} ms CPU) "
           f"with {load['source_bytecode']}")
     cli = f["cli"]
+    print(f"the transformer commands below run from bytecode: {f['cli_bytecode']}")
     print(f"transformer run: {cli['events']:,} events at {cli['events_per_s']:,.0f} ev/s, {cli['ratio_to_engine']:.2f}x the "
           f"engine in process on the same events ({cli['engine_events_per_s']:,.0f} ev/s; CPU time ratio "
           f"{cli['cpu_ratio_to_engine']:.2f}x); peak RSS {cli['peak_rss_mb']:.1f} MB vs {cli['small_peak_rss_mb']:.1f} MB "
