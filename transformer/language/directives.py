@@ -386,17 +386,14 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
             if root.local is None:
                 root.emit(gen, base)
 
-        def read(keys: tuple[str, ...], other: tuple[str, ...] | None = None) -> None:
-            # Explain shows each candidate path's raw value, missing told from null; otherwise a
-            # missing key reads as None, which the present rule's first test turns into MISSING.
-            missing = "MISSING" if gen.tracing else "None"
-            if other is not None:  # keys, else other: the same key under two objects, read once
-                merged = gen.merged(keys[:-1], other[:-1])
-                gen.line(f"{target} = {merged}.get({keys[-1]!r})")
-                first = gen.read(keys, "None")
-                where = f"{'.'.join(keys)!r} if {first} is {target} else {'.'.join(other)!r}"
-                _emit_present_read(gen, target, where)
+        def read(*pair: tuple[str, ...]) -> None:
+            if root is None and not gen.tracing:  # a missing key reads as None: one test fewer
+                gen.line(f"{target} = {_pair_read(gen, pair)}")
+                _emit_present_read(gen, target, _pair_source(gen, pair, target))
                 return
+            # Explain shows each candidate path's raw value, missing told from null.
+            (keys,) = pair
+            missing = "MISSING" if gen.tracing else "None"
             if root is None:
                 gen.line(f"{target} = {gen.read(keys, missing)}")
             else:
@@ -423,13 +420,8 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         pairs = _paired(paths)
         assigned = set(gen.assigned)  # what the nested reads read may not have run after them
         for depth, pair in enumerate(pairs):
-            keys = pair[0]
-            if len(pair) == 2:
-                gen.line(f"{value} = {gen.merged(keys[:-1], pair[1][:-1])}.get({keys[-1]!r})")
-                where = f"{'.'.join(keys)!r} if {gen.read(keys, 'None')} is {value} else {'.'.join(pair[1])!r}"
-            else:
-                gen.line(f"{value} = {gen.read(keys, 'None')}")
-                where = repr(".".join(keys))
+            gen.line(f"{value} = {_pair_read(gen, pair)}")
+            where = _pair_source(gen, pair, value)
             last = depth == len(pairs) - 1
             gen.line(f"if {value} is not None and {value} != '':")
             gen.depth += 1
@@ -499,6 +491,24 @@ def _paired(paths: tuple[tuple[str, ...], ...]) -> list[tuple[tuple[str, ...], .
             out.append((keys,))
             index += 1
     return out
+
+
+def _pair_read(gen: Gen, pair: tuple[tuple[str, ...], ...]) -> str:
+    """An expression for the value at one path, or at a pair's key under the merge of its two
+    objects (see Gen.merged); None when missing."""
+    keys = pair[0]
+    if len(pair) == 1:
+        return gen.read(keys, "None")
+    return f"{gen.merged(keys[:-1], pair[1][:-1])}.get({keys[-1]!r})"
+
+
+def _pair_source(gen: Gen, pair: tuple[tuple[str, ...], ...], value: str) -> str:
+    """An expression naming the path the value in local ``value`` was read at (for a message);
+    after ``_pair_read``, whose reads it reuses."""
+    keys = pair[0]
+    if len(pair) == 1:
+        return repr(".".join(keys))
+    return f"{'.'.join(keys)!r} if {gen.read(keys, 'None')} is {value} else {'.'.join(pair[1])!r}"
 
 
 def _emit_present_read(gen: Gen, target: str, where: str) -> None:
