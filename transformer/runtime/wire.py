@@ -64,8 +64,8 @@ def json_bytes(value: Any) -> bytes:
     refuses (integers past 64 bits). Raises UnicodeEncodeError for text holding a lone surrogate."""
     try:
         return orjson.dumps(value)
-    except TypeError:
-        return compact_json(value).encode("utf-8")
+    except TypeError:  # what orjson refuses it refuses in compact_json's fast path too: straight to the encoder
+        return _COMPACT.encode(value).encode("utf-8")
 
 
 def json_line(value: Any) -> bytes:
