@@ -183,10 +183,9 @@ def load_times(rounds: int = 10) -> dict[str, Any]:
             "cold = load(); first = (time.perf_counter() - t0, time.process_time() - c0)\n"
             "warm = sorted(load() for _ in range(20))[10]\n"
             "print(*(x * 1e3 for x in (*cold, *warm, *first)))")
-    own_bytecode = any((ROOT / "transformer").rglob("*.pyc"))  # a clone run without PYTHONDONTWRITEBYTECODE
+    own_bytecode = clone_has_bytecode()
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as prefix:
-        compiled = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-        compiled["PYTHONPYCACHEPREFIX"] = prefix
+        compiled = bytecode_env(prefix)
         source = {key: value for key, value in os.environ.items() if key != "PYTHONPYCACHEPREFIX"}
         source["PYTHONDONTWRITEBYTECODE"] = "1"
         subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT, env=compiled)
@@ -201,10 +200,26 @@ def load_times(rounds: int = 10) -> dict[str, Any]:
     out: dict[str, Any] = {key: statistics.median(run[i] for run in runs["bytecode"]) for i, key in enumerate(keys)}
     out["import_load_source_ms"] = statistics.median(run[4] for run in runs["source"])
     out["import_load_source_cpu_ms"] = statistics.median(run[5] for run in runs["source"])
-    out["bytecode"] = "compiled into a temporary PYTHONPYCACHEPREFIX by a first run, as an installed package has it"
+    out["bytecode"] = PREFIX_BYTECODE
     out["source_bytecode"] = ("the clone's own __pycache__ (it has .pyc files)" if own_bytecode
                               else "none for the package (PYTHONDONTWRITEBYTECODE=1, no __pycache__ in the clone)")
     return out
+
+
+PREFIX_BYTECODE = "compiled into a temporary PYTHONPYCACHEPREFIX by a first run, as an installed package has it"
+
+
+def clone_has_bytecode() -> bool:
+    """Whether the package here has .pyc files of its own (a clone run without PYTHONDONTWRITEBYTECODE)."""
+    return any((ROOT / "transformer").rglob("*.pyc"))
+
+
+def bytecode_env(prefix: str) -> dict[str, str]:
+    """This environment with bytecode written to and read from the folder ``prefix``: after one
+    run fills it, every module loads from bytecode, as an installed package's do."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = prefix
+    return env
 
 
 def write_events(folder: Path, label: str, count: int, seed: int) -> list[str]:
@@ -260,18 +275,17 @@ def installed_bytecode() -> Iterator[str]:
     run with PYTHONPYCACHEPREFIX set to a temporary folder (bytecode writing on), filled first by one
     run of each kind measured (not timed), as load_times does."""
     global _CLI_ENV
-    if any((ROOT / "transformer").rglob("*.pyc")):  # a clone run without PYTHONDONTWRITEBYTECODE
+    if clone_has_bytecode():
         yield "the clone's own __pycache__"
         return
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as prefix, tempfile.TemporaryDirectory() as tmp:
-        _CLI_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-        _CLI_ENV["PYTHONPYCACHEPREFIX"] = prefix
+        _CLI_ENV = bytecode_env(prefix)
         try:
             kustomer = write_events(Path(tmp), "warm", 10, seed=3)
             run_cli([*kustomer, "--jobs", "2"])
             (Path(tmp) / "segment.json").write_text(json.dumps(SEGMENT_SETTINGS[0]))
             run_cli(["-d", "segment", "-s", str(Path(tmp) / "segment.json"), "--batch", kustomer[-1]])
-            yield "compiled into a temporary PYTHONPYCACHEPREFIX by a first run, as an installed package has it"
+            yield PREFIX_BYTECODE
         finally:
             _CLI_ENV = None
 
