@@ -6,8 +6,11 @@ import string
 import textwrap
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import transformer
 from transformer import MISSING, TransformError
@@ -213,6 +216,13 @@ def test_url_coercions_leave_exactly_their_documented_characters_alone(coercion:
         assert (COERCIONS[coercion](char) == char) is (char in kept), repr(char)
     with pytest.raises(StepError, match=f"{coercion} needs text that is valid Unicode"):
         COERCIONS[coercion]("\ud800")
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",))) | st.text("abcXYZ019-_.~@!*'()/ %+"))
+def test_url_coercions_give_what_quote_gives(text: str) -> None:
+    """Text with nothing to encode is given back as it is, without quote(): the same text."""
+    assert COERCIONS["url_escape"](text) == quote(text, safe="@")
+    assert COERCIONS["url_component"](text) == quote(text, safe="!*'()")
 
 
 def test_coercion_on_the_wrong_type_is_a_clear_error(body_of: Body) -> None:
