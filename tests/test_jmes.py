@@ -1,6 +1,7 @@
 """Compiled JMESPath searches give what the jmespath library's interpreter gives, on any JSON."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jmespath
@@ -46,3 +47,23 @@ def test_the_kustomer_id_search_on_the_shapes_it_meets() -> None:
     assert search({"context": {"externalId": [{"type": "kustomerId"}, {"type": "kustomerId", "id": 0}]}}) == 0
     assert search({"context": {"externalId": "not a list"}}) is None
     assert search({"context": "x"}) is None and search({}) is None and search([]) is None
+
+
+@pytest.mark.parametrize("expression, interpreted", [
+    (" || ".join(f"a{n}" for n in range(60)), False),  # a long chain: each || at the same depth
+    ("".join(f"a{n} || (" for n in range(30)) + "b" + ")" * 30, True),  # each || inside the one before
+    ("".join(f"a{n}[?b" for n in range(30)) + " == `1`]" * 30, True),  # filters within filters
+])
+def test_deep_expressions_are_left_to_the_interpreter(expression: str, interpreted: bool) -> None:
+    """An expression nesting more blocks than a function may hold is interpreted, as it is."""
+    parsed = jmespath.compile(expression).parsed
+    compiled = compile_search(parsed, jmespath.visitor.TreeInterpreter())
+    assert isinstance(compiled, partial) is interpreted
+    for value in ({"a59": "last"}, {"b": 7}, {"a0": [{"b": 1}]}, {}):
+        assert compiled(value) == jmespath.visitor.TreeInterpreter().visit(parsed, value)
+
+
+def test_a_search_is_one_generated_function() -> None:
+    search = compile_search(jmespath.compile("a.b[?c == 'x'].d | [0]").parsed, jmespath.visitor.TreeInterpreter())
+    assert search.__doc__ is not None and search.__doc__.startswith("def search(value):")
+    assert search({"a": {"b": [{"c": "y", "d": 1}, {"c": "x", "d": 2}]}}) == 2

@@ -1,10 +1,12 @@
-"""JMESPath expressions compiled once into plain closures.
+"""JMESPath expressions compiled once into one plain Python function each.
 
 The jmespath library interprets its parsed tree on every search, dispatching on each node's type:
-about 5 µs for ``context.ids[?type == 'crm'].id | [0]`` even when the event has no ``ids``. The node types that make up most expressions (fields, indexes, pipes, filters and
-projections, ``==``, ``||``, ``&&``) compile here into closures that do what the library's
-``TreeInterpreter`` does, node for node; any other node (functions, ordering comparisons, slices,
-multi-selects, ``!``) is handed to that interpreter as it is.
+about 5 µs for ``context.ids[?type == 'crm'].id | [0]`` even when the event has no ``ids``. The node
+types that make up most expressions (fields, indexes, pipes, filters and projections, ``==``,
+``!=``, ``||``, ``&&``) are written here as the statements that do what the library's
+``TreeInterpreter`` does, node for node, into the source of one function, compiled once: a search is
+then one call. Any other node (functions, ordering comparisons, slices, multi-selects, ``!``) is
+handed to that interpreter as it is, from within the function.
 """
 from __future__ import annotations
 
@@ -17,143 +19,134 @@ import jmespath.visitor  # type: ignore[import-untyped]
 Search = Callable[[Any], Any]
 _Node = dict[str, Any]
 
+# A generated function nests a block for each projection, ``||`` and ``&&``: Python refuses more
+# than 100 nested blocks (and deep expressions cost more to compile than to interpret).
+MAX_BLOCKS = 20
+
 
 def compile_search(node: _Node, interpreter: Any) -> Search:
     """A function giving what ``interpreter.visit(node, value)`` gives, for every value."""
-    make = _COMPILERS.get(node["type"])
-    compiled = make(node, [compile_search(child, interpreter) for child in node["children"]]) if make else None
-    return compiled if compiled is not None else partial(interpreter.visit, node)
+    writer = _Writer(interpreter)
+    try:
+        writer.emit(node, "value", "result", 1)
+        source = "def search(value):\n" + "\n".join(writer.lines) + "\n    return result\n"
+        namespace = dict(writer.constants)
+        exec(compile(source, "<jmespath search>", "exec"), namespace)  # noqa: S102 - source written above, from the parsed tree
+    except (_TooDeep, RecursionError, SyntaxError, MemoryError):
+        return partial(interpreter.visit, node)
+    search: Search = namespace["search"]
+    search.__doc__ = source  # what the expression compiled to, for whoever debugs it
+    return search
 
 
-def _is_false(value: Any) -> bool:
-    # JMESPath's falsehood, not Python's: 0 is true.
-    return value == "" or value == [] or value == {} or value is None or value is False
-
-
-def _field(node: _Node, children: list[Search]) -> Search:
-    name = node["value"]
-
-    def field(value: Any) -> Any:
-        if value.__class__ is dict:
-            return value.get(name)
-        try:
-            return value.get(name)
-        except AttributeError:
-            return None
-
-    return field
-
-
-def _chain(node: _Node, children: list[Search]) -> Search:
-    first, *rest = children
-
-    def chain(value: Any) -> Any:
-        value = first(value)
-        for child in rest:
-            value = child(value)
-        return value
-
-    return chain
-
-
-def _itself(node: _Node, children: list[Search]) -> Search:
-    return lambda value: value
-
-
-def _literal(node: _Node, children: list[Search]) -> Search:
-    constant = node["value"]
-    return lambda value: constant
-
-
-def _index(node: _Node, children: list[Search]) -> Search:
-    position = node["value"]
-
-    def index(value: Any) -> Any:
-        if not isinstance(value, list):
-            return None
-        try:
-            return value[position]
-        except IndexError:
-            return None
-
-    return index
-
-
-def _comparator(node: _Node, children: list[Search]) -> Search | None:
-    if node["value"] not in ("eq", "ne"):  # ordering: numbers only, the interpreter's own rules
+def _field(value: Any, name: str) -> Any:
+    """A field of what is not a plain dict: the interpreter's ``value.get(name)``, None without get."""
+    try:
+        return value.get(name)
+    except AttributeError:
         return None
-    equals = jmespath.visitor.TreeInterpreter.COMPARATOR_FUNC[node["value"]]
-    left, right = children
-    return lambda value: equals(left(value), right(value))
 
 
-def _projected(base: Search, each: Search, condition: Search | None) -> Search:
-    def projection(value: Any) -> Any:
-        items = base(value)
-        if not isinstance(items, list):
-            return None
-        collected = []
-        for item in items:
-            if condition is None or not _is_false(condition(item)):
-                current = each(item)
-                if current is not None:
-                    collected.append(current)
-        return collected
-
-    return projection
+def _index(value: Any, position: int) -> Any:
+    if not isinstance(value, list):
+        return None
+    try:
+        return value[position]
+    except IndexError:
+        return None
 
 
-def _filter_projection(node: _Node, children: list[Search]) -> Search:
-    base, each, condition = children
-    return _projected(base, each, condition)
+class _TooDeep(Exception):
+    pass
 
 
-def _projection(node: _Node, children: list[Search]) -> Search:
-    base, each = children
-    return _projected(base, each, None)
+class _Writer:
+    """The statements of one search function: each node's, reading one local and setting another."""
 
+    def __init__(self, interpreter: Any) -> None:
+        self.interpreter = interpreter
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {"_field": _field, "_index": _index}
+        self.count = 0
 
-def _flatten(node: _Node, children: list[Search]) -> Search:
-    (base,) = children
+    def local(self) -> str:
+        self.count += 1
+        return f"_v{self.count}"
 
-    def flatten(value: Any) -> Any:
-        items = base(value)
-        if not isinstance(items, list):
-            return None
-        merged: list[Any] = []
-        for item in items:
-            if isinstance(item, list):
-                merged.extend(item)
-            else:
-                merged.append(item)
-        return merged
+    def constant(self, value: Any) -> str:
+        name = f"_k{len(self.constants)}"
+        self.constants[name] = value
+        return name
 
-    return flatten
+    def line(self, depth: int, text: str) -> None:
+        if depth > MAX_BLOCKS:
+            raise _TooDeep
+        self.lines.append("    " * depth + text)
 
+    def emit(self, node: _Node, source: str, target: str, depth: int) -> None:
+        """Lines setting local ``target`` to the node's value on the value in local ``source``."""
+        kind, children = node["type"], node["children"]
+        if kind == "field":
+            name = repr(node["value"])
+            self.line(depth, f"{target} = {source}.get({name}) if {source}.__class__ is dict else _field({source}, {name})")
+        elif kind in ("subexpression", "index_expression", "pipe"):
+            current = source
+            for child in children:
+                step = self.local()
+                self.emit(child, current, step, depth)
+                current = step
+            self.line(depth, f"{target} = {current}")
+        elif kind in ("identity", "current"):
+            self.line(depth, f"{target} = {source}")
+        elif kind == "literal":
+            self.line(depth, f"{target} = {self.constant(node['value'])}")
+        elif kind == "index":
+            position = int(node["value"])
+            self.line(depth, f"{target} = _index({source}, {position})")
+        elif kind == "comparator" and node["value"] in ("eq", "ne"):  # ordering: the interpreter's own rules
+            left, right = self.local(), self.local()
+            self.emit(children[0], source, left, depth)
+            self.emit(children[1], source, right, depth)
+            equals = self.constant(jmespath.visitor.TreeInterpreter.COMPARATOR_FUNC[node["value"]])
+            self.line(depth, f"{target} = {equals}({left}, {right})")
+        elif kind in ("projection", "filter_projection"):
+            self.projection(children, source, target, depth)
+        elif kind == "flatten":
+            base = self.local()
+            self.emit(children[0], source, base, depth)
+            self.line(depth, f"if isinstance({base}, list):")
+            self.line(depth + 1, f"{target} = []")
+            self.line(depth + 1, f"for _item in {base}:")
+            self.line(depth + 2, f"{target}.extend(_item) if isinstance(_item, list) else {target}.append(_item)")
+            self.line(depth, "else:")
+            self.line(depth + 1, f"{target} = None")
+        elif kind in ("or_expression", "and_expression"):
+            self.emit(children[0], source, target, depth)
+            false = self.falsehood(target)
+            self.line(depth, f"if {false}:" if kind == "or_expression" else f"if not ({false}):")
+            self.emit(children[1], source, target, depth + 1)
+        else:
+            self.line(depth, f"{target} = {self.constant(partial(self.interpreter.visit, node))}({source})")
 
-def _or(node: _Node, children: list[Search]) -> Search:
-    left, right = children
+    def projection(self, children: list[_Node], source: str, target: str, depth: int) -> None:
+        base, item, kept = self.local(), self.local(), self.local()
+        self.emit(children[0], source, base, depth)
+        self.line(depth, f"if isinstance({base}, list):")
+        self.line(depth + 1, f"{target} = []")
+        self.line(depth + 1, f"for {item} in {base}:")
+        inner = depth + 2
+        if len(children) == 3:  # a filter: the element counts when its condition is true (JMESPath's truth)
+            condition = self.local()
+            self.emit(children[2], item, condition, inner)
+            self.line(inner, f"if {self.falsehood(condition)}:")
+            self.line(inner + 1, "continue")
+        self.emit(children[1], item, kept, inner)
+        self.line(inner, f"if {kept} is not None:")
+        self.line(inner + 1, f"{target}.append({kept})")
+        self.line(depth, "else:")
+        self.line(depth + 1, f"{target} = None")
 
-    def either(value: Any) -> Any:
-        matched = left(value)
-        return right(value) if _is_false(matched) else matched
-
-    return either
-
-
-def _and(node: _Node, children: list[Search]) -> Search:
-    left, right = children
-
-    def both(value: Any) -> Any:
-        matched = left(value)
-        return matched if _is_false(matched) else right(value)
-
-    return both
-
-
-_COMPILERS: dict[str, Callable[[_Node, list[Search]], Search | None]] = {
-    "field": _field, "subexpression": _chain, "index_expression": _chain, "pipe": _chain,
-    "identity": _itself, "current": _itself, "literal": _literal, "index": _index, "comparator": _comparator,
-    "filter_projection": _filter_projection, "projection": _projection, "flatten": _flatten,
-    "or_expression": _or, "and_expression": _and,
-}
+    @staticmethod
+    def falsehood(local: str) -> str:
+        """JMESPath's falsehood, not Python's (0 is true), tested as the interpreter tests it."""
+        return f"{local} == '' or {local} == [] or {local} == {{}} or {local} is None or {local} is False"
