@@ -1,6 +1,7 @@
 """The value rules every mapping shares: MISSING, "present", and fresh JSON copies."""
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -62,11 +63,7 @@ def fresh(value: Any, where: str) -> Any:
     if cls is str or cls is int or cls is bool or value is None:
         return value
     try:
-        return _copy(value, 0, False)
-    except _BadValue:
-        pass
-    try:  # copied again, each key on the way to the problem noted, for the message
-        return _copy(value, 0, True)
+        return _copy(value, 0)
     except _BadValue as bad:
         keys = list(reversed(bad.keys))
         if len(keys) > 8:  # a hostile depth would make the message as long as the event
@@ -75,35 +72,18 @@ def fresh(value: Any, where: str) -> Any:
         raise TransformError(f"{where}{suffix} {bad.reason}") from None
 
 
-_PLAIN = frozenset((str, int, bool, type(None)))  # what a copy shares with the input (floats are tested)
-_STR_ONLY = frozenset((str,))
-
-
-def _copy(value: Any, depth: int, naming: bool) -> Any:
-    """A copy, or _BadValue; ``naming``: by the loops below only, which note the key path of the problem."""
+def _copy(value: Any, depth: int) -> Any:
     cls = value.__class__
-    if cls is float:  # first: the comprehensions below call for floats and containers alone
-        if isfinite(value):
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    if cls is float:
+        if math.isfinite(value):
             return value
         raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
-    if cls in _PLAIN:
-        return value
     if depth >= MAX_DEPTH:
         raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
-    # The usual containers in one pass: their classes tested at C speed (map(type, ...)), a container
-    # of plain scalars copied whole, others by a comprehension that calls only for floats and
-    # containers. A problem found there is named by fresh's second pass, through the loops below.
-    if not naming:
-        if cls is dict and _STR_ONLY.issuperset(map(type, value)):
-            if _PLAIN.issuperset(map(type, value.values())):
-                return value.copy()
-            return {key: item if item.__class__ in _PLAIN else _copy(item, depth + 1, False) for key, item in value.items()}
-        if cls is list:
-            if _PLAIN.issuperset(map(type, value)):
-                return value.copy()
-            return [item if item.__class__ in _PLAIN else _copy(item, depth + 1, False) for item in value]
-    # Anything else (subclasses, tuples, a non-string key; the key path of a problem): copied
-    # whole at C speed, then each value that is not a plain scalar replaced by its own copy.
+    # Copied whole at C speed, then each value that is not a plain scalar replaced by its own
+    # copy: scalars are most of any payload, and a call each would double the cost.
     if isinstance(value, dict):
         out = value.copy() if cls is dict else dict(value.items())  # a subclass's own items()
         for key, item in out.items():
@@ -113,7 +93,7 @@ def _copy(value: Any, depth: int, naming: bool) -> Any:
             if kind is str or kind is int or kind is bool or item is None or kind is float and isfinite(item):
                 continue  # a finite float is tested here too: a call each would cost more than the test
             try:
-                out[key] = _copy(item, depth + 1, naming)  # a value replaced, no key added: iterating stays valid
+                out[key] = _copy(item, depth + 1)  # a value replaced, no key added: iterating stays valid
             except _BadValue as bad:
                 bad.keys.append(key)
                 raise
@@ -125,7 +105,7 @@ def _copy(value: Any, depth: int, naming: bool) -> Any:
             if kind is str or kind is int or kind is bool or item is None or kind is float and isfinite(item):
                 continue
             try:
-                items[index] = _copy(item, depth + 1, naming)
+                items[index] = _copy(item, depth + 1)
             except _BadValue as bad:
                 bad.keys.append(str(index))
                 raise
@@ -136,7 +116,7 @@ def _copy(value: Any, depth: int, naming: bool) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return _copy(float(value), depth, naming)
+        return _copy(float(value), depth)
     raise _BadValue(f"holds a {cls.__name__}, which is not a JSON value")
 
 
