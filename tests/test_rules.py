@@ -1,6 +1,7 @@
 """The mapping language, one directive at a time (on the small 'demo' destination of conftest)."""
 from __future__ import annotations
 
+import json
 import math
 import string
 import textwrap
@@ -328,6 +329,78 @@ def test_fresh_refuses_what_json_cannot_hold() -> None:
         deep = [deep]
     with pytest.raises(TransformError, match="nested deeper than 100 levels"):
         fresh(deep, "v")
+
+
+class _Text(str):
+    pass
+
+
+def _reference_copy(value: Any, keys: tuple[str, ...] = ()) -> Any:
+    """What fresh promises, written plainly: a new JSON value, or ValueError(key path, problem)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (str, int)):
+        return str.__str__(value) if isinstance(value, str) else int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return float(value)
+        raise ValueError(keys, "is not a finite number")
+    if len(keys) >= 100:
+        raise ValueError(keys, "is nested deeper")
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key.__class__ is not str:
+                raise ValueError(keys, "has a key that is not a string")
+            out[key] = _reference_copy(item, (*keys, key))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_reference_copy(item, (*keys, str(index))) for index, item in enumerate(value)]
+    raise ValueError(keys, f"holds a {value.__class__.__name__}")
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
+            | st.text(max_size=3).map(_Text) | st.just({1, 2}))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.lists(inner, max_size=3).map(tuple)
+                       | st.dictionaries(st.text(max_size=2) | st.integers(0, 3) | st.text(max_size=2).map(_Text), inner,
+                                         max_size=4), max_leaves=25)
+
+
+@given(_VALUES)
+def test_fresh_copies_as_its_plain_definition_does(value: Any) -> None:
+    """The fast paths (a container's classes tested at C speed, comprehensions) give what the
+    plain definition gives: equal JSON of plain types, sharing no container, or the same problem."""
+    try:
+        expected: Any = _reference_copy(value)
+    except ValueError as problem:
+        keys, reason = problem.args
+        with pytest.raises(TransformError) as raised:
+            fresh(value, "v")
+        if len(keys) <= 8:  # a longer path is shortened in the message
+            assert raised.value.message.startswith("v" + "".join(f".{key}" for key in keys) + " " + reason)
+        assert reason in raised.value.message
+        return
+    copied = fresh(value, "v")
+    assert copied == expected and json.dumps(copied) == json.dumps(expected)
+
+    def types_and_ids(value: Any) -> Any:
+        if isinstance(value, dict):
+            return [(type(value), id(value))] + [x for item in value.values() for x in types_and_ids(item)]
+        if isinstance(value, list):
+            return [(type(value), id(value))] + [x for item in value for x in types_and_ids(item)]
+        return [(type(value), None)]
+
+    assert [t for t, _ in types_and_ids(copied)] == [t for t, _ in types_and_ids(expected)]  # plain types only
+    containers = {i for _, i in types_and_ids(copied) if i is not None}
+    assert not containers & {id(x) for x in _containers(value)}
+
+
+def _containers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value, *(x for item in value.values() for x in _containers(item))]
+    if isinstance(value, (list, tuple)):
+        return [value, *(x for item in value for x in _containers(item))]
+    return []
 
 
 def test_builtin_destinations_are_listed() -> None:
