@@ -81,33 +81,6 @@ class Asker:
         """The look-up as a message names it (made only for a message: redacting has a cost)."""
         return f"look-up {kind} (GET {shown_url(url, self.secrets)})"
 
-    def ask(self, kind: str, value: Any, url: str, label: str) -> tuple[int, Any]:
-        if self.function is None:
-            raise TransformError(f"{label}: this event needs a {self.where(kind, url)} and no lookup function was given; "
-                                 "pass lookup=... (or canned answers to the CLI with --lookups)")
-        request = request_description("GET", url, dict(self.headers), {}, {})
-        request["lookup"] = {"kind": kind, "value": value}
-        try:
-            answer = self.function(request)
-        except KeyboardInterrupt:
-            raise
-        except TransformError as exc:  # the function's own refusal (see cli/canned.py): its words, its status
-            raise TransformError(f"{label}: {exc.message}", exc.status_code) from None
-        except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
-            raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {self.where(kind, url)}",
-                                 502) from None
-        if answer.__class__ is tuple and len(answer) == 2:  # the usual answer, read at once
-            status, body = answer
-        else:
-            try:  # a sequence subclass may raise when read: as unusable as any other wrong shape
-                status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
-            except Exception:
-                status = body = None
-        if status.__class__ is not int or not 100 <= status <= 599:
-            raise TransformError(f"{label}: the lookup function must return (status_code, body) for {self.where(kind, url)}",
-                                 502)
-        return status, body
-
 
 LookupRequest = tuple[str, Callable[[Any], Any], Callable[[Any], Any]]  # kind, value rule, endpoint rule
 NEXT: Any = object()  # what asking gives for a "not found" answer: ask the next request
@@ -122,7 +95,31 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
         if url.__class__ is not str:
             raise TransformError(f"{label}: a look-up endpoint must be a string, got {type_name(url)}")
         asker: Asker = ctx.lookup
-        status, body = asker.ask(kind, value, url, label)
+        function = asker.function
+        if function is None:
+            raise TransformError(f"{label}: this event needs a {asker.where(kind, url)} and no lookup function was given; "
+                                 "pass lookup=... (or canned answers to the CLI with --lookups)")
+        request = request_description("GET", url, asker.headers.copy(), {}, {})
+        request["lookup"] = {"kind": kind, "value": value}
+        try:
+            answer = function(request)
+        except KeyboardInterrupt:
+            raise
+        except TransformError as exc:  # the function's own refusal (see cli/canned.py): its words, its status
+            raise TransformError(f"{label}: {exc.message}", exc.status_code) from None
+        except BaseException as exc:  # the caller's code, SystemExit included: this event's error only
+            raise TransformError(f"{label}: the lookup function raised {exc.__class__.__name__} for {asker.where(kind, url)}",
+                                 502) from None
+        if answer.__class__ is tuple and len(answer) == 2:  # the usual answer, read at once
+            status, body = answer
+        else:
+            try:  # a sequence subclass may raise when read: as unusable as any other wrong shape
+                status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
+            except Exception:
+                status = body = None
+        if status.__class__ is not int or not 100 <= status <= 599:
+            raise TransformError(f"{label}: the lookup function must return (status_code, body) for "
+                                 f"{asker.where(kind, url)}", 502)
         if status == 200:
             try:
                 return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
