@@ -1,7 +1,6 @@
 """The value rules every mapping shares: MISSING, "present", and fresh JSON copies."""
 from __future__ import annotations
 
-import math
 import re
 import sys
 from collections.abc import Iterator
@@ -72,37 +71,38 @@ def fresh(value: Any, where: str) -> Any:
         raise TransformError(f"{where}{suffix} {bad.reason}") from None
 
 
+# What a copy shares with the input: one set lookup costs less than testing each class in turn.
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
 def _copy(value: Any, depth: int) -> Any:
+    # Plain dicts and lists first (what calls here most): copied whole at C speed, then each value
+    # that is not a plain scalar replaced by its own copy. Scalars are most of any payload: a call
+    # each would double the cost, so a finite float is tested in the loop too.
     cls = value.__class__
-    if cls is str or cls is int or cls is bool or value is None:
-        return value
-    if cls is float:
-        if math.isfinite(value):
-            return value
-        raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
-    if depth >= MAX_DEPTH:
-        raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
-    # Copied whole at C speed, then each value that is not a plain scalar replaced by its own
-    # copy: scalars are most of any payload, and a call each would double the cost.
-    if isinstance(value, dict):
-        out = value.copy() if cls is dict else dict(value.items())  # a subclass's own items()
+    if cls is dict:
+        if depth >= MAX_DEPTH:
+            raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
+        out = value.copy()
         for key, item in out.items():
             if key.__class__ is not str:
                 raise _BadValue("has a key that is not a string")
             kind = item.__class__
-            if kind is str or kind is int or kind is bool or item is None or kind is float and isfinite(item):
-                continue  # a finite float is tested here too: a call each would cost more than the test
+            if kind in _PLAIN or kind is float and isfinite(item):
+                continue
             try:
                 out[key] = _copy(item, depth + 1)  # a value replaced, no key added: iterating stays valid
             except _BadValue as bad:
                 bad.keys.append(key)
                 raise
         return out
-    if isinstance(value, (list, tuple)):
-        items = list(value)
+    if cls is list:
+        if depth >= MAX_DEPTH:
+            raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
+        items = value.copy()
         for index, item in enumerate(items):
             kind = item.__class__
-            if kind is str or kind is int or kind is bool or item is None or kind is float and isfinite(item):
+            if kind in _PLAIN or kind is float and isfinite(item):
                 continue
             try:
                 items[index] = _copy(item, depth + 1)
@@ -110,7 +110,20 @@ def _copy(value: Any, depth: int) -> Any:
                 bad.keys.append(str(index))
                 raise
         return items
-    # Subclasses (str enums, int subclasses) become their plain JSON type.
+    if cls in _PLAIN:
+        return value
+    if cls is float:
+        if isfinite(value):
+            return value
+        raise _BadValue("is not a finite number (NaN and infinity are not JSON)")
+    if depth >= MAX_DEPTH:
+        raise _BadValue(f"is nested deeper than {MAX_DEPTH} levels")
+    # Subclasses become their plain JSON type (a dict subclass read through its own items(), a
+    # tuple a list, a str enum a str), copied as such.
+    if isinstance(value, dict):
+        return _copy(dict(value.items()), depth)
+    if isinstance(value, (list, tuple)):
+        return _copy(list(value), depth)
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):
