@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,29 @@ def test_each_key_rewriting_step_gives_what_its_comprehension_gives() -> None:
     rows = steps.measure(count=40, rounds=1)
     assert [row["step"] for row in rows] == [case[0] for case in steps.CASES]
     assert all(row["step_us"] > 0 and row["comprehension_us"] > 0 for row in rows)
+
+
+@pytest.mark.skipif(not (Path(__file__).parent.parent / ".git").exists(), reason="needs this clone's git history")
+def test_versus_times_the_engine_at_a_revision_against_this_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import versus
+
+    comparable(workloads.kustomer(8))
+    path = list(sys.path)
+    assert versus.main(["HEAD", "--events", "40", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("kustomer, processor mode: the engine at HEAD (old)")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert list(rows) == ["overall", "identify", "track", "page", "screen"]
+    assert all(float(value.rstrip("x")) > 0 for row in rows.values() for value in row)
+    assert sys.path == path and not [name for name in sys.modules if name.startswith("transformer_at_rev")]
+
+
+def test_versus_refuses_to_time_engines_that_differ() -> None:
+    from bench import versus
+
+    class Other:
+        def process_one(self, item: object, lookup: object = None) -> dict[str, object]:
+            return {"statusCode": 500}
+
+    with pytest.raises(SystemExit, match="the two engines differ"):
+        versus.compare(workloads.kustomer(4), Other(), 1)
