@@ -1,12 +1,25 @@
 from __future__ import annotations
 
+import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import transformer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def temporary_files_under_pytests_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What the docs' examples, Beam and the commands the tests start make with tempfile (and
+    leave, as an example that calls mkdtemp does) goes under pytest's own folder, which keeps
+    only its last few runs: a test run leaves nothing in the machine's temporary folder."""
+    folder = str(tmp_path_factory.mktemp("tempfile"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", folder)
+        patch.setenv("TMPDIR", folder)  # the commands tests start, and their workers
+        yield
 
 # A small destination used to test the engine's pieces on their own. Each test adds the rule it
 # needs as the body of a "test" event.
