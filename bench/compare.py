@@ -22,6 +22,7 @@ import transformer
 
 Pairs = list[tuple[dict[str, Any], Any]]
 Lookup = Callable[[dict[str, Any]], tuple[int, Any]]
+Runs = dict[str, Callable[[list[Any]], None]]  # runner name -> what runs a list of items
 
 
 def mappings_digest(folder: Path) -> str:
@@ -104,7 +105,7 @@ def check_equal(work: Workload, refused: tuple[dict[str, Any], ...] = ()) -> Non
             raise SystemExit(f"baseline and engine differ on the settings {bad}")
 
 
-def subjects(work: Workload, with_baseline: bool) -> dict[str, tuple[list[Any], dict[str, Callable[[list[Any]], None]]]]:
+def subjects(work: Workload, with_baseline: bool) -> dict[str, tuple[list[Any], Runs]]:
     """Per mode: its items and the callables that run a list of them."""
     engine, hand, lookup = work.destination, work.baseline, work.lookup
 
@@ -131,34 +132,43 @@ def subjects(work: Workload, with_baseline: bool) -> dict[str, tuple[list[Any], 
         for item in subset:
             hand.process_one(item, lookup)  # type: ignore[union-attr]
 
-    shared: dict[str, Callable[[list[Any]], None]] = {"engine": shared_engine}
-    processor: dict[str, Callable[[list[Any]], None]] = {"engine": processor_engine}
+    shared: Runs = {"engine": shared_engine}
+    processor: Runs = {"engine": processor_engine}
     if with_baseline:
         shared["baseline"], processor["baseline"] = shared_baseline, processor_baseline
     return {"shared": (list(work.pairs), shared), "processor": (work.inputs, processor)}
 
 
-def throughput(work: Workload, rounds: int, with_baseline: bool) -> dict[str, Any]:
-    """Per mode, per event type and overall: engine and baseline alternate, medians of the rounds."""
-    modes = subjects(work, with_baseline)
+def interleaved(work: Workload, modes: dict[str, tuple[list[Any], Runs]], rounds: int) -> dict[tuple[str, str, str], float]:
+    """Seconds per item, median of the rounds, per (mode, group, runner): in each round every
+    mode's items, overall and then each event type's, go through every runner in turn, the order
+    reversed every other round, so machine noise hits all runners alike."""
     kinds = [event["type"] for event, _ in work.pairs]
+    grouped = {mode: [("overall", items), *((kind, [x for x, k in zip(items, kinds) if k == kind]) for kind in work.types)]
+               for mode, (items, _) in modes.items()}
     samples: dict[tuple[str, str, str], list[float]] = {}
     for round_no in range(rounds):
-        for mode, (items, runs) in modes.items():
+        for mode, (_, runs) in modes.items():
             order = list(runs) if round_no % 2 == 0 else list(reversed(runs))
-            groups = [("overall", items), *((kind, [x for x, k in zip(items, kinds) if k == kind]) for kind in work.types)]
-            for group, subset in groups:
+            for group, subset in grouped[mode]:
                 for name in order:
                     start = time.perf_counter()
                     runs[name](subset)
                     samples.setdefault((mode, group, name), []).append((time.perf_counter() - start) / len(subset))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def throughput(work: Workload, rounds: int, with_baseline: bool) -> dict[str, Any]:
+    """Per mode, per event type and overall: engine and baseline alternate, medians of the rounds."""
+    modes = subjects(work, with_baseline)
+    medians = interleaved(work, modes, rounds)
     out: dict[str, Any] = {}
     for mode in modes:
         for group in ["overall", *work.types]:
-            engine = statistics.median(samples[(mode, group, "engine")])
+            engine = medians[(mode, group, "engine")]
             row = out.setdefault(mode, {})[group] = {"engine_us": engine * 1e6, "engine_eps": 1 / engine}
             if with_baseline:
-                hand = statistics.median(samples[(mode, group, "baseline")])
+                hand = medians[(mode, group, "baseline")]
                 row.update({"baseline_us": hand * 1e6, "baseline_eps": 1 / hand, "ratio": hand / engine})
     return out
 

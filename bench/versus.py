@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from . import workloads
-from .compare import Workload, processor_inputs
+from .compare import Workload, interleaved
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +44,7 @@ def compare(work: Workload, old: Any, rounds: int) -> list[tuple[str, float, flo
     """Per group (overall, then each type): the old engine's, the new one's and the baseline's µs/event."""
     new, hand, lookup = work.destination, work.baseline, work.lookup
     assert hand is not None
-    inputs = processor_inputs(work.pairs)
+    inputs = work.inputs
     for item in inputs:
         if old.process_one(item, lookup=lookup) != new.process_one(item, lookup=lookup):
             raise SystemExit(f"the two engines differ on {str(item['message'])[:300]}: a speed comparison would mean nothing")
@@ -63,18 +61,9 @@ def compare(work: Workload, old: Any, rounds: int) -> list[tuple[str, float, flo
         for item in items:
             hand.process_one(item, lookup)
 
-    runs = {"old": run_old, "new": run_new, "baseline": run_baseline}
-    kinds = [event["type"] for event, _ in work.pairs]
-    groups = [("overall", inputs), *((kind, [x for x, k in zip(inputs, kinds) if k == kind]) for kind in work.types)]
-    samples: dict[tuple[str, str], list[float]] = {}
-    for round_no in range(rounds):
-        for group, items in groups:
-            for name in (list(runs) if round_no % 2 == 0 else list(reversed(runs))):
-                start = time.perf_counter()
-                runs[name](items)
-                samples.setdefault((group, name), []).append((time.perf_counter() - start) / len(items) * 1e6)
-    return [(group, statistics.median(samples[(group, "old")]), statistics.median(samples[(group, "new")]),
-             statistics.median(samples[(group, "baseline")])) for group, _ in groups]
+    medians = interleaved(work, {"processor": (inputs, {"old": run_old, "new": run_new, "baseline": run_baseline})}, rounds)
+    return [(group, medians[("processor", group, "old")] * 1e6, medians[("processor", group, "new")] * 1e6,
+             medians[("processor", group, "baseline")] * 1e6) for group in ["overall", *work.types]]
 
 
 def main(argv: list[str] | None = None) -> int:
