@@ -91,3 +91,61 @@ def test_values_of_other_classes_go_by_their_type_class() -> None:
         value = {"a": Level.HIGH, "b": 2, "c": "2024-01-02"}
         assert entries_step(spec)(value) == plain_rule(spec, value)
         assert entries_step(spec)(value)[next(iter(plain_rule(spec, value)))].__class__ is str
+
+
+# What a path read may find: plain JSON, and what fresh refuses or converts (NaN, a key that is
+# not text, a subclass, a tuple, another type), at the top and one level down.
+ODD = st.sampled_from([float("nan"), float("inf"), Level.HIGH, (1, "a"), {1: "a"}, {"k": float("nan")}, [object()],
+                       b"bytes", {"k": (1,)}])
+RAW_VALUES = st.dictionaries(st.sampled_from(["a b", "aB", "a_b", "ab", "abNum", "x", " x ", "!!", "sess", "email"]),
+                             SCALAR | ODD | st.lists(SCALAR | ODD, max_size=2) | st.dictionaries(st.just("k"), SCALAR, max_size=1),
+                             max_size=6)
+
+
+def _outcome_any(call: Any) -> Any:
+    try:
+        return ("ok", call())
+    except Exception as exc:  # noqa: BLE001 - the kind and words of any error are what is compared
+        return (exc.__class__.__name__, str(exc))
+
+
+@settings(max_examples=600, deadline=None)
+@given(SPECS, RAW_VALUES, st.booleans())
+def test_the_copying_read_gives_what_copy_then_steps_give(spec: dict[str, Any], value: dict[str, Any], omit: bool) -> None:
+    """A path read whose steps start with (omit and) entries copies only what it keeps: the result,
+    or the error, must be what copying with fresh and then running the steps gives; and the result
+    shares no container with the event."""
+    from transformer.language.steps import _CopyingRead, _Entries, _Omit
+    from transformer.runtime.values import fresh
+
+    omit_step = _Omit(["sess", "email"]) if omit else None
+    entries = _Entries(spec)
+    fused = _CopyingRead(omit_step, entries)
+
+    def usual() -> Any:
+        copied = fresh(value, "properties")
+        return entries.rewrite(omit_step.in_place(copied) if omit_step else copied)
+
+    expected = _outcome_any(usual)
+    got = _outcome_any(lambda: fused(value, "properties"))
+    assert got == expected
+    if got[0] == "ok":
+        inside = {id(v) for v in value.values() if isinstance(v, (dict, list))} | {id(value)}
+        assert not any(id(v) in inside for v in [got[1], *got[1].values()])
+
+
+def test_the_copying_read_refuses_what_fresh_refuses_with_its_words() -> None:
+    """What the event holds under a key the omit drops, or nested past the depth limit, is still
+    the error fresh reports, naming the whole path."""
+    from transformer.language.steps import _CopyingRead, _Entries, _Omit
+
+    fused = _CopyingRead(_Omit(["sess"]), _Entries({"key": ["dasherize"], "by_type": {"object": {"value": "json"}}}))
+    deep: Any = "end"
+    for _ in range(101):
+        deep = {"k": deep}
+    for value, words in (({"sess": float("nan"), "a": 1}, "properties.sess is not a finite number"),
+                         ({"a": 1, "b": deep}, "properties.b.k.k.k.<94 more>.k.k is nested deeper than 100 levels"),
+                         ({"a": {"k": [1, float("inf")]}}, "properties.a.k.1 is not a finite number")):
+        outcome = _outcome_any(lambda value=value: fused(value, "properties"))
+        assert outcome[0] == "TransformError" and outcome[1].startswith(words), outcome
+    assert fused({"a b": {"k": 1}, "sess": "s"}, "properties") == {"a-b": '{"k":1}'}

@@ -46,6 +46,10 @@ class Node:
     # Where a rule can put its value straight into an object's key, skipping MISSING on the way
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
     store: Store | None = None
+    # Where a rule reads a value from the event that it would copy (a path): the same read without
+    # the copy, setting the local ``where`` to the path's name, for a step that copies as it
+    # rewrites (see steps.then). The value is the event's own: only such a step may see it.
+    uncopied: Store | None = None
 
 
 def memoized(node: Node, key: str) -> Node:

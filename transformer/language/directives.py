@@ -433,8 +433,18 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         gen.depth -= len(pairs) - 1
         gen.assigned = assigned
 
+    def uncopied(gen: Gen, target: str, where: str) -> None:
+        def read(pair: tuple[tuple[str, ...], ...]) -> None:
+            gen.line(f"{target} = {_pair_read(gen, pair)}")
+            with gen.block(f"if {target} is None or {target} == '':"):
+                gen.line(f"{target} = MISSING")
+            gen.line(f"{where} = {_pair_source(gen, pair, target)}")
+
+        gen.chain([partial(read, pair) for pair in _paired(paths)], f"if {target} is MISSING:")
+
     return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True,
-                store=store if root is None and len(paths) <= STORE_PATHS else None)
+                store=store if root is None and len(paths) <= STORE_PATHS else None,
+                uncopied=uncopied if root is None else None)
 
 
 def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:

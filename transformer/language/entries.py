@@ -11,9 +11,10 @@ for the type classes that have one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import isfinite
 from typing import Any
 
-from ..runtime.values import type_name
+from ..runtime.values import MISSING, copy_below, type_name
 from ..runtime.wire import compact_json
 from .functions import COERCIONS, StepError, type_class
 from .registry import Step
@@ -76,8 +77,23 @@ _EXACT: dict[tuple[type, Any], Callable[[Any], Any]] = {
     (dict, COERCIONS["json"]): compact_json, (list, COERCIONS["json"]): compact_json}
 
 
+# What an entries step does to an object its rule does not own (see ``compile_entries``).
+Copying = Callable[[dict[str, Any], frozenset[str]], "dict[str, Any] | None"]
+
+
 def entries_step(spec: dict[str, Any]) -> Step:
     """The function an ``entries`` spec compiles to (checked by the schema: known coercion names)."""
+    return compile_entries(spec)[0]
+
+
+def compile_entries(spec: dict[str, Any]) -> tuple[Step, Copying]:
+    """An ``entries`` spec's step, and its variant for an object read straight from the event.
+
+    The variant spares the copy a path read makes before its steps run (``then`` uses it): from
+    the uncopied object it builds the step's result, leaving out the keys a leading ``omit`` drops
+    and copying each container it keeps. It gives None for anything but a plain JSON object of
+    plain values, or where the step would fail: the caller then copies the object with ``fresh``
+    and runs the steps, so every error is the one the rule has always given."""
     key_coercions = tuple(COERCIONS[name] for name in spec.get("key", ()))
     by_type = spec.get("by_type", {})
     kinds = {name: _Kind(key_coercions, by_type.get(name, {}).get("key_suffix"),
@@ -87,6 +103,39 @@ def entries_step(spec: dict[str, Any]) -> Step:
     strings, dates = by_class[str], kinds["datetime"]
     dates_differ = (strings.suffix, strings.coerce) != (dates.suffix, dates.coerce)
     renames = any(kind.names is not None for kind in kinds.values())  # else no two keys can become one
+
+    def copying(value: dict[str, Any], skip: frozenset[str]) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        try:
+            for key, item in value.items():
+                cls = item.__class__
+                kind = by_class.get(cls)
+                if kind is None or key.__class__ is not str:
+                    return None  # a subclass, another type, a key that is not text: fresh decides
+                if key in skip:  # left out, but what fresh would refuse is still refused
+                    if cls is float and not isfinite(item) or (cls is dict or cls is list) and copy_below(item, 1) is MISSING:
+                        return None
+                    continue
+                if cls is dict or cls is list:
+                    item = copy_below(item, 1)
+                    if item is MISSING:
+                        return None
+                elif cls is float:
+                    if not isfinite(item):
+                        return None
+                elif kind is strings and dates_differ and item[:1].isdigit() and type_class(item) == "datetime":
+                    kind = dates
+                new_key = key
+                if renames and kind.names is not None:
+                    new_key = kind.names.get(key) or kind.rename(key)
+                if kind.coerce is not None:
+                    item = kind.coerce(item)
+                if renames and new_key in out:
+                    return None
+                out[new_key] = item
+        except Exception:  # noqa: BLE001 - a coercion's refusal: the usual path reports it, after fresh's checks
+            return None
+        return out
 
     def kind_of(item: Any) -> _Kind:
         """The rule of a value whose class is not a plain JSON one (a subclass, another type)."""
@@ -127,7 +176,7 @@ def entries_step(spec: dict[str, Any]) -> Step:
                     pass
             return rewrite(value)
 
-        return keys_only
+        return keys_only, copying
     if not renames:  # values alone: a copy, then only the values of a class with a coercion replaced
         coerced = {cls: kind.coerce for cls, kind in by_class.items()}
 
@@ -144,8 +193,8 @@ def entries_step(spec: dict[str, Any]) -> Step:
                 out[key] = coerce(item)  # a value replaced, no key added: iterating stays valid
             return out
 
-        return values_only
-    return rewrite
+        return values_only, copying
+    return rewrite, copying
 
 
 def _renamed(key: str, item: Any, kinds: dict[str, _Kind], key_coercions: tuple[Callable[[Any], Any], ...]) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..runtime.values import MISSING, type_name
+from ..runtime.values import MISSING, fresh, type_name
 from . import dates
 from .codegen import Gen, Node
-from .entries import entries_step
+from .entries import compile_entries
 from .functions import COERCIONS, StepError, needs_text, to_text
 from .hashing import Hasher
 from .patterns import PatternError, compile_pattern
@@ -43,28 +43,93 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
             settings_only = settings_only and test.settings_only
         steps.append((STEPS[actions[0]](scope, spec[actions[0]], here + (actions[0],)), test))
     tried = f" (from {', '.join(node.sources)})" if node.sources else ""
+    fused = _copying_steps(node, steps)
     if node.owned and steps and isinstance(steps[0][0], _Omit):  # no one else holds the value: no second copy
         steps[0] = (steps[0][0].in_place, steps[0][1])
+    steps = [(function.rewrite if isinstance(function, _Entries) else function, test) for function, test in steps]
+
+    def run(gen: Gen, target: str, runs: list[tuple[Step, Node | None]]) -> None:
+        for function, test in runs:
+            call = f"{target} = {gen.const(function)}({target})"
+            if test is None:
+                gen.line(call)
+                continue
+            flag = gen.temp()
+            test.emit(gen, flag)
+            with gen.block(f"if {flag}:"):
+                gen.line(call)
 
     def emit(gen: Gen, target: str) -> None:
-        node.emit(gen, target)
+        where = ""
+        if fused is None or gen.tracing:
+            node.emit(gen, target)
+        else:
+            where = gen.temp()
+            assert node.uncopied is not None
+            node.uncopied(gen, target, where)
         with gen.block(f"if {target} is not MISSING:"):
             with gen.block("try:"):
-                for function, test in steps:
-                    call = f"{target} = {gen.const(function)}({target})"
+                if not where:
+                    run(gen, target, steps)
+                else:
+                    assert fused is not None
+                    copying, test = fused
+                    rest = steps[copying.count:]
+                    call = f"{target} = {gen.const(copying)}({target}, {where})"
                     if test is None:
                         gen.line(call)
-                        continue
-                    flag = gen.temp()
-                    test.emit(gen, flag)
-                    with gen.block(f"if {flag}:"):
-                        gen.line(call)
+                    else:  # the copying step may not run: copy as the read would have, then the steps before it
+                        flag = gen.temp()
+                        test.emit(gen, flag)
+                        with gen.block(f"if {flag}:"):
+                            gen.line(call)
+                        with gen.block("else:"):
+                            with gen.block(f"if {target}.__class__ not in SCALARS:"):
+                                gen.line(f"{target} = fresh({target}, {where})")
+                            run(gen, target, steps[:copying.count - 1])
+                    run(gen, target, rest)
             with gen.block("except StepError as _error:"):
                 gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
             with gen.block(f"if {target} is None or {target} == '':"):
                 gen.line(f"{target} = MISSING")
 
     return Node(emit, settings_only, node.sources)
+
+
+class _CopyingRead:
+    """A path read's copy and its first steps, an ``entries`` step after at most one ``omit``, in
+    one pass that copies only what the result keeps (see entries.compile_entries); where that
+    pass gives None, the copy and the steps as the rule has always run them."""
+
+    def __init__(self, omit: _Omit | None, entries: _Entries) -> None:
+        self.skip = omit.dropped if omit is not None else frozenset()
+        self.in_place = omit.in_place if omit is not None else None
+        self.rewrite, self.copying = entries.rewrite, entries.copying
+        self.count = 2 if omit is not None else 1  # how many of the rule's steps this runs
+
+    def __call__(self, value: Any, where: str) -> Any:
+        if value.__class__ is dict:
+            out = self.copying(value, self.skip)
+            if out is not None:
+                return out
+        value = fresh(value, where)
+        if self.in_place is not None:
+            value = self.in_place(value)
+        return self.rewrite(value)
+
+
+def _copying_steps(node: Node, steps: list[tuple[Step, Node | None]]) -> tuple[_CopyingRead, Node | None] | None:
+    """The copying read for a path whose steps start with ``entries`` or with an ``omit`` (with no
+    ``when``) and ``entries``, and the entries step's condition; None for any other rule."""
+    if node.uncopied is None or not node.owned:
+        return None
+    omit = None
+    if len(steps) >= 2 and isinstance(steps[0][0], _Omit) and steps[0][1] is None:
+        omit = steps[0][0]
+        steps = steps[1:]
+    if not steps or not isinstance(steps[0][0], _Entries):
+        return None
+    return _CopyingRead(omit, steps[0][0]), steps[0][1]
 
 
 def _needs_object(value: Any, step: str) -> dict[str, Any]:
@@ -104,9 +169,20 @@ def _coerce(scope: Scope, name: str, path: YamlPath) -> Step:
     return COERCIONS[name]
 
 
+class _Entries:
+    """The entries step (its own module: made as cheap as a dict comprehension, see there):
+    ``rewrite`` for a value the rule owns, ``copying`` for one read straight from the event."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.rewrite, self.copying = compile_entries(spec)
+
+    def __call__(self, value: Any) -> Any:
+        return self.rewrite(value)
+
+
 @step("entries")
 def _entries(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Step:
-    return entries_step(spec)  # its own module: made as cheap as a dict comprehension (see there)
+    return _Entries(spec)
 
 
 @step("join")

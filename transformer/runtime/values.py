@@ -71,6 +71,15 @@ def fresh(value: Any, where: str) -> Any:
         raise TransformError(f"{where}{suffix} {bad.reason}") from None
 
 
+def copy_below(value: Any, depth: int) -> Any:
+    """``fresh``'s copy of a value found ``depth`` levels down in what a rule read, or MISSING
+    where ``fresh`` would refuse it (a caller then lets ``fresh`` say why, with the whole path)."""
+    try:
+        return _copy(value, depth)
+    except _BadValue:
+        return MISSING
+
+
 # What a copy shares with the input: one set lookup costs less than testing each class in turn.
 _PLAIN = frozenset((str, int, bool, type(None)))
 
