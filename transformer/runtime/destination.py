@@ -40,7 +40,7 @@ class Destination(Processor):
                                          mapping.settings_errors)
         self._requests = RequestBuilder(mapping)
         self._plans, self._type_first = mapping.plans, mapping.type_first  # read per event
-        self._tracer = Tracer(self.name, mapping, self._settings, self._transform)
+        self._tracer = Tracer(self.name, mapping, self._settings, self._traced)
         self.fans_out = any(plan.for_each is not None for plan in [*mapping.plans.values(), mapping.other] if plan)
 
     @classmethod
@@ -94,10 +94,16 @@ class Destination(Processor):
 
     def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """Turn one event into one request description; raise TransformError when it cannot."""
-        try:  # the request builder has checked that the output's text can be sent
-            return self._transform(message, settings, lookup)
+        try:
+            state, key, plan = self._plan(message, settings)
         except Exception as exc:
             raise event_error(exc, self.name, message) from None
+        try:  # the request builder has checked that the output's text can be sent
+            if plan.for_each is None:
+                return self._requests.build(message, state, key, plan, lookup)
+            return self._one_of_each(message, state, key, plan, lookup, None)
+        except Exception as exc:
+            raise event_error(_named(exc, f"{self.name} {key}"), self.name, message) from None
 
     def transform_each(self, message: Any, settings: Any, *,
                        lookup: Lookup | None = None) -> list[dict[str, Any] | TransformError]:
@@ -138,14 +144,13 @@ class Destination(Processor):
             raise TransformError(f"{self.name}: {exc.message}", exc.status_code) from None
         return state, key, plan
 
-    def _transform(self, message: Any, settings: Any, lookup: Lookup | None,
-                   tracing: dict[str | None, EventPlan] | None = None) -> dict[str, Any]:
+    def _traced(self, message: Any, settings: Any, lookup: Lookup | None,
+                tracing: dict[str | None, EventPlan]) -> dict[str, Any]:
+        """``transform`` with explain's tracing plans, every request part run for this event (so each is traced)."""
         state, key, plan = self._plan(message, settings)
         try:
-            static = None
-            if tracing is not None:  # explain: the tracing variant, with every part run for this event (so each is traced)
-                plan = tracing[key if key in tracing else None]  # None: other_events' file
-                static = self._requests.every_part(state, key, plan)
+            plan = tracing[key if key in tracing else None]  # None: other_events' file
+            static = self._requests.every_part(state, key, plan)
             if plan.for_each is not None:
                 return self._one_of_each(message, state, key, plan, lookup, static)
             return self._requests.build(message, state, key, plan, lookup, static)

@@ -15,8 +15,8 @@ from .failures import event_error
 from .lookups import Lookup, shown_url
 from .settings import SettingsChecker
 
-# Destination._transform: (message, settings, lookup, tracing plans) -> request
-Transform = Callable[[Any, Any, "Lookup | None", "dict[str | None, EventPlan] | None"], dict[str, Any]]
+# Destination._traced: (message, settings, lookup, tracing plans) -> request
+Transform = Callable[[Any, Any, "Lookup | None", "dict[str | None, EventPlan]"], dict[str, Any]]
 _SHOWN_DEPTH = 200  # twice what a request may nest; the explanation nests values a few levels down
 
 
@@ -30,6 +30,7 @@ class Tracer:
     def explain(self, message: Any, settings: Any, lookup: Lookup | None, field: str | None) -> dict[str, Any]:
         if self._plans is None:
             self._plans = tracing_plans(self._mapping)
+        plans = self._plans
         try:
             secrets = Secrets(frozenset(self._mapping.secrets), self._settings.state(settings).secrets)
         except TransformError:  # invalid settings: the event is that error, and no rule runs
@@ -49,7 +50,7 @@ class Tracer:
         outcome: dict[str, Any]
         try:
             # As transform: text that could never be sent makes the event an error (the request builder checks).
-            request = self._transform(message, settings, recording if lookup is not None else None, self._plans)
+            request = self._transform(message, settings, recording if lookup is not None else None, plans)
             outcome = {"request": request}
         except Exception as exc:
             error = event_error(exc, self._name, message)
