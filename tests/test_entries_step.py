@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transformer.language.entries import entries_step
+from transformer.language.steps import _Entries, _Omit
 from transformer.language.functions import COERCIONS, StepError, type_class
 
 
@@ -93,6 +94,17 @@ def test_values_of_other_classes_go_by_their_type_class() -> None:
         assert entries_step(spec)(value)[next(iter(plain_rule(spec, value)))].__class__ is str
 
 
+def copying_read(omit: Any, entries: Any) -> Any:
+    """The copying read ``then`` makes for ``path: properties`` followed by (omit and) entries."""
+    from transformer.language.codegen import Node
+    from transformer.language.steps import _copying_steps
+
+    path = Node(lambda gen, target: None, False, owned=True, uncopied=lambda gen, target, where: None)
+    made = _copying_steps(path, [(omit, None), (entries, None)] if omit is not None else [(entries, None)])
+    assert made is not None
+    return made[0]
+
+
 # What a path read may find: plain JSON, and what fresh refuses or converts (NaN, a key that is
 # not text, a subclass, a tuple, another type), at the top and one level down.
 ODD = st.sampled_from([float("nan"), float("inf"), Level.HIGH, (1, "a"), {1: "a"}, {"k": float("nan")}, [object()],
@@ -115,12 +127,11 @@ def test_the_copying_read_gives_what_copy_then_steps_give(spec: dict[str, Any], 
     """A path read whose steps start with (omit and) entries copies only what it keeps: the result,
     or the error, must be what copying with fresh and then running the steps gives; and the result
     shares no container with the event."""
-    from transformer.language.steps import _CopyingRead, _Entries, _Omit
     from transformer.runtime.values import fresh
 
     omit_step = _Omit(["sess", "email"]) if omit else None
     entries = _Entries(spec)
-    fused = _CopyingRead(omit_step, entries)
+    fused = copying_read(omit_step, entries)
 
     def usual() -> Any:
         copied = fresh(value, "properties")
@@ -137,9 +148,7 @@ def test_the_copying_read_gives_what_copy_then_steps_give(spec: dict[str, Any], 
 def test_the_copying_read_refuses_what_fresh_refuses_with_its_words() -> None:
     """What the event holds under a key the omit drops, or nested past the depth limit, is still
     the error fresh reports, naming the whole path."""
-    from transformer.language.steps import _CopyingRead, _Entries, _Omit
-
-    fused = _CopyingRead(_Omit(["sess"]), _Entries({"key": ["dasherize"], "by_type": {"object": {"value": "json"}}}))
+    fused = copying_read(_Omit(["sess"]), _Entries({"key": ["dasherize"], "by_type": {"object": {"value": "json"}}}))
     deep: Any = "end"
     for _ in range(101):
         deep = {"k": deep}

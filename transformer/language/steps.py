@@ -73,8 +73,8 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
                     run(gen, target, steps)
                 else:
                     assert fused is not None
-                    copying, test = fused
-                    rest = steps[copying.count:]
+                    copying, count, test = fused
+                    rest = steps[count:]
                     call = f"{target} = {gen.const(copying)}({target}, {where})"
                     if test is None:
                         gen.line(call)
@@ -86,7 +86,7 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
                         with gen.block("else:"):
                             with gen.block(f"if {target}.__class__ not in SCALARS:"):
                                 gen.line(f"{target} = fresh({target}, {where})")
-                            run(gen, target, steps[:copying.count - 1])
+                            run(gen, target, steps[:count - 1])
                     run(gen, target, rest)
             with gen.block("except StepError as _error:"):
                 gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
@@ -96,31 +96,15 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
     return Node(emit, settings_only, node.sources)
 
 
-class _CopyingRead:
-    """A path read's copy and its first steps, an ``entries`` step after at most one ``omit``, in
-    one pass that copies only what the result keeps (see entries.compile_entries); where that
-    pass gives None, the copy and the steps as the rule has always run them."""
-
-    def __init__(self, omit: _Omit | None, entries: _Entries) -> None:
-        self.skip = omit.dropped if omit is not None else frozenset()
-        self.in_place = omit.in_place if omit is not None else None
-        self.rewrite, self.copying = entries.rewrite, entries.copying
-        self.count = 2 if omit is not None else 1  # how many of the rule's steps this runs
-
-    def __call__(self, value: Any, where: str) -> Any:
-        if value.__class__ is dict:
-            out = self.copying(value, self.skip)
-            if out is not None:
-                return out
-        value = fresh(value, where)
-        if self.in_place is not None:
-            value = self.in_place(value)
-        return self.rewrite(value)
+CopyingRead = Callable[[Any, str], Any]  # (the value as read, its path's name) -> the value after the steps it runs
 
 
-def _copying_steps(node: Node, steps: list[tuple[Step, Node | None]]) -> tuple[_CopyingRead, Node | None] | None:
-    """The copying read for a path whose steps start with ``entries`` or with an ``omit`` (with no
-    ``when``) and ``entries``, and the entries step's condition; None for any other rule."""
+def _copying_steps(node: Node, steps: list[tuple[Step, Node | None]]) -> tuple[CopyingRead, int, Node | None] | None:
+    """For a path whose steps start with ``entries``, or with an ``omit`` (with no ``when``) and
+    ``entries``: a path read's copy and those steps in one pass that copies only what the result
+    keeps (see entries.compile_entries), falling back to the copy and the steps as the rule has
+    always run them where that pass gives None; how many of the rule's steps it runs; and the
+    entries step's condition. None for any other rule."""
     if node.uncopied is None or not node.owned:
         return None
     omit = None
@@ -129,7 +113,21 @@ def _copying_steps(node: Node, steps: list[tuple[Step, Node | None]]) -> tuple[_
         steps = steps[1:]
     if not steps or not isinstance(steps[0][0], _Entries):
         return None
-    return _CopyingRead(omit, steps[0][0]), steps[0][1]
+    skip = omit.dropped if omit is not None else frozenset()
+    in_place = omit.in_place if omit is not None else None
+    rewrite, copying = steps[0][0].rewrite, steps[0][0].copying
+
+    def copying_read(value: Any, where: str) -> Any:
+        if value.__class__ is dict:
+            out = copying(value, skip)
+            if out is not None:
+                return out
+        value = fresh(value, where)
+        if in_place is not None:
+            value = in_place(value)
+        return rewrite(value)
+
+    return copying_read, 2 if omit is not None else 1, steps[0][1]
 
 
 def _needs_object(value: Any, step: str) -> dict[str, Any]:
