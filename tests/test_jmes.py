@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from transformer.language.jmes import compile_search
 
 EXPRESSIONS = [
-    "context.externalId[?type == 'kustomerId'].id | [0]", "a", "a.b.c", "a[0]", "a[-1].b", "a[*].b", "a[].b", "a[]",
+    "context.externalId[?type == 'kustomerId'].id | [0]", "a", "a.b.c", "a[0]", "a[-1].b", "a[2]", "a[-3]", "a[*].b", "a[].b", "a[]",
     "a[?b != `1`]", "a[?b == `true`].c", "a || b", "a && b", "a.b || `[]`", "a[?b].c", "@", "a | [0] | b",
     "a[*][0]", "a[?b == c]", "[0]", "a.*", "length(a)", "a[?b > `1`]", "a[1:2]", "{x: a, y: b}", "[a, b]", "!a",
     "a[?b == `0`]", "a[?b == `false`]", "a.b[?c == 'x'] || a.d",

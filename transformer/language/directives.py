@@ -19,7 +19,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import NEXT, asking, look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import Gen, Node, is_index, read_key, sources_of
+from .codegen import SCALARS, Gen, Node, is_index, read_key, sources_of
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -69,7 +69,9 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
             raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
         except TypeError:  # the jmespath library orders a string against a number by raising
             raise TransformError(f"{label}: JMESPath failed on this event (it compared a string with a number)") from None
-        return fresh(value, label) if is_present(value) else MISSING
+        if value is not MISSING and value is not None and value != "":  # is_present, written out: one call fewer
+            return value if value.__class__ in SCALARS else fresh(value, label)
+        return MISSING
 
     if "from" not in spec:
         return Node(lambda gen, target: gen.line(f"{target} = {gen.const(search)}(ev)"), False, (expression,))

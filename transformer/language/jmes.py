@@ -102,7 +102,9 @@ class _Writer:
             self.line(depth, f"{target} = {self.constant(node['value'])}")
         elif kind == "index":
             position = int(node["value"])
-            self.line(depth, f"{target} = _index({source}, {position})")
+            inside = f"len({source}) > {position}" if position >= 0 else f"len({source}) >= {-position}"
+            # A plain list with the position inside it, read in place; anything else as the interpreter does.
+            self.line(depth, f"{target} = {source}[{position}] if {source}.__class__ is list and {inside} else _index({source}, {position})")
         elif kind == "comparator" and node["value"] in ("eq", "ne"):  # ordering: the interpreter's own rules
             left, right = self.local(), self.local()
             self.emit(children[0], source, left, depth)
