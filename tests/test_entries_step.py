@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transformer.language.entries import entries_step
-from transformer.language.steps import _Entries, _Omit
 from transformer.language.functions import COERCIONS, StepError, type_class
+from transformer.language.steps import _Entries, _Omit
 
 
 def plain_rule(spec: dict[str, Any], value: Any) -> Any:

@@ -15,8 +15,7 @@ from math import isfinite
 from typing import Any
 
 from ..runtime.values import MISSING, copy_below, type_name
-from ..runtime.wire import TEXT_JSON as _TEXT
-from ..runtime.wire import compact_json
+from ..runtime.wire import TEXT_JSON, compact_json
 from .functions import COERCIONS, StepError, type_class
 from .registry import Step
 
@@ -69,7 +68,7 @@ def _bool_text(value: bool) -> str:
 
 
 def _json_items(value: list[Any]) -> str:
-    return ",".join([_TEXT(item) if item.__class__ is str else compact_json(item) for item in value])
+    return ",".join([TEXT_JSON(item) if item.__class__ is str else compact_json(item) for item in value])
 
 
 # (class, coercion) -> what that coercion does to a value of exactly that class.

@@ -59,35 +59,38 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
             with gen.block(f"if {flag}:"):
                 gen.line(call)
 
+    def run_copying(gen: Gen, target: str, where: str) -> None:
+        """The copying read's call in place of the copy and the first steps, then the other steps."""
+        assert fused is not None
+        copying, count, test = fused
+        call = f"{target} = {gen.const(copying)}({target}, {where})"
+        if test is None:
+            gen.line(call)
+        else:  # the copying step may not run: copy as the read would have, then the steps before it
+            flag = gen.temp()
+            test.emit(gen, flag)
+            with gen.block(f"if {flag}:"):
+                gen.line(call)
+            with gen.block("else:"):
+                with gen.block(f"if {target}.__class__ not in SCALARS:"):
+                    gen.line(f"{target} = fresh({target}, {where})")
+                run(gen, target, steps[:count - 1])
+        run(gen, target, steps[count:])
+
     def emit(gen: Gen, target: str) -> None:
-        where = ""
-        if fused is None or gen.tracing:
-            node.emit(gen, target)
-        else:
-            where = gen.temp()
+        copies = fused is not None and not gen.tracing  # explain's tracing copy keeps the plain read: it is traced
+        where = gen.temp() if copies else ""
+        if copies:
             assert node.uncopied is not None
             node.uncopied(gen, target, where)
+        else:
+            node.emit(gen, target)
         with gen.block(f"if {target} is not MISSING:"):
             with gen.block("try:"):
-                if not where:
-                    run(gen, target, steps)
+                if copies:
+                    run_copying(gen, target, where)
                 else:
-                    assert fused is not None
-                    copying, count, test = fused
-                    rest = steps[count:]
-                    call = f"{target} = {gen.const(copying)}({target}, {where})"
-                    if test is None:
-                        gen.line(call)
-                    else:  # the copying step may not run: copy as the read would have, then the steps before it
-                        flag = gen.temp()
-                        test.emit(gen, flag)
-                        with gen.block(f"if {flag}:"):
-                            gen.line(call)
-                        with gen.block("else:"):
-                            with gen.block(f"if {target}.__class__ not in SCALARS:"):
-                                gen.line(f"{target} = fresh({target}, {where})")
-                            run(gen, target, steps[:count - 1])
-                    run(gen, target, rest)
+                    run(gen, target, steps)
             with gen.block("except StepError as _error:"):
                 gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
             with gen.block(f"if {target} is None or {target} == '':"):
