@@ -19,7 +19,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import NEXT, asking, look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import SCALARS, Gen, Node, is_index, read_key, sources_of
+from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, is_index, read_key, sources_of
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -181,7 +181,12 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
         return
     text = " + ".join(rendered) or repr("")
     if sum(not piece.startswith("'") and not piece.startswith('"') for piece in rendered) > 1:
-        text = f"bounded_text({text}, {label!r})"  # two placeholders can double a text: see bounded_text
+        # Two placeholders can double a text (see bounded_text): its length tested here, and the call
+        # made only for a text over the limit, which it refuses.
+        gen.line(f"{target} = {text}")
+        with gen.block(f"if len({target}) > {MAX_TEMPLATE_CHARS}:"):
+            gen.line(f"bounded_text({target}, {label!r})")
+        text = target
     gen.line(f"{target} = {text} or MISSING")
 
 

@@ -135,9 +135,11 @@ class Destination(Processor):
                 raise TransformError(f"the message must be an object, got {type_name(message)}")
             # Which error an event with bad settings and an unsupported type gets: the mapping says.
             state = None if self._type_first else self._settings.state(settings)
-            event_type = message.get("type", MISSING)
-            key = event_type.lower() if isinstance(event_type, str) else ""
-            plan = self._plans.get(key) or self._other(event_type)
+            key = event_type = message.get("type", MISSING)
+            plan = self._plans.get(key) if key.__class__ is str else None  # most types come as declared
+            if plan is None:
+                key = event_type.lower() if isinstance(event_type, str) else ""
+                plan = self._plans.get(key) or self._other(event_type)
             if state is None:
                 state = self._settings.state(settings)
         except TransformError as exc:

@@ -117,7 +117,7 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
                 status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
             except Exception:
                 status = body = None
-        if status.__class__ is not int or not 100 <= status <= 599:
+        if status.__class__ is not int or (status != 200 and status not in absent and not 100 <= status <= 599):
             raise TransformError(f"{label}: the lookup function must return (status_code, body) for "
                                  f"{asker.where(kind, url)}", 502)
         if status == 200:

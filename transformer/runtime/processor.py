@@ -62,10 +62,14 @@ class Processor:
     def process_one(self, item: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
         """One input in the processor shape to one result; never raises for a bad input. An event
         that fans out to other than one request is a 400 result here: use ``process_each``."""
-        parsed = self._parsed(item)
-        if parsed.__class__ is dict:
-            return parsed  # the input's error result
-        message, config, metadata = parsed
+        if (item.__class__ is dict and (destination := item.get("destination")).__class__ is dict
+                and (config := destination.get("Config", MISSING)) is not MISSING):  # the usual input, read here
+            message, metadata = item.get("message", MISSING), item.get("metadata")
+        else:  # anything else is read, or refused, by _parsed
+            parsed = self._parsed(item)
+            if parsed.__class__ is dict:
+                return parsed  # the input's error result
+            message, config, metadata = parsed
         try:
             output = self.transform(message, config, lookup=lookup)
         except TransformError as exc:

@@ -155,8 +155,8 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
     endpoint = static.endpoint
     if endpoint.__class__ is not str and (endpoint := endpoint.fn(ctx)).__class__ is not str:
         endpoint = _request_string(endpoint, plan.file, "endpoint")
-    headers = _with_rules(static.headers, static.header_rules, ctx)
-    params = _with_rules(static.params, static.param_rules, ctx)
+    headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
+    params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
     limit = static.max_body_bytes
     if limit is None:
         output = request_description(method, endpoint, headers, params, body)
