@@ -17,7 +17,7 @@ EXPRESSIONS = [
     "context.externalId[?type == 'kustomerId'].id | [0]", "a", "a.b.c", "a[0]", "a[-1].b", "a[2]", "a[-3]", "a[*].b", "a[].b", "a[]",
     "a[?b != `1`]", "a[?b == `true`].c", "a || b", "a && b", "a.b || `[]`", "a[?b].c", "@", "a | [0] | b",
     "a[*][0]", "a[?b == c]", "[0]", "a.*", "length(a)", "a[?b > `1`]", "a[1:2]", "{x: a, y: b}", "[a, b]", "!a",
-    "a[?b == `0`]", "a[?b == `false`]", "a.b[?c == 'x'] || a.d",
+    "a[?b == `0`]", "a[?b == `false`]", "a.b[?c == 'x'] || a.d", "a[?'x' != b].c", "a[?b == '']",
 ]
 KEYS = st.sampled_from(["a", "b", "c", "d", "type", "id", "context", "externalId"])
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-2, 2) | st.floats(allow_nan=False) | st.sampled_from(["", "x", "kustomerId"]),

@@ -9,6 +9,7 @@ the rarer, larger operations. This module knows nothing of the mapping language 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -124,6 +125,8 @@ def as_text(value: Any, label: str) -> str:
     except StepError as exc:
         raise TransformError(f"{label}: {exc}") from None
 
+
+_EV, _ST = re.compile(r"\bev\b"), re.compile(r"\bst\b")
 
 MAX_TEMPLATE_CHARS = 1_000_000  # a template's text at most (see bounded_text)
 
@@ -387,9 +390,13 @@ class Gen:
     def build(self, node: Node) -> Fn:
         node.emit(self, "_r")
         prefixes, body = self._hoisted()
-        head = ["    ev = ctx.event", "    st = ctx.settings", *(["    tr = TRACE.get()"] if self.tracing else []),
+        head = [*(["    tr = TRACE.get()"] if self.tracing else []),
                 *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else []), *prefixes,
                 *self.top]
+        # ev and st only where the code reads them (a word in a string constant may add one for nothing)
+        text = "\n".join([*head, *body])
+        head = [*(["    ev = ctx.event"] if _EV.search(text) else []), *(["    st = ctx.settings"] if _ST.search(text) else []),
+                *head]
         name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *body, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)

@@ -56,6 +56,10 @@ def _index(value: Any, position: int) -> Any:
         return None
 
 
+def _is_text(node: _Node) -> bool:
+    return node["type"] == "literal" and node["value"].__class__ is str
+
+
 class _TooDeep(Exception):
     pass
 
@@ -105,6 +109,14 @@ class _Writer:
             inside = f"len({source}) > {position}" if position >= 0 else f"len({source}) >= {-position}"
             # A plain list with the position inside it, read in place; anything else as the interpreter does.
             self.line(depth, f"{target} = {source}[{position}] if {source}.__class__ is list and {inside} else _index({source}, {position})")
+        elif kind == "comparator" and node["value"] in ("eq", "ne") and any(_is_text(child) for child in children):
+            # Against a string literal the interpreter's equality is plain ==: it differs only for 0
+            # and 1 against a boolean.
+            literal = next(child for child in children if _is_text(child))
+            other = self.local()
+            self.emit(children[1] if literal is children[0] else children[0], source, other, depth)
+            test = f"{other} == {literal['value']!r}"
+            self.line(depth, f"{target} = {test}" if node["value"] == "eq" else f"{target} = not ({test})")
         elif kind == "comparator" and node["value"] in ("eq", "ne"):  # ordering: the interpreter's own rules
             left, right = self.local(), self.local()
             self.emit(children[0], source, left, depth)
@@ -151,4 +163,6 @@ class _Writer:
     @staticmethod
     def falsehood(local: str) -> str:
         """JMESPath's falsehood, not Python's (0 is true), tested as the interpreter tests it."""
-        return f"{local} == '' or {local} == [] or {local} == {{}} or {local} is None or {local} is False"
+        # A comparison gives a boolean, tested first: the equality tests run only for other values.
+        return (f"{local} is False or {local} is not True and ({local} == '' or {local} == [] or {local} == {{}} "
+                f"or {local} is None)")
