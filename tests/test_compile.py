@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _code_lines(source: str) -> list[str]:
     """The statements of a listing, without comments and with generated names made comparable."""
     lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return [re.sub(r"\b(rule_\d+|_k\d+|let_\w+)\b", "NAME", line) for line in lines]
+    return [re.sub(r"\b(rule_\d+|_k\d+|let_\w+|flags_of_rule_\d+)\b", "NAME", line) for line in lines]
 
 
 def test_each_root_is_listed_with_its_yaml_lines() -> None:
@@ -36,12 +36,20 @@ def test_each_root_is_listed_with_its_yaml_lines() -> None:
 @pytest.mark.parametrize("name", ["kustomer", "segment"])
 def test_the_listing_is_the_code_transform_runs(name: str) -> None:
     destination = transformer.load(name)
+    conditions = 0
     for event_type, plan in destination._mapping.plans.items():
         listed = {rule.root: rule.source for rule in destination.generated_code(event_type)}
         running = {"method": plan.method.fn, "endpoint": plan.endpoint.fn, "body": plan.body,
                    **{f"headers.{key}": part.fn for key, part in plan.headers.items()}}
         for root, function in running.items():
             assert function is not None and _code_lines(listed[root]) == _code_lines(function.__doc__ or ""), root
+            # and the function computing its settings-only conditions, listed after it
+            flags = [value for value in function.__globals__.values()
+                     if callable(value) and getattr(value, "__name__", "").startswith("flags_of_rule_")]
+            for value in flags:
+                assert _code_lines(listed[f"{root}: settings-only conditions"]) == _code_lines(value.__doc__ or ""), root
+            conditions += len(flags)
+    assert conditions > 0 or name != "kustomer"  # Kustomer's bodies test settings (advancedTransform, ...)
 
 
 def test_compile_on_the_command_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,3 +110,19 @@ def test_a_trait_under_both_objects_is_read_as_the_path_list_says() -> None:
     assert (body["email"], body["phone"], body["username"], body["timeZone"]) == ("a@x.io", "+1555", "ctx", "UTC")
     assert repr(event) == before
     assert outcome_of_transform(KUSTOMER, event, config) == outcome_of_explain(KUSTOMER, event, config)
+
+
+def test_settings_conditions_are_computed_once_per_settings_value_and_read_per_event() -> None:
+    """A generated function's settings-only conditions run in a function of their own, once per
+    settings value and event type; their values are kept with that state and read at every event."""
+    event = {"type": "track", "userId": "u", "event": "Order Completed", "properties": {"plan type": "pro"}}
+    advanced, plain = {"apiKey": "flags-k", "advancedTransform": True}, {"apiKey": "flags-k"}
+    for _ in range(3):  # alternating settings values: each event reads its own settings' conditions
+        assert KUSTOMER.transform(event, dict(advanced))["body"]["JSON"]["event"] == {
+            "name": "Order-Completed", "meta": {"plan-type": "pro"}}
+        assert KUSTOMER.transform(event, dict(plain))["body"]["JSON"]["event"] == {
+            "name": "Order Completed", "meta": {"plan type": "pro"}}
+    kept = {key: value for key, value in KUSTOMER._settings.state(advanced).types["track"].static_vars.items()
+            if key.startswith("#")}
+    assert kept and all(value.__class__ is tuple for value in kept.values())
+    assert any(True in value for value in kept.values())  # advancedTransform's condition, on

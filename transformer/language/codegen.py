@@ -63,7 +63,7 @@ def memoized(node: Node, key: str) -> Node:
             node.emit(gen, target)
             return
         local = gen.memos.get(key)
-        if local is None and node.safe and gen.lines is not gen.top:  # once, at the top, before any other rule runs
+        if local is None and node.safe and gen.lines is not gen.settings_top:  # once, at the top, before any other rule runs
             local = gen.memos[key] = f"_c{len(gen.memos)}"
             with gen.at_top():
                 node.emit(gen, local)
@@ -212,7 +212,8 @@ class Gen:
         self.trace_to = "tr"  # the local list trace records go to
         self.recording = False  # emitting a rule again, on its error path, to record what it tried
         self.memos: dict[str, str] = {}  # a settings-only condition's key -> the local holding its value (see memoized)
-        self.top: list[str] = []  # lines that run at the function's top, after its prefix reads (see at_top)
+        self.top: list[str] = []  # lines that run at the function's top, after its prefix reads
+        self.settings_top: list[str] = []  # the settings-only conditions, computed once per settings (see at_top)
         self.top_locals: set[str] = set()  # the locals those lines set: assigned everywhere below them
         self.let_locals: dict[int, str] = {}  # a let binding computed in this function -> its local (see Compiler.var_node)
 
@@ -257,9 +258,10 @@ class Gen:
 
     @contextmanager
     def at_top(self) -> Iterator[None]:
-        """Within it, emitted lines go to the function's top, where they run once, first."""
+        """Within it, emitted lines (settings-only conditions, see memoized) go to the function's
+        top: they run first, once per settings value (see settings_flags)."""
         saved = self.lines, self.depth, set(self.assigned)
-        self.lines, self.depth = self.top, 1
+        self.lines, self.depth = self.settings_top, 1
         try:
             yield
         finally:
@@ -339,6 +341,26 @@ class Gen:
             self.assigned.add(local)
         return local
 
+    def settings_flags(self, name: str) -> list[str]:
+        """The head line reading the function's settings-only conditions: computed by a function of
+        their own at the first event, kept in ctx.static_vars (one per settings value and event
+        type) under a key no let binding can have, and unpacked into their locals at every event."""
+        if not self.settings_top:
+            return []
+        local_names = ", ".join(sorted(self.top_locals)) + ("," if len(self.top_locals) == 1 else "")
+        key = f"#{name}"
+        source = "\n".join([f"def flags_of_{name}(ctx):", "    st = ctx.settings", *self.settings_top,
+                            f"    ctx.static_vars[{key!r}] = _flags = ({local_names})", "    return _flags", ""])
+        namespace = dict(self.globals)
+        exec(compile(source, f"<mapping rule flags_of_{name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+        flags: Fn = namespace[f"flags_of_{name}"]
+        flags.__doc__ = source
+        call = self.const(flags)
+        if self.annotated:  # named, so that the listing shows its code
+            call = f"flags_of_{name}"
+            self.globals[call] = flags
+        return [f"    {local_names} = ctx.static_vars.get({key!r}) or {call}(ctx)"]
+
     def _hoisted(self) -> tuple[list[str], list[str]]:
         """The function's head lines reading each prefix read in more than one place (in blocks
         that do not see each other's reads: `traits` under each of thirty `first`s), and the body
@@ -389,15 +411,15 @@ class Gen:
 
     def build(self, node: Node) -> Fn:
         node.emit(self, "_r")
+        name = f"rule_{next(_function_ids)}"
         prefixes, body = self._hoisted()
-        head = [*(["    tr = TRACE.get()"] if self.tracing else []),
+        head = [*(["    tr = TRACE.get()"] if self.tracing else []), *self.settings_flags(name),
                 *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else []), *prefixes,
                 *self.top]
         # ev and st only where the code reads them (a word in a string constant may add one for nothing)
         text = "\n".join([*head, *body])
         head = [*(["    ev = ctx.event"] if _EV.search(text) else []), *(["    st = ctx.settings"] if _ST.search(text) else []),
                 *head]
-        name = f"rule_{next(_function_ids)}"
         source = "\n".join([f"def {name}(ctx):", *head, *body, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)
         exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
