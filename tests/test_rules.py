@@ -20,7 +20,7 @@ from transformer.language.folders import BUILTIN
 from transformer.language.functions import COERCIONS, StepError
 from transformer.runtime.values import fresh, is_present
 
-from .conftest import BASE
+from .conftest import BASE, SETTINGS
 
 Body = Callable[..., Any]
 
@@ -638,3 +638,21 @@ def test_long_candidate_lists_compile_and_keep_their_order(make_destination: Any
 
 def body_of_destination(destination: Any, event: dict[str, Any]) -> Any:
     return destination.transform(event, {"key": "k-123"})["body"]["JSON"]
+
+
+def test_template_reads_a_settings_only_let_for_its_text(make_destination: Any) -> None:
+    """A template reads a let kept per settings value without copying it (it needs only its text):
+    a text is used as it is, and a container is refused as any other, at every event."""
+    destination = make_destination("""\
+        let:
+          mode: {first: [{setting: mode}, {const: none}]}
+          shape: {const: {k: 1}}
+        body:
+          object:
+            v: {template: "<{mode}>/{w}", vars: {w: {path: w}}}
+            u: {template: "<{shape}>", when: {present: {path: u}}}
+        """)
+    for _ in range(2):  # the second event reads the kept value
+        assert destination.transform({"type": "test", "w": 1}, {**SETTINGS, "mode": "b"})["body"]["JSON"] == {"v": "<b>/1"}
+        with pytest.raises(TransformError, match=r"test.yaml body.u: cannot put an object into text"):
+            destination.transform({"type": "test", "u": 1}, SETTINGS)

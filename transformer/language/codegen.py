@@ -51,6 +51,9 @@ class Node:
     # the copy, setting the local ``where`` to the path's name, for a step that copies as it
     # rewrites (see steps.then). The value is the event's own: only such a step may see it.
     uncopied: Store | None = None
+    # Where a template reads a rule only for its text: the read without the copy of a container a
+    # settings-only let hands out (a template refuses a container, copied or not).
+    text_read: Emit | None = None
 
 
 def memoized(node: Node, key: str) -> Node:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from ..errors import Problem
@@ -194,7 +195,7 @@ class Compiler:
         let.uses[0] += 2 if self.locals else 1
         uses = let.uses  # read when the code is generated, after every file has compiled
 
-        def emit(gen: Gen, target: str) -> None:
+        def read(gen: Gen, target: str, copy: bool = True) -> None:
             # Used by one or two rules: its code is written here, in the rule's function, with no
             # call (see _emit_let_here). Never a look-up's (asked once, whoever reads it), nor in
             # a tracing plan (explain shows the binding's own trace).
@@ -205,11 +206,12 @@ class Compiler:
             gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
             with gen.block(f"if {target} is UNSET:"):
                 gen.line(f"{target} = {memo}[{name!r}] = {gen.let(name)}(ctx)")
-            if let.settings_only:  # shared by every event with these settings: hand out copies
+            if let.settings_only and copy:  # shared by every event with these settings: hand out copies
                 with gen.block(f"if {target}.__class__ is dict or {target}.__class__ is list:"):
                     gen.line(f"{target} = fresh({target}, {name!r})")
 
-        return Node(emit, let.settings_only, let.sources)
+        return Node(read, let.settings_only, let.sources,
+                    text_read=partial(read, copy=False) if let.settings_only else None)
 
 
 def _emit_let_here(gen: Gen, target: str, let: Node, uses: int) -> None:

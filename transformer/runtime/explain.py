@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..language.codegen import Gen, Node
+from ..language.codegen import Emit, Gen, Node
 from ..language.suggest import did_you_mean
 from ..language.yamlsource import Source, YamlPath, format_path
 from .values import MISSING
@@ -93,25 +93,29 @@ def _flow(spec: dict[str, Any]) -> str:
 def traced_rule(node: Node, info: RuleInfo) -> Node:
     """``node``, noting in a tracing plan when it starts and the value it gives."""
 
-    def emit(gen: Gen, target: str) -> None:
-        gen.note(f"{info.where}  {info.rule}: {info.directive}")
-        if not gen.tracing:
-            node.emit(gen, target)
-            return
-        where = gen.const(info)
-        gen.trace(repr("enter"), where)
-        node.emit(gen, target)
-        gen.trace(repr("exit"), where, target)
+    def traced(inner: Emit) -> Emit:
+        def emit(gen: Gen, target: str) -> None:
+            gen.note(f"{info.where}  {info.rule}: {info.directive}")
+            if not gen.tracing:
+                inner(gen, target)
+                return
+            where = gen.const(info)
+            gen.trace(repr("enter"), where)
+            inner(gen, target)
+            gen.trace(repr("exit"), where, target)
 
+        return emit
+
+    text_read = None if node.text_read is None else traced(node.text_read)
     inner = node.store
     if inner is None:
-        return replace(node, emit=emit)
+        return replace(node, emit=traced(node.emit), text_read=text_read)
 
     def store(gen: Gen, built: str, key: str) -> None:  # never in a tracing plan (see object_node)
         gen.note(f"{info.where}  {info.rule}: {info.directive}")
         inner(gen, built, key)
 
-    return replace(node, emit=emit, store=store)
+    return replace(node, emit=traced(node.emit), store=store, text_read=text_read)
 
 
 def traced_condition(node: Node, info: RuleInfo) -> Node:
