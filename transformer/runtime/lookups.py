@@ -117,18 +117,18 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
                 status, body = answer if isinstance(answer, (tuple, list)) and len(answer) == 2 else (None, None)
             except Exception:
                 status = body = None
-        if status.__class__ is not int or (status != 200 and status not in absent and not 100 <= status <= 599):
-            raise TransformError(f"{label}: the lookup function must return (status_code, body) for "
-                                 f"{asker.where(kind, url)}", 502)
-        if status == 200:
-            try:
-                return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
-            except _BadAnswer as bad:
-                raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
-        if status in absent:
-            return NEXT
-        raise TransformError(f"{label}: {asker.where(kind, url)} failed with status {status}",
-                             status if status >= 400 else 502)
+        if status.__class__ is int:  # found, not found, then the other statuses
+            if status == 200:
+                try:
+                    return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
+                except _BadAnswer as bad:
+                    raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
+            if status in absent:  # a status between 100 and 599 (the schema says)
+                return NEXT
+            if 100 <= status <= 599:
+                raise TransformError(f"{label}: {asker.where(kind, url)} failed with status {status}",
+                                     status if status >= 400 else 502)
+        raise TransformError(f"{label}: the lookup function must return (status_code, body) for {asker.where(kind, url)}", 502)
 
     return ask
 
