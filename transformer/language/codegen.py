@@ -129,7 +129,16 @@ def as_text(value: Any, label: str) -> str:
         raise TransformError(f"{label}: {exc}") from None
 
 
-_EV, _ST = re.compile(r"\bev\b"), re.compile(r"\bst\b")
+_EV, _ST = re.compile(r"ev\b"), re.compile(r"st\b")  # a name's ending: what precedes it is tested apart (faster)
+
+
+def _reads(code: str, name: re.Pattern[str]) -> bool:
+    """Whether generated ``code`` may read the local ``name`` (a word in a string may say yes too)."""
+    for match in name.finditer(code):
+        start = match.start()
+        if start == 0 or not (code[start - 1].isalnum() or code[start - 1] == "_"):
+            return True
+    return False
 
 MAX_TEMPLATE_CHARS = 1_000_000  # a template's text at most (see bounded_text)
 
@@ -421,7 +430,7 @@ class Gen:
                 *self.top]
         # ev and st only where the code reads them (a word in a string constant may add one for nothing)
         text = "\n".join([*head, *body])
-        head = [*(["    ev = ctx.event"] if _EV.search(text) else []), *(["    st = ctx.settings"] if _ST.search(text) else []),
+        head = [*(["    ev = ctx.event"] if _reads(text, _EV) else []), *(["    st = ctx.settings"] if _reads(text, _ST) else []),
                 *head]
         source = "\n".join([f"def {name}(ctx):", *head, *body, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)
