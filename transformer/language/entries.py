@@ -106,38 +106,38 @@ def compile_entries(spec: dict[str, Any]) -> tuple[Step, Copying]:
 
     def copying(value: dict[str, Any], skip: frozenset[str]) -> dict[str, Any] | None:
         # rewrite's loop, with fresh's checks and copies folded in: a helper called per key
-        # would cost more than the copy of the whole object this saves.
+        # would cost more than the copy of the whole object this saves. A string first (most
+        # values are); a key left out is still refused where fresh would refuse its value.
         out: dict[str, Any] = {}
+        left_out = 0
         try:
             for key, item in value.items():
                 cls = item.__class__
-                kind = by_class.get(cls)
-                if kind is None or key.__class__ is not str:
-                    return None  # a subclass, another type, a key that is not text: fresh decides
-                if key in skip:  # left out, but what fresh would refuse is still refused
-                    if cls is float and not isfinite(item) or (cls is dict or cls is list) and copy_below(item, 1) is MISSING:
-                        return None
-                    continue
-                if cls is dict or cls is list:
+                if cls is str:
+                    kind = dates if dates_differ and item[:1].isdigit() and type_class(item) == "datetime" else strings
+                elif cls is dict or cls is list:
                     item = copy_below(item, 1)
                     if item is MISSING:
                         return None
-                elif cls is float:
-                    if not isfinite(item):
-                        return None
-                elif kind is strings and dates_differ and item[:1].isdigit() and type_class(item) == "datetime":
-                    kind = dates
-                new_key = key
-                if renames and kind.names is not None:
-                    new_key = kind.names.get(key) or kind.rename(key)
+                    kind = by_class[cls]
+                elif cls is float and not isfinite(item):
+                    return None
+                elif (kind := by_class.get(cls)) is None:  # a subclass, another type: fresh decides
+                    return None
+                if key.__class__ is not str:
+                    return None
+                if key in skip:
+                    left_out += 1
+                    continue
+                names = kind.names
+                new_key = key if names is None else names.get(key) or kind.rename(key)
                 if kind.coerce is not None:
                     item = kind.coerce(item)
-                if renames and new_key in out:
-                    return None
                 out[new_key] = item
         except Exception:  # noqa: BLE001 - a coercion's refusal: the usual path reports it, after fresh's checks
             return None
-        return out
+        # two keys that became one: the usual path names them
+        return out if not renames or len(out) == len(value) - left_out else None
 
     def kind_of(item: Any) -> _Kind:
         """The rule of a value whose class is not a plain JSON one (a subclass, another type)."""
