@@ -51,6 +51,9 @@ class Node:
     # the copy, setting the local ``where`` to the path's name, for a step that copies as it
     # rewrites (see steps.then). The value is the event's own: only such a step may see it.
     uncopied: Store | None = None
+    # A condition's value as a local that holds it where the next line runs (a memoized one's,
+    # computed there if it has not run yet): what an ``if`` tests, without a copy into another.
+    holding: Callable[["Gen"], str] | None = None
     # Where a template reads a rule only for its text: the read without the copy of a container a
     # settings-only let hands out (a template refuses a container, copied or not).
     text_read: Emit | None = None
@@ -61,10 +64,11 @@ def memoized(node: Node, key: str) -> Node:
     where that computation has certainly run (a `when` on the same settings guards thirty fields;
     ``key`` says which conditions are the same). Not in a tracing plan: each use is traced there."""
 
-    def emit(gen: Gen, target: str) -> None:
+    def holding(gen: Gen) -> str:
         if gen.tracing:
-            node.emit(gen, target)
-            return
+            traced = gen.temp()
+            node.emit(gen, traced)
+            return traced
         local = gen.memos.get(key)
         if local is None and node.safe and gen.lines is not gen.settings_top:  # once, at the top, before any other rule runs
             local = gen.memos[key] = f"_c{len(gen.memos)}"
@@ -75,9 +79,15 @@ def memoized(node: Node, key: str) -> Node:
             local = gen.memos.setdefault(key, f"_c{len(gen.memos)}")
             node.emit(gen, local)
             gen.assigned.add(local)
-        gen.line(f"{target} = {local}")
+        return local
 
-    return replace(node, emit=emit)
+    def emit(gen: Gen, target: str) -> None:
+        if gen.tracing:
+            node.emit(gen, target)
+            return
+        gen.line(f"{target} = {holding(gen)}")
+
+    return replace(node, emit=emit, holding=holding)
 
 
 def sources_of(*nodes: Node) -> tuple[str, ...]:

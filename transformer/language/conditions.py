@@ -46,6 +46,9 @@ def _not(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
     inner = scope.condition(spec, path)
 
     def emit(gen: Gen, target: str) -> None:
+        if inner.holding is not None:  # a memoized condition: negated where it is held
+            gen.line(f"{target} = not {inner.holding(gen)}")
+            return
         inner.emit(gen, target)
         gen.line(f"{target} = not {target}")
 
@@ -160,9 +163,14 @@ def element_of(item: Any, items: Any) -> bool:
 def guarded(node: Node, test: Node) -> Node:
     """The ``when`` modifier: ``node``'s value when ``test`` holds, else nothing (and ``node`` is not run)."""
 
+    def tested(gen: Gen, into: str) -> str:
+        if test.holding is not None:
+            return test.holding(gen)
+        test.emit(gen, into)
+        return into
+
     def emit(gen: Gen, target: str) -> None:
-        test.emit(gen, target)
-        with gen.block(f"if {target}:"):
+        with gen.block(f"if {tested(gen, target)}:"):
             node.emit(gen, target)
         with gen.block("else:"):
             gen.line(f"{target} = MISSING")
@@ -170,9 +178,7 @@ def guarded(node: Node, test: Node) -> Node:
     inner = node.store
 
     def store(gen: Gen, built: str, key: str) -> None:
-        flag = gen.temp()
-        test.emit(gen, flag)
-        with gen.block(f"if {flag}:"):
+        with gen.block(f"if {tested(gen, gen.temp())}:"):
             inner(gen, built, key)  # type: ignore[misc]  # only made when there is one
 
     return Node(emit, node.settings_only and test.settings_only, node.sources,

@@ -61,6 +61,7 @@ class _Kind:
 
 
 _OTHER: Any = object()
+_UNKNOWN = _Kind((), None, None)  # what the copying read finds for a class no type class has
 
 
 def _bool_text(value: bool) -> str:
@@ -122,7 +123,7 @@ def compile_entries(spec: dict[str, Any]) -> tuple[Step, Copying]:
                     kind = by_class[cls]
                 elif cls is float and not isfinite(item):
                     return None
-                elif (kind := by_class.get(cls)) is None:  # a subclass, another type: fresh decides
+                elif (kind := by_class.get(cls, _UNKNOWN)) is _UNKNOWN:  # a subclass, another type: fresh decides
                     return None
                 if key.__class__ is not str:
                     return None
