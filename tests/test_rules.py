@@ -640,9 +640,10 @@ def body_of_destination(destination: Any, event: dict[str, Any]) -> Any:
     return destination.transform(event, {"key": "k-123"})["body"]["JSON"]
 
 
-def test_template_reads_a_settings_only_let_for_its_text(make_destination: Any) -> None:
-    """A template reads a let kept per settings value without copying it (it needs only its text):
-    a text is used as it is, and a container is refused as any other, at every event."""
+def test_template_and_present_read_a_settings_only_let_without_a_copy(make_destination: Any) -> None:
+    """A template and present read a let kept per settings value without copying it (they only
+    look at it): a text is used as it is, a container is present and is refused by a template as
+    any other, at every event."""
     destination = make_destination("""\
         let:
           mode: {first: [{setting: mode}, {const: none}]}
@@ -651,8 +652,10 @@ def test_template_reads_a_settings_only_let_for_its_text(make_destination: Any) 
           object:
             v: {template: "<{mode}>/{w}", vars: {w: {path: w}}}
             u: {template: "<{shape}>", when: {present: {path: u}}}
+            s: {const: shaped, when: {present: {var: shape}}}
         """)
     for _ in range(2):  # the second event reads the kept value
-        assert destination.transform({"type": "test", "w": 1}, {**SETTINGS, "mode": "b"})["body"]["JSON"] == {"v": "<b>/1"}
+        assert destination.transform({"type": "test", "w": 1}, {**SETTINGS, "mode": "b"})["body"]["JSON"] == {
+            "v": "<b>/1", "s": "shaped"}
         with pytest.raises(TransformError, match=r"test.yaml body.u: cannot put an object into text"):
             destination.transform({"type": "test", "u": 1}, SETTINGS)

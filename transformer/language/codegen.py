@@ -54,9 +54,10 @@ class Node:
     # A condition's value as a local that holds it where the next line runs (a memoized one's,
     # computed there if it has not run yet): what an ``if`` tests, without a copy into another.
     holding: Callable[["Gen"], str] | None = None
-    # Where a template reads a rule only for its text: the read without the copy of a container a
-    # settings-only let hands out (a template refuses a container, copied or not).
-    text_read: Emit | None = None
+    # The same read without the copy of a container a settings-only let hands out, for a reader
+    # that only looks at the value: a template takes its text (refusing a container, copied or
+    # not), present tests it.
+    peek: Emit | None = None
 
 
 def memoized(node: Node, key: str) -> Node:

@@ -211,7 +211,7 @@ class Compiler:
                     gen.line(f"{target} = fresh({target}, {name!r})")
 
         return Node(read, let.settings_only, let.sources,
-                    text_read=partial(read, copy=False) if let.settings_only else None)
+                    peek=partial(read, copy=False) if let.settings_only else None)
 
 
 def _emit_let_here(gen: Gen, target: str, let: Node, uses: int) -> None:

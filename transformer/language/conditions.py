@@ -35,7 +35,7 @@ def _present(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
     node = scope.expr(spec, path)
 
     def emit(gen: Gen, target: str) -> None:
-        node.emit(gen, target)
+        (node.peek or node.emit)(gen, target)
         gen.line(f"{target} = {target} is not MISSING")
 
     return Node(emit, node.settings_only, node.sources)

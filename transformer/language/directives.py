@@ -173,7 +173,7 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
             rendered.append(repr(piece))
             continue
         value = gen.temp()
-        (piece.text_read or piece.emit)(gen, value)
+        (piece.peek or piece.emit)(gen, value)
         text = gen.temp()
         with gen.block(f"if {value} is not MISSING:"):
             gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")

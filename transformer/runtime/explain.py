@@ -106,16 +106,16 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
 
         return emit
 
-    text_read = None if node.text_read is None else traced(node.text_read)
+    peek = None if node.peek is None else traced(node.peek)
     inner = node.store
     if inner is None:
-        return replace(node, emit=traced(node.emit), text_read=text_read)
+        return replace(node, emit=traced(node.emit), peek=peek)
 
     def store(gen: Gen, built: str, key: str) -> None:  # never in a tracing plan (see object_node)
         gen.note(f"{info.where}  {info.rule}: {info.directive}")
         inner(gen, built, key)
 
-    return replace(node, emit=traced(node.emit), store=store, text_read=text_read)
+    return replace(node, emit=traced(node.emit), store=store, peek=peek)
 
 
 def traced_condition(node: Node, info: RuleInfo) -> Node:
