@@ -122,6 +122,12 @@ def test_settings_conditions_are_computed_once_per_settings_value_and_read_per_e
             "name": "Order-Completed", "meta": {"plan-type": "pro"}}
         assert KUSTOMER.transform(event, dict(plain))["body"]["JSON"]["event"] == {
             "name": "Order Completed", "meta": {"plan type": "pro"}}
+    identify = {"type": "identify", "userId": "u"}
+    for _ in range(2):  # a case on a setting (identifyStrategy) is read once per settings value too
+        assert KUSTOMER.transform(identify, {**plain, "identifyStrategy": "trackingIdentity"})["endpoint"].endswith(
+            "/v1/tracking/identity")
+        assert KUSTOMER.transform(identify, dict(plain), lookup=lambda request: (404, None))["endpoint"].endswith(
+            "/v1/customers")
     kept = {key: value for key, value in KUSTOMER._settings.state(advanced).types["track"].static_vars.items()
             if key.startswith("#")}
     assert kept and all(value.__class__ is tuple for value in kept.values())

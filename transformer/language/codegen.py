@@ -43,7 +43,7 @@ class Node:
     # How many rules use this let binding (counted as they compile; 2 for a use within an each,
     # which may run it many times): one that a single rule uses is written into that rule's code.
     uses: list[int] = field(default_factory=lambda: [0])
-    safe: bool = False  # a condition on settings alone that cannot fail: it may run at the function's top
+    safe: bool = False  # a rule on settings alone that cannot fail: memoized, it may run at the function's top
     # Where a rule can put its value straight into an object's key, skipping MISSING on the way
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
     store: Store | None = None

@@ -7,6 +7,7 @@ been found now.
 """
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -19,7 +20,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import NEXT, asking, look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, is_index, read_key, sources_of
+from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, is_index, memoized, read_key, sources_of
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -108,7 +109,7 @@ def _setting(scope: Scope, name: str, spec: dict[str, Any], path: YamlPath) -> N
         gen.line(f"{target} = st.get({name!r}, MISSING)")
         emit_present_copy(gen, target, f"setting {name}")
 
-    return Node(emit, True)
+    return Node(emit, True, safe=True)  # validated settings: the read and its copy cannot fail
 
 
 @directive("var")
@@ -243,12 +244,18 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
                 scope.problem(path[:-1] + ("values", key), f"this branch never runs: {key!r} is not {what} "
                                                            f"({', '.join(map(str, values))}){did_you_mean(key, map(str, values))}")
 
+    if subject.settings_only and subject.safe:  # a setting: read once per settings value (see memoized)
+        subject = memoized(subject, "case " + json.dumps(subject_spec, sort_keys=True, default=str))
+
     def emit(gen: Gen, target: str) -> None:
         if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all
             branches.get(gen.event_type, otherwise).emit(gen, target)
             return
-        key = gen.temp()
-        subject.emit(gen, key)
+        if subject.holding is not None:
+            key = subject.holding(gen)
+        else:
+            key = gen.temp()
+            subject.emit(gen, key)
         gen.line(f"{target} = MISSING")
         keyword = "if"
         for value, branch in branches.items():
