@@ -659,3 +659,15 @@ def test_template_and_present_read_a_settings_only_let_without_a_copy(make_desti
             "v": "<b>/1", "s": "shaped"}
         with pytest.raises(TransformError, match=r"test.yaml body.u: cannot put an object into text"):
             destination.transform({"type": "test", "u": 1}, SETTINGS)
+
+
+def test_jmespath_failure_is_the_rules_error(body_of: Body) -> None:
+    """A search the jmespath library refuses for this event is the event's error, naming the rule;
+    a search that finds nothing (null, "") gives nothing; a container it finds is the output's own."""
+    rule = "object: {v: {jmespath: \"a[?b > `1`].c | [0]\"}, w: {jmespath: \"x\"}}"
+    with pytest.raises(TransformError, match=r"test.yaml body.v.jmespath: JMESPath failed on this event "
+                                             r"\(it compared a string with a number\)"):
+        body_of(rule, {"a": [{"b": "text", "c": 1}]})
+    event = {"a": [{"b": 2, "c": ""}], "x": {"k": [1]}}
+    body = body_of(rule, event)
+    assert body == {"w": {"k": [1]}} and body["w"] is not event["x"] and body["w"]["k"] is not event["x"]["k"]

@@ -63,19 +63,22 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
     # one per call, a reference cycle that leaves work for the cyclic garbage collector every event.
     searching = compile_search(compiled.parsed, jmespath.visitor.TreeInterpreter())
 
-    def search(event: Any) -> Any:
-        try:
-            value = searching(event)
-        except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
-            raise TransformError(f"{label}: JMESPath failed on this event ({exc.__class__.__name__})") from None
-        except TypeError:  # the jmespath library orders a string against a number by raising
-            raise TransformError(f"{label}: JMESPath failed on this event (it compared a string with a number)") from None
-        if value is not MISSING and value is not None and value != "":  # is_present, written out: one call fewer
-            return value if value.__class__ in SCALARS else fresh(value, label)
-        return MISSING
+    def failed(error: Exception) -> TransformError:
+        if isinstance(error, TypeError):  # the jmespath library orders a string against a number by raising
+            return TransformError(f"{label}: JMESPath failed on this event (it compared a string with a number)")
+        return TransformError(f"{label}: JMESPath failed on this event ({error.__class__.__name__})")
+
+    def search(gen: Gen, target: str, source: str) -> None:
+        """The search written into the rule: its failure in the rule's words, then the present
+        rule and the copy of a container (jmespath gives None where there is nothing)."""
+        with gen.block("try:"):
+            gen.line(f"{target} = {gen.const(searching)}({source})")
+        with gen.block(f"except {gen.const(_SEARCH_ERRORS)} as _error:"):
+            gen.line(f"raise {gen.const(failed)}(_error) from None")
+        emit_present_copy(gen, target, label)
 
     if "from" not in spec:
-        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(search)}(ev)"), False, (expression,))
+        return Node(lambda gen, target: search(gen, target, "ev"), False, (expression,))
     root = scope.expr(spec["from"], path[:-1] + ("from",))
 
     def emit(gen: Gen, target: str) -> None:
@@ -84,9 +87,12 @@ def _jmespath(scope: Scope, expression: str, spec: dict[str, Any], path: YamlPat
         else:
             root.emit(gen, target)
         with gen.block(f"if {target} is not MISSING:"):
-            gen.line(f"{target} = {gen.const(search)}({target})")
+            search(gen, target, target)
 
     return Node(emit, root.settings_only, (expression,))
+
+
+_SEARCH_ERRORS = (jmespath.exceptions.JMESPathError, RecursionError, TypeError)
 
 
 @directive("const")

@@ -108,7 +108,9 @@ class _Writer:
             position = int(node["value"])
             inside = f"len({source}) > {position}" if position >= 0 else f"len({source}) >= {-position}"
             # A plain list with the position inside it, read in place; anything else as the interpreter does.
-            self.line(depth, f"{target} = {source}[{position}] if {source}.__class__ is list and {inside} else _index({source}, {position})")
+            # None, not a list: None without a call (the usual miss: nothing there).
+            self.line(depth, f"{target} = {source}[{position}] if {source}.__class__ is list and {inside} else "
+                             f"None if {source} is None else _index({source}, {position})")
         elif kind == "comparator" and node["value"] in ("eq", "ne") and any(_is_text(child) for child in children):
             # Against a string literal the interpreter's equality is plain ==: it differs only for 0
             # and 1 against a boolean.
