@@ -364,25 +364,18 @@ class Gen:
             self.assigned.add(local)
         return local
 
-    def settings_flags(self, name: str) -> list[str]:
-        """The head line reading the function's settings-only conditions: computed by a function of
-        their own at the first event, kept in ctx.static_vars (one per settings value and event
-        type) under a key no let binding can have, and unpacked into their locals at every event."""
+    def settings_flags(self, name: str) -> tuple[list[str], list[str]]:
+        """The function's settings-only conditions: a function of their own, written before the
+        rule in its source (one compile for both), run at the first event of a settings value and
+        event type, its values kept in ctx.static_vars under a key no let binding can have; and the
+        rule's head line unpacking them into their locals at every event."""
         if not self.settings_top:
-            return []
+            return [], []
         local_names = ", ".join(sorted(self.top_locals)) + ("," if len(self.top_locals) == 1 else "")
         key = f"#{name}"
-        source = "\n".join([f"def flags_of_{name}(ctx):", "    st = ctx.settings", *self.settings_top,
-                            f"    ctx.static_vars[{key!r}] = _flags = ({local_names})", "    return _flags", ""])
-        namespace = dict(self.globals)
-        exec(compile(source, f"<mapping rule flags_of_{name}>", "exec"), namespace)  # noqa: S102 - our own generated code
-        flags: Fn = namespace[f"flags_of_{name}"]
-        flags.__doc__ = source
-        call = self.const(flags)
-        if self.annotated:  # named, so that the listing shows its code
-            call = f"flags_of_{name}"
-            self.globals[call] = flags
-        return [f"    {local_names} = ctx.static_vars.get({key!r}) or {call}(ctx)"]
+        flags = [f"def flags_of_{name}(ctx):", "    st = ctx.settings", *self.settings_top,
+                 f"    ctx.static_vars[{key!r}] = _flags = ({local_names})", "    return _flags", ""]
+        return flags, [f"    {local_names} = ctx.static_vars.get({key!r}) or flags_of_{name}(ctx)"]
 
     def _hoisted(self) -> tuple[list[str], list[str]]:
         """The function's head lines reading each prefix read in more than one place (in blocks
@@ -436,14 +429,15 @@ class Gen:
         node.emit(self, "_r")
         name = f"rule_{next(_function_ids)}"
         prefixes, body = self._hoisted()
-        head = [*(["    tr = TRACE.get()"] if self.tracing else []), *self.settings_flags(name),
+        flags, unpack = self.settings_flags(name)
+        head = [*(["    tr = TRACE.get()"] if self.tracing else []), *unpack,
                 *(["    evo = ev if isinstance(ev, dict) else NO_KEYS"] if self.reads_event_object else []), *prefixes,
                 *self.top]
         # ev and st only where the code reads them (a word in a string constant may add one for nothing)
         text = "\n".join([*head, *body])
         head = [*(["    ev = ctx.event"] if _reads(text, _EV) else []), *(["    st = ctx.settings"] if _reads(text, _ST) else []),
                 *head]
-        source = "\n".join([f"def {name}(ctx):", *head, *body, "    return _r", ""])
+        source = "\n".join([*flags, f"def {name}(ctx):", *head, *body, "    return _r", ""])
         namespace = dict(self.globals, TRACE=TRACE)
         exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
         function: Fn = namespace[name]

@@ -36,8 +36,6 @@ def generated_rules(mapping: Mapping, event_type: str) -> list[GeneratedRule]:
         listed.append(GeneratedRule(root, _with_constants(function)))
         pending += [(f"let {name[4:]}", value) for name, value in function.__globals__.items()
                     if name.startswith("let_") and callable(value)]
-        pending += [(f"{root}: settings-only conditions", value) for name, value in function.__globals__.items()
-                    if name.startswith("flags_of_") and callable(value) and re.search(rf"\b{name}\b", function.__doc__ or "")]
     return listed
 
 
