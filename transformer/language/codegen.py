@@ -91,6 +91,15 @@ def memoized(node: Node, key: str) -> Node:
     return replace(node, emit=emit, holding=holding)
 
 
+def held(gen: Gen, node: Node, into: str) -> str:
+    """The local that holds ``node``'s value where the next line runs: a memoized condition's own
+    (see memoized), else ``into``, where its value is written first."""
+    if node.holding is not None:
+        return node.holding(gen)
+    node.emit(gen, into)
+    return into
+
+
 def sources_of(*nodes: Node) -> tuple[str, ...]:
     """The event paths ``nodes`` read, each once: a let used twice by each of a chain of lets would
     otherwise double the list at every link (32 links: 2^32 entries from a 2 KB file)."""

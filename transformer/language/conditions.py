@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from ..runtime.values import is_present, type_name
-from .codegen import Gen, Node, sources_of
+from .codegen import Gen, Node, held, sources_of
 from .patterns import pattern_problem, searcher
 from .registry import Condition, Scope, registering
 from .suggest import did_you_mean
@@ -46,11 +46,7 @@ def _not(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
     inner = scope.condition(spec, path)
 
     def emit(gen: Gen, target: str) -> None:
-        if inner.holding is not None:  # a memoized condition: negated where it is held
-            gen.line(f"{target} = not {inner.holding(gen)}")
-            return
-        inner.emit(gen, target)
-        gen.line(f"{target} = not {target}")
+        gen.line(f"{target} = not {held(gen, inner, target)}")
 
     return Node(emit, inner.settings_only, inner.sources, safe=inner.safe)
 
@@ -163,14 +159,8 @@ def element_of(item: Any, items: Any) -> bool:
 def guarded(node: Node, test: Node) -> Node:
     """The ``when`` modifier: ``node``'s value when ``test`` holds, else nothing (and ``node`` is not run)."""
 
-    def tested(gen: Gen, into: str) -> str:
-        if test.holding is not None:
-            return test.holding(gen)
-        test.emit(gen, into)
-        return into
-
     def emit(gen: Gen, target: str) -> None:
-        with gen.block(f"if {tested(gen, target)}:"):
+        with gen.block(f"if {held(gen, test, target)}:"):
             node.emit(gen, target)
         with gen.block("else:"):
             gen.line(f"{target} = MISSING")
@@ -178,7 +168,7 @@ def guarded(node: Node, test: Node) -> Node:
     inner = node.store
 
     def store(gen: Gen, built: str, key: str) -> None:
-        with gen.block(f"if {tested(gen, gen.temp())}:"):
+        with gen.block(f"if {held(gen, test, gen.temp())}:"):
             inner(gen, built, key)  # type: ignore[misc]  # only made when there is one
 
     return Node(emit, node.settings_only and test.settings_only, node.sources,

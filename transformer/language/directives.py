@@ -20,7 +20,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import NEXT, asking, look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, is_index, memoized, read_key, sources_of
+from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, held, is_index, memoized, read_key, sources_of
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -257,11 +257,7 @@ def _case(scope: Scope, subject_spec: dict[str, Any], spec: dict[str, Any], path
         if subject.is_event_type and gen.event_type is not None:  # known for this plan: no test at all
             branches.get(gen.event_type, otherwise).emit(gen, target)
             return
-        if subject.holding is not None:
-            key = subject.holding(gen)
-        else:
-            key = gen.temp()
-            subject.emit(gen, key)
+        key = held(gen, subject, gen.temp())
         gen.line(f"{target} = MISSING")
         keyword = "if"
         for value, branch in branches.items():

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..runtime.values import MISSING, fresh, type_name
 from . import dates
-from .codegen import Gen, Node
+from .codegen import Gen, Node, held
 from .entries import compile_entries
 from .functions import COERCIONS, StepError, needs_text, to_text
 from .hashing import Hasher
@@ -54,9 +54,7 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
             if test is None:
                 gen.line(call)
                 continue
-            flag = gen.temp()
-            test.emit(gen, flag)
-            with gen.block(f"if {flag}:"):
+            with gen.block(f"if {held(gen, test, gen.temp())}:"):
                 gen.line(call)
 
     def run_copying(gen: Gen, target: str, where: str) -> None:
@@ -67,9 +65,7 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
         if test is None:
             gen.line(call)
         else:  # the copying step may not run: copy as the read would have, then the steps before it
-            flag = gen.temp()
-            test.emit(gen, flag)
-            with gen.block(f"if {flag}:"):
+            with gen.block(f"if {held(gen, test, gen.temp())}:"):
                 gen.line(call)
             with gen.block("else:"):
                 with gen.block(f"if {target}.__class__ not in SCALARS:"):
