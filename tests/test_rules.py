@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import string
 import textwrap
 from collections.abc import Callable
@@ -277,6 +278,38 @@ def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any
     assert asked[0]["method"] == "GET"
     assert asked[0]["headers"] == {"Authorization": "Key k-123"}
     assert [r["lookup"] for r in asked] == [{"kind": "a", "value": "1"}, {"kind": "c", "value": "3"}]
+
+
+def test_lookup_endpoint_reads_its_value_once_and_never_changes_it(make_destination: Any) -> None:
+    """An endpoint that quotes its request's value takes the value's local (its path is not read
+    again); a step that changes its copy in place leaves the value the caller is asked about alone."""
+    destination = make_destination("""\
+    let:
+      found:
+        lookup:
+          requests:
+            - kind: o
+              value: {path: [traits.o, context.traits.o]}
+              endpoint:
+                template: "https://example.invalid/by-o/{o}"
+                vars: {o: {path: [traits.o, context.traits.o], then: [{omit: [b]}, {coerce: json}, {coerce: url_escape}]}}
+          found: data.id
+    body: {object: {id: {var: found}}}
+    """)
+    asked: list[dict[str, Any]] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked.append(request)
+        return 200, {"data": {"id": 7}}
+
+    event = {"type": "test", "context": {"traits": {"o": {"a": 1, "b": 2}}}}
+    out = destination.transform(event, {"key": "k-123"}, lookup=lookup)
+    assert out["body"]["JSON"] == {"id": 7}
+    assert asked[0]["endpoint"] == "https://example.invalid/by-o/%7B%22a%22%3A1%7D"
+    assert asked[0]["lookup"] == {"kind": "o", "value": {"a": 1, "b": 2}}
+    assert event["context"]["traits"]["o"] == {"a": 1, "b": 2}
+    [rule] = [r for r in destination.generated_code("test") if r.root == "let found"]
+    assert len(re.findall(r"= \w+\.get\('o'\)", rule.source)) == 1  # the endpoint's var reads no path of its own
 
 
 @pytest.mark.parametrize("answer, status, message", [

@@ -58,6 +58,9 @@ class Node:
     # that only looks at the value: a template takes its text (refusing a container, copied or
     # not), present tests it.
     peek: Emit | None = None
+    # A path read from the event (no root): its paths, so that a rule written where the same read
+    # has already given a present value may take that value's local (see Gen.held_reads).
+    path_read: tuple[tuple[str, ...], ...] | None = None
 
 
 def memoized(node: Node, key: str) -> Node:
@@ -248,6 +251,9 @@ class Gen:
         self.settings_top: list[str] = []  # the settings-only conditions, computed once per settings (see at_top)
         self.top_locals: set[str] = set()  # the locals those lines set: assigned everywhere below them
         self.let_locals: dict[int, str] = {}  # a let binding computed in this function -> its local (see Compiler.var_node)
+        # A path read's paths -> the local holding its present value, where the code being written
+        # runs only after that read gave one (a look-up request's endpoint, after its value).
+        self.held_reads: dict[tuple[tuple[str, ...], ...], str] = {}
 
     @property
     def event_type(self) -> str | None:

@@ -304,7 +304,13 @@ def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path
             given, url = gen.temp(), gen.temp()
             value.emit(gen, given)
             with gen.block(f"if {given} is not MISSING:"):
-                endpoint.emit(gen, url)
+                # The endpoint most often quotes the value: the same path is not read twice.
+                if value.path_read is not None and value.path_read not in gen.held_reads:
+                    gen.held_reads[value.path_read] = given
+                    endpoint.emit(gen, url)
+                    del gen.held_reads[value.path_read]
+                else:
+                    endpoint.emit(gen, url)
                 with gen.block(f"if {url} is not MISSING:"):
                     ask = asking(kind, found_fn, found_path, absent, label)
                     gen.line(f"{target} = {gen.const(ask)}(ctx, {given}, {url})")
@@ -396,6 +402,10 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
     generated function's top) or into the value of ``root``."""
 
     def emit(gen: Gen, target: str) -> None:
+        held = gen.held_reads.get(paths) if root is None else None
+        if held is not None:  # read already, and present: its copy copied (a step may change it in place)
+            gen.line(f"{target} = {held} if {held}.__class__ in SCALARS else fresh({held}, {'.'.join(paths[0])!r})")
+            return
         base = ""
         if root is not None:  # the read copies what it gives: an element is read in place
             base = root.local or gen.temp()
@@ -450,6 +460,11 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         gen.assigned = assigned
 
     def uncopied(gen: Gen, target: str, where: str) -> None:
+        held = gen.held_reads.get(paths)
+        if held is not None:  # read and copied already: what a step that copies sees
+            gen.line(f"{target}, {where} = {held}, {'.'.join(paths[0])!r}")
+            return
+
         def read(pair: tuple[tuple[str, ...], ...]) -> None:
             gen.line(f"{target} = {_pair_read(gen, pair)}")
             with gen.block(f"if {target} is None or {target} == '':"):
@@ -460,7 +475,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
 
     return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True,
                 store=store if root is None and len(paths) <= STORE_PATHS else None,
-                uncopied=uncopied if root is None else None)
+                uncopied=uncopied if root is None else None, path_read=paths if root is None else None)
 
 
 def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
