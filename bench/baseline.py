@@ -27,7 +27,12 @@ BOOLEAN_SETTINGS = frozenset(("genericPage", "genericScreen", "advancedTransform
 BASE_ENDPOINT = re.compile(r"https?://\S*[^/\s]")
 ORG_POD = re.compile(r"prod[0-9]+")
 EMPTY: dict[str, Any] = {}
+ANONYMOUS = object()  # the last look-up's value: the anonymousId, read when it is asked
 SCALARS = (str, int, bool)
+# The engine's limits, which a hand-written transform must keep too to refuse what it refuses: an
+# object or array nested this deep in a value read, and the text of a template of two placeholders.
+MAX_DEPTH = 100
+MAX_TEXT = 1_000_000
 # One encoder for the whole run: json.dumps with separators builds a new one per call.
 COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 # Per API host and key: the host and the Authorization header, worked out once.
@@ -80,21 +85,46 @@ def host_and_auth(settings: dict[str, Any]) -> tuple[str, str]:
     return known
 
 
-def copy_json(value: Any) -> Any:
-    """A copy of a JSON value that shares nothing with it; non-finite numbers refused."""
+def copy_json(value: Any, depth: int = 0) -> Any:
+    """A copy of a JSON value found ``depth`` levels down in what was read, sharing nothing with
+    it; non-finite numbers and nesting past MAX_DEPTH refused."""
     cls = value.__class__
     if cls is dict:
-        return {k: v if v.__class__ in SCALARS else copy_json(v) for k, v in value.items()}
+        if depth >= MAX_DEPTH:
+            raise Invalid("nested too deep")
+        return {k: v if v.__class__ in SCALARS else copy_json(v, depth + 1) for k, v in value.items()}
     if cls is list:
-        return [v if v.__class__ in SCALARS else copy_json(v) for v in value]
+        if depth >= MAX_DEPTH:
+            raise Invalid("nested too deep")
+        return [v if v.__class__ in SCALARS else copy_json(v, depth + 1) for v in value]
     if cls is float and not math.isfinite(value):
         raise Invalid("not a finite number")
     return value
 
 
+def check_depth(value: dict[str, Any] | list[Any], depth: int) -> None:
+    """Refuse an object or array nested past MAX_DEPTH (the JSON encoder's own limit is deeper)."""
+    if depth >= MAX_DEPTH:
+        raise Invalid("nested too deep")
+    for item in value.values() if value.__class__ is dict else value:
+        if item.__class__ is dict or item.__class__ is list:
+            check_depth(item, depth + 1)
+
+
+def bounded(text: str) -> str:
+    """A template's text, refused past MAX_TEXT characters."""
+    if len(text) > MAX_TEXT:
+        raise Invalid("text too long")
+    return text
+
+
 def text(value: Any) -> str:
+    """A value put into text: numbers as JSON writes them, booleans as true and false; an
+    object or array refused."""
     if value.__class__ is str:
         return value
+    if value.__class__ is dict or value.__class__ is list:
+        raise Invalid("not text")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
@@ -200,7 +230,7 @@ def identify(event: dict[str, Any], base: str, auth: str, lookup: Callable[..., 
         first_name = first_given(get("firstName"), get("firstname"), get("first_name"))
         last_name = first_given(get("lastName"), get("lastname"), get("last_name"))
         if first_name is not None and last_name is not None:
-            name = f"{text(first_name)} {text(last_name)}"
+            name = bounded(f"{text(first_name)} {text(last_name)}")
     if name is not None:
         body["name"] = name
     user_id = user_id_only(event, t, ct)
@@ -218,6 +248,8 @@ def identify(event: dict[str, Any], base: str, auth: str, lookup: Callable[..., 
         value = get(field)
         if value is not None and value != "":
             body[key] = value if value.__class__ in SCALARS else copy_json(value)
+    if "custom" in body and body["custom"].__class__ is not dict:
+        raise Invalid("customObject")
     locale = context.get("locale")
     if locale is not None and locale != "":
         body["locale"] = own(locale)
@@ -242,6 +274,8 @@ def identify(event: dict[str, Any], base: str, auth: str, lookup: Callable[..., 
     if isinstance(address, dict):
         address = " ".join([text(address[k]) for k in ("street", "city", "state", "postalCode")
                             if address.get(k) not in (None, "")]) or None
+    elif address is not None and address.__class__ is not str:
+        raise Invalid("address")
     if address is not None:
         body["locations"] = [{"type": "home", "address": address}]
     birthday = first_given(get("dob"), get("birthday"))
@@ -252,25 +286,29 @@ def identify(event: dict[str, Any], base: str, auth: str, lookup: Callable[..., 
         customer = find_customer(event, email, user_id, base, auth, lookup)
     if customer is None:
         return request("POST", base + "/v1/customers", auth, body)
-    return request("PUT", f"{base}/v1/customers/{quote(text(customer), safe='@')}?replace=false", auth, body)
+    return request("PUT", bounded(f"{base}/v1/customers/{quote(text(customer), safe='@')}?replace=false"), auth, body)
 
 
 def known_customer(context: dict[str, Any]) -> Any:
     """A kustomerId in context.externalId."""
-    for ref in context.get("externalId") or ():
-        if isinstance(ref, dict) and ref.get("type") == "kustomerId":
-            return ref.get("id")
+    refs = context.get("externalId")
+    if refs.__class__ is list:
+        for ref in refs:
+            if ref.__class__ is dict and ref.get("type") == "kustomerId" and ref.get("id") is not None:
+                return first_given(ref["id"])  # the first such id: an empty one is none
     return None
 
 
 def find_customer(event: dict[str, Any], email: Any, user_id: Any, base: str, auth: str,
                   lookup: Callable[..., Any]) -> Any:
     """The look-ups by email, userId, anonymousId: the first found wins, a 404 tries the next."""
-    for kind, value in (("email", email), ("externalId", user_id), ("externalId", event.get("anonymousId"))):
+    for kind, value in (("email", email), ("externalId", user_id), ("externalId", ANONYMOUS)):
+        if value is ANONYMOUS:  # read only when the look-ups before found nothing (refused only then)
+            value = first_given(event.get("anonymousId"))
         if value is None or value == "":
             continue
         get = {"version": "1", "type": "REST", "method": "GET",
-               "endpoint": f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}",
+               "endpoint": bounded(f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}"),
                "headers": {"Content-Type": "application/json", "Authorization": auth},
                "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": ""}
         status, answer = lookup(get)
@@ -306,10 +344,16 @@ def tracking(event: dict[str, Any], kind: str, settings: dict[str, Any]) -> dict
     if tracking_id is not None:
         out["trackingId"] = tracking_id
     if properties is not None and properties != "":
+        if properties.__class__ is not dict:
+            raise Invalid("properties")
+        for key in SESSION_KEYS:  # left out of meta, but read (and refused) as the rest of properties
+            value = properties.get(key)
+            if value is not None and value.__class__ not in SCALARS:
+                copy_json(value, 1)
         if advanced:
             meta = typed_meta(properties)
         else:
-            meta = {k: v if v.__class__ in SCALARS else copy_json(v) for k, v in properties.items() if k not in SESSION_KEYS}
+            meta = {k: v if v.__class__ in SCALARS else copy_json(v, 1) for k, v in properties.items() if k not in SESSION_KEYS}
         if settings.get("setIdentityEmail") and settings.get("disableEmailAsTrackingProperty"):
             meta.pop("email", None)
         out["meta"] = meta
@@ -327,8 +371,12 @@ def event_name(event: dict[str, Any], kind: str, p: dict[str, Any], settings: di
             return prefix
         value = first_given(event.get("event"), p.get("event"), event.get("name"), p.get("name"))
         name = prefix if value is None else f"{prefix}-{text(value)}".rstrip()
+    if not advanced:
+        return name
+    if name.__class__ is not str:  # a track's event that is not text cannot be dasherized
+        raise Invalid("event")
     # str.split() and re's \s agree on what whitespace is: runs of it become one dash.
-    return "-".join(name.split()) if advanced else name
+    return "-".join(name.split())
 
 
 def typed_meta(properties: dict[str, Any]) -> dict[str, Any]:
@@ -356,8 +404,10 @@ def typed_meta(properties: dict[str, Any]) -> dict[str, Any]:
             if not dashed.endswith("Num"):
                 dashed += "Num"
         elif cls is list:
+            check_depth(value, 1)
             value = ",".join([COMPACT(v) for v in value])
         elif cls is dict:
+            check_depth(value, 1)
             value = COMPACT(value)
         meta[dashed] = value
     return meta

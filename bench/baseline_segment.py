@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .baseline import SCALARS, Invalid, copy_json, processor_result, text
+from .baseline import SCALARS, Invalid, check_depth, copy_json, processor_result, text
 
 HOSTS = {"us": "https://api.segment.io/v1", "eu": "https://events.eu1.segmentapis.com/v1"}
 ENDPOINT = re.compile(r"https?://\S*[^/\s]")
@@ -74,7 +75,7 @@ def an_id(event: dict[str, Any], name: str) -> str | None:
         return None
     if value.__class__ is str:
         return value
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list)) or value.__class__ is float and not math.isfinite(value):
         raise Invalid(name)
     return text(value)
 
@@ -111,7 +112,13 @@ def message_id(event: dict[str, Any], kind: str) -> str:
                         ("timestamp", event.get("timestamp") if present(event.get("timestamp")) else event.get("originalTimestamp"))):
         if value is not None and value != "":
             content[name] = value
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL(whole_numbers(content))))
+    for value in content.values():  # what it is made from is read as any field is: nesting past the limit refused
+        if value.__class__ is dict or value.__class__ is list:
+            check_depth(value, 0)
+    try:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL(whole_numbers(content))))
+    except (ValueError, UnicodeEncodeError):  # NaN or infinity; a lone surrogate
+        raise Invalid("not JSON that can be sent") from None
 
 
 def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[..., Any] | None = None) -> dict[str, Any]:
@@ -140,6 +147,8 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
         body["timestamp"] = own(timestamp)
     body["messageId"] = message_id(event, kind)
     channel = event.get("channel")
+    if channel is not None and channel.__class__ not in SCALARS:
+        copy_json(channel)  # read as any field is: NaN or nesting past the limit refused
     if channel.__class__ is str and channel in CHANNELS:
         body["channel"] = channel
     own_fields(event, kind, body)

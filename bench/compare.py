@@ -87,11 +87,22 @@ def comparable(result: dict[str, Any]) -> dict[str, Any]:
     return result if result["statusCode"] == 200 else {k: v for k, v in result.items() if k != "error"}
 
 
-def check_equal(work: Workload, refused: tuple[dict[str, Any], ...] = ()) -> None:
+def check_equal(work: Workload, refused: tuple[dict[str, Any], ...] = (), hostile: Pairs | None = None) -> None:
     """The baseline must be the same behaviour, in both modes, or the comparison means nothing; and
-    both refuse each of the ``refused`` settings."""
+    both refuse each of the ``refused`` settings, and give the same result (the same request, or a
+    refusal with the same status) for each ``hostile`` (event, settings) pair (events.hostile)."""
     hand, engine, lookup = work.baseline, work.destination, work.lookup
     assert hand is not None
+    for event, settings in hostile or ():
+        item = {"message": event, "destination": {"Config": settings}, "metadata": None}
+        try:
+            theirs = comparable(hand.process_one(item, lookup))
+        except Exception as exc:  # noqa: BLE001 - a crash is a difference like any other
+            theirs = {"crashed": f"{exc.__class__.__name__}: {exc}"[:200]}
+        ours = comparable(engine.process_one(item, lookup=lookup))
+        if ours != theirs:
+            raise SystemExit(f"baseline and engine differ on the hostile event {repr(event)[:300]}:\n"
+                             f"{repr(ours)[:300]}\n{repr(theirs)[:300]}")
     for (event, settings), item in zip(work.pairs, work.inputs):
         for ours, theirs in ((outcome(lambda: engine.transform(event, settings, lookup=lookup)),
                               outcome(lambda: hand.transform(event, settings, lookup))),

@@ -1,6 +1,7 @@
 """A deterministic generator of realistic events, and the spread of settings they run with."""
 from __future__ import annotations
 
+import copy
 import random
 import zlib
 from typing import Any
@@ -170,3 +171,51 @@ def generate_segment(count: int, seed: int = 7) -> list[tuple[dict[str, Any], di
             event["properties"] = {"blob": "x" * 33_000}
         pairs.append((event, SEGMENT_SETTINGS[rng.randrange(len(SEGMENT_SETTINGS))]))
     return pairs
+
+
+def _nested(depth: int, kind: type) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"a": value} if kind is dict else [value]
+    return value
+
+
+# What a hostile or broken producer puts where a field should be: containers where text belongs,
+# numbers JSON cannot carry, text past the engine's limits, nesting at and past its limit.
+HOSTILE_VALUES: tuple[Any, ...] = (
+    {"a": 1}, [1, "x"], [], {}, "", None, True, -0.0, 1.5, 1e300, 10**30, 12345678901234567890,
+    float("nan"), float("inf"), "a\ud800", "  spaced  key ", "x" * 1_000_001,
+    _nested(99, dict), _nested(100, dict), _nested(100, list), _nested(101, list))
+_HOSTILE_KEYS = ("email", "name", "event", "firstName", "lastName", "address", "tags", "userId", "phone", "website",
+                 "customObject", "kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "k e y")
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.append((*prefix, key))
+        found.extend(_paths(item, (*prefix, key)))
+    return found
+
+
+def hostile(pairs: list[tuple[dict[str, Any], Any]], count: int, seed: int = 11) -> list[tuple[dict[str, Any], Any]]:
+    """``count`` events made from ``pairs``' by putting hostile values (HOSTILE_VALUES) at one or
+    two of their paths, and now and then under a key a mapping reads: the engine and a baseline
+    must treat each alike (the same request, or both a refusal with the same status)."""
+    rng = random.Random(seed)
+    out: list[tuple[dict[str, Any], Any]] = []
+    for _ in range(count):
+        event, settings = rng.choice(pairs)
+        event = copy.deepcopy(event)
+        for _ in range(rng.choice((1, 1, 2))):
+            path = rng.choice([p for p in _paths(event) if p[0] != "type"])
+            parent = event
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
+        if rng.random() < 0.2:
+            holders = [event, *(v for k in ("properties", "traits", "context") if isinstance(v := event.get(k), dict))]
+            rng.choice(holders)[rng.choice(_HOSTILE_KEYS)] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
+        out.append((event, settings))
+    return out

@@ -13,7 +13,7 @@ from transformer.cli.fixtures import canned_lookup
 
 from . import baseline, baseline_segment
 from .compare import Lookup, Workload
-from .events import generate, generate_segment, mixed_lookup
+from .events import generate, generate_segment, hostile, mixed_lookup
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = {"kustomer": baseline, "segment": baseline_segment}
@@ -27,6 +27,15 @@ REFUSED: dict[str, tuple[dict[str, Any], ...]] = {
                 {"writeKey": "k", "maxEventBytes": 40000}, {"writeKey": "k", "maxBatchEvents": True},
                 {"writeKey": "k", "maxBatchBytes": "5"}),
 }
+
+
+# Hostile events (events.hostile) both engine and baseline must treat alike, per benchmark run.
+HOSTILE_EVENTS = 1500
+
+
+def hostile_pairs(work: Workload) -> list[tuple[dict[str, Any], Any]]:
+    """The benchmark's hostile events for a workload with a baseline (none for a user's folder)."""
+    return hostile(work.pairs, HOSTILE_EVENTS) if work.folder.name in BASELINES else []
 
 
 def builtin_folder(name: str) -> Path:

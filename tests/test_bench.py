@@ -31,7 +31,7 @@ def comparable(*works: Workload) -> None:
 
 def checked(work: Workload) -> None:
     comparable(work)
-    compare.check_equal(work, workloads.REFUSED[work.folder.name])
+    compare.check_equal(work, workloads.REFUSED[work.folder.name], workloads.hostile_pairs(work))
 
 
 def test_the_kustomer_baseline_gives_what_the_engine_gives_in_both_modes() -> None:
@@ -62,6 +62,20 @@ def test_a_baseline_that_differs_stops_the_benchmark(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(workloads.baseline_segment, "message_id", lambda event, kind: "same-id")
     with pytest.raises(SystemExit, match="baseline and engine differ on"):
         compare.check_equal(workloads.segment(8))
+
+
+def test_a_baseline_that_accepts_what_the_engine_refuses_stops_the_benchmark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile events (NaN, nesting past the limit, text past it, objects where text belongs) must
+    meet the same refusals: a baseline that skips one of the engine's checks is not a fair limit."""
+    work = workloads.kustomer(8)
+    comparable(work)
+    hostile = workloads.hostile_pairs(work)
+    statuses = {work.destination.process_one({"message": e, "destination": {"Config": s}}, lookup=work.lookup)["statusCode"]
+                for e, s in hostile}
+    assert {200, 400} <= statuses  # refused and sent alike
+    monkeypatch.setattr(workloads.baseline, "MAX_DEPTH", 10_000)  # a baseline without the nesting limit
+    with pytest.raises(SystemExit, match="differ on the hostile event"):
+        compare.check_equal(work, (), hostile)
 
 
 def test_a_changed_mapping_is_said_and_skipped_not_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
