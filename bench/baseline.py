@@ -71,8 +71,31 @@ def check_settings(settings: dict[str, Any]) -> None:
         elif name == "baseEndpoint" or name == "orgPod":
             if value.__class__ is not str or not (BASE_ENDPOINT if name == "baseEndpoint" else ORG_POD).fullmatch(value):
                 raise Invalid(name)
-        elif name == "identifyStrategy" and value not in ("lookup", "trackingIdentity"):
-            raise Invalid(name)
+        elif name == "identifyStrategy":
+            if value not in ("lookup", "trackingIdentity"):
+                raise Invalid(name)
+        else:  # apiKey (a string, checked above) and any setting the schema leaves open
+            check_plain(value, 1)
+
+
+def check_plain(value: Any, depth: int) -> None:
+    """A setting the schema leaves open must still be JSON that can be sent: no NaN or infinity,
+    no lone surrogate, no nesting past MAX_DEPTH."""
+    cls = value.__class__
+    if cls is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Invalid("not valid Unicode") from None
+    elif cls is float:
+        if not math.isfinite(value):
+            raise Invalid("not a finite number")
+    elif cls is dict or cls is list:
+        if depth >= MAX_DEPTH:
+            raise Invalid("nested too deep")
+        for item in (*value, *value.values()) if cls is dict else value:
+            check_plain(item, depth + 1)
 
 
 def host_and_auth(settings: dict[str, Any]) -> tuple[str, str]:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .baseline import SCALARS, Invalid, check_depth, copy_json, processor_result, text
+from .baseline import SCALARS, Invalid, check_depth, check_plain, copy_json, processor_result, text
 
 HOSTS = {"us": "https://api.segment.io/v1", "eu": "https://events.eu1.segmentapis.com/v1"}
 ENDPOINT = re.compile(r"https?://\S*[^/\s]")
@@ -58,6 +58,8 @@ def check_settings(settings: dict[str, Any]) -> None:
             whole = value.__class__ is int or (value.__class__ is float and value.is_integer())
             if not whole or not least <= value <= most:
                 raise Invalid(name)
+        else:  # writeKey (a string, checked above) and any setting the schema leaves open
+            check_plain(value, 1)
 
 
 def present(value: Any) -> bool:

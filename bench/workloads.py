@@ -21,11 +21,13 @@ BASELINES = {"kustomer": baseline, "segment": baseline_segment}
 REFUSED: dict[str, tuple[dict[str, Any], ...]] = {
     "kustomer": ({"apiKey": ""}, {"apiKey": 5}, {"apiKey": "k", "genericPage": 1}, {"apiKey": "k", "genericScreen": None},
                  {"apiKey": "k", "orgPod": "eu"}, {"apiKey": "k", "baseEndpoint": "https://x/"},
-                 {"apiKey": "k", "identifyStrategy": "other"}, {"apiKey": "k", "strictPayloads": "yes"}),
+                 {"apiKey": "k", "identifyStrategy": "other"}, {"apiKey": "k", "strictPayloads": "yes"},
+                 {"apiKey": "k", "extra": float("nan")}, {"apiKey": "k", "extra": [{"a": "\ud800"}]}),
     "segment": ({"writeKey": ""}, {"writeKey": 5}, {"writeKey": "k", "region": "asia"},
                 {"writeKey": "k", "endpoint": "https://x/"}, {"writeKey": "k", "maxEventBytes": 0},
                 {"writeKey": "k", "maxEventBytes": 40000}, {"writeKey": "k", "maxBatchEvents": True},
-                {"writeKey": "k", "maxBatchBytes": "5"}),
+                {"writeKey": "k", "maxBatchBytes": "5"}, {"writeKey": "k", "extra": {"a": float("inf")}},
+                {"writeKey": "k", "extra": "\udc00"}),
 }
 
 
