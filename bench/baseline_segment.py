@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .baseline import SCALARS, Invalid, check_depth, check_plain, copy_json, processor_result, text
+from .baseline import MAX_DEPTH, SCALARS, Invalid, check_plain, copy_json, processor_result, text
 
 HOSTS = {"us": "https://api.segment.io/v1", "eu": "https://events.eu1.segmentapis.com/v1"}
 ENDPOINT = re.compile(r"https?://\S*[^/\s]")
@@ -82,13 +82,16 @@ def an_id(event: dict[str, Any], name: str) -> str | None:
     return text(value)
 
 
-def whole_numbers(value: Any) -> Any:
-    """1.0 as 1, at any depth: equal JSON values give equal text, whichever language parsed them."""
+def whole_numbers(value: Any, depth: int) -> Any:
+    """1.0 as 1, at any depth: equal JSON values give equal text, whichever language parsed them;
+    an object or array ``depth`` levels down, or deeper, past MAX_DEPTH refused, as a field read is."""
     cls = value.__class__
-    if cls is dict:
-        return {k: v if v.__class__ in SCALARS else whole_numbers(v) for k, v in value.items()}
-    if cls is list:
-        return [v if v.__class__ in SCALARS else whole_numbers(v) for v in value]
+    if cls is dict or cls is list:
+        if depth >= MAX_DEPTH:
+            raise Invalid("nested too deep")
+        if cls is dict:
+            return {k: v if v.__class__ in SCALARS else whole_numbers(v, depth + 1) for k, v in value.items()}
+        return [v if v.__class__ in SCALARS else whole_numbers(v, depth + 1) for v in value]
     if cls is float and value.is_integer():
         return int(value)
     return value
@@ -114,11 +117,8 @@ def message_id(event: dict[str, Any], kind: str) -> str:
                         ("timestamp", event.get("timestamp") if present(event.get("timestamp")) else event.get("originalTimestamp"))):
         if value is not None and value != "":
             content[name] = value
-    for value in content.values():  # what it is made from is read as any field is: nesting past the limit refused
-        if value.__class__ is dict or value.__class__ is list:
-            check_depth(value, 0)
-    try:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL(whole_numbers(content))))
+    try:  # the content one level above its fields, which are read as any field is
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, CANONICAL(whole_numbers(content, -1))))
     except (ValueError, UnicodeEncodeError):  # NaN or infinity; a lone surrogate
         raise Invalid("not JSON that can be sent") from None
 

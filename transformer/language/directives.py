@@ -305,12 +305,12 @@ def _lookup(scope: Scope, spec_value: dict[str, Any], spec: dict[str, Any], path
             value.emit(gen, given)
             with gen.block(f"if {given} is not MISSING:"):
                 # The endpoint most often quotes the value: the same path is not read twice.
-                if value.path_read is not None and value.path_read not in gen.held_reads:
-                    gen.held_reads[value.path_read] = given
-                    endpoint.emit(gen, url)
-                    del gen.held_reads[value.path_read]
-                else:
-                    endpoint.emit(gen, url)
+                read = value.path_read if value.path_read not in gen.held_reads else None
+                if read is not None:
+                    gen.held_reads[read] = given
+                endpoint.emit(gen, url)
+                if read is not None:
+                    del gen.held_reads[read]
                 with gen.block(f"if {url} is not MISSING:"):
                     ask = asking(kind, found_fn, found_path, absent, label)
                     gen.line(f"{target} = {gen.const(ask)}(ctx, {given}, {url})")
