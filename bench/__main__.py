@@ -106,7 +106,7 @@ def compared(work: Workload, rounds: int) -> dict[str, Any]:
     gives the same output: the benchmark stops otherwise); the engine alone, said why, when not."""
     mismatch = work.baseline_mismatch()
     if mismatch is None:
-        check_equal(work, workloads.REFUSED.get(work.folder.name, ()), workloads.hostile_pairs(work))
+        check_equal(work, workloads.REFUSED.get(work.folder.name, ()), workloads.hostile_cases(work))
     else:
         print(f"{mismatch}: the engine alone", file=sys.stderr)
     # The benchmark's own event lists stay alive throughout: left to the cyclic collector, its full

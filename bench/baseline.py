@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import orjson
 
+from transformer import Found
+
 US = "https://api.kustomerapp.com"
 SESSION_KEYS = frozenset(("kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "kustomer_tracking_id"))
 ISO_8601 = re.compile(r"\d{4}(-\d\d(-\d\d([Tt]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:\d\d)?)?)?)?")
@@ -28,6 +30,8 @@ BASE_ENDPOINT = re.compile(r"https?://\S*[^/\s]")
 ORG_POD = re.compile(r"prod[0-9]+")
 EMPTY: dict[str, Any] = {}
 ANONYMOUS = object()  # the last look-up's value: the anonymousId, read when it is asked
+NO_CONFIG = object()  # an input without destination.Config
+TYPES = frozenset(("identify", "track", "page", "screen"))
 SCALARS = (str, int, bool)
 # The engine's limits, which a hand-written transform must keep too to refuse what it refuses: an
 # object or array nested this deep in a value read, and the text of a template of two placeholders.
@@ -164,10 +168,14 @@ def request(method: str, endpoint: str, auth: str, body: dict[str, Any]) -> dict
 
 
 def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise Invalid("message")
     if not isinstance(settings, dict):
         raise Invalid("settings")
     check_settings(settings)
-    kind = event["type"].lower()
+    kind = event.get("type")
+    if kind.__class__ is not str or (kind := kind.lower()) not in TYPES:
+        raise Invalid("type")
     base, auth = host_and_auth(settings)
     try:
         if kind == "identify":
@@ -191,10 +199,17 @@ def process_one(item: dict[str, Any], lookup: Callable[[dict[str, Any]], Any]) -
 
 
 def processor_result(transform: Callable[..., dict[str, Any]], item: dict[str, Any], lookup: Any) -> dict[str, Any]:
-    """The processor shape by hand: one input (message, destination.Config, metadata) to one result."""
+    """The processor shape by hand: one input (message, destination.Config, metadata) to one result;
+    an input of another shape is refused in its place."""
+    if not isinstance(item, dict):
+        return {"error": "input", "statusCode": 400, "metadata": None}
     metadata = item.get("metadata")
+    destination = item.get("destination")
+    config = destination.get("Config", NO_CONFIG) if isinstance(destination, dict) else NO_CONFIG
+    if config is NO_CONFIG:
+        return {"error": "destination.Config", "statusCode": 400, "metadata": metadata}
     try:
-        output = transform(item["message"], item["destination"]["Config"], lookup)
+        output = transform(item.get("message"), config, lookup)
     except Invalid as exc:
         return {"error": str(exc), "statusCode": exc.status, "metadata": metadata}
     return {"output": output, "statusCode": 200, "metadata": metadata}
@@ -334,12 +349,42 @@ def find_customer(event: dict[str, Any], email: Any, user_id: Any, base: str, au
                "endpoint": bounded(f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}"),
                "headers": {"Content-Type": "application/json", "Authorization": auth},
                "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": ""}
-        status, answer = lookup(get)
+        try:
+            answer = lookup(get)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - the caller's function failed: this event's error only
+            raise Invalid("the lookup function raised", 502) from None
+        if isinstance(answer, (tuple, list)) and len(answer) == 2:
+            status, body = answer
+        else:
+            raise Invalid("a lookup answer is (status, body)", 502)
+        if status.__class__ is not int:
+            raise Invalid("a lookup status is an integer", 502)
         if status == 200:
-            return answer["data"]["id"]
+            return found_id(body)
         if status != 404:
-            raise Invalid(f"lookup {status}", status)
+            raise Invalid(f"lookup {status}", status if 400 <= status <= 599 else 502)
     return None
+
+
+def found_id(body: Any) -> Any:
+    """The id a look-up found: data.id of its body (or the value the caller found itself), a
+    string or a finite number; anything else is the look-up's failure."""
+    if isinstance(body, Found):
+        found = body.value
+    else:
+        data = body.get("data") if isinstance(body, dict) else None
+        found = data.get("id") if isinstance(data, dict) else None
+    cls = found.__class__
+    try:
+        if cls is str and found and (found.isascii() or found.encode("utf-8")):  # no lone surrogate
+            return found
+        if cls is int and str(found) or cls is float and math.isfinite(found):  # an int Python can write
+            return found
+    except (UnicodeEncodeError, ValueError):
+        pass
+    raise Invalid("a lookup found no usable id", 502)
 
 
 def tracking(event: dict[str, Any], kind: str, settings: dict[str, Any]) -> dict[str, Any]:

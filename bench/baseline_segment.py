@@ -124,11 +124,13 @@ def message_id(event: dict[str, Any], kind: str) -> str:
 
 
 def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[..., Any] | None = None) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise Invalid("message")
     if not isinstance(settings, dict):
         raise Invalid("settings")
     check_settings(settings)
-    kind = event["type"].lower()
-    if kind not in TYPES:
+    kind = event.get("type")
+    if kind.__class__ is not str or (kind := kind.lower()) not in TYPES:
         raise Invalid("type")
     body: dict[str, Any] = {"type": kind}
     user_id, anonymous_id = an_id(event, "userId"), an_id(event, "anonymousId")

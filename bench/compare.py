@@ -87,21 +87,23 @@ def comparable(result: dict[str, Any]) -> dict[str, Any]:
     return result if result["statusCode"] == 200 else {k: v for k, v in result.items() if k != "error"}
 
 
-def check_equal(work: Workload, refused: tuple[dict[str, Any], ...] = (), hostile: Pairs | None = None) -> None:
+def check_equal(work: Workload, refused: tuple[dict[str, Any], ...] = (),
+                hostile: list[tuple[Any, Lookup | None]] | None = None) -> None:
     """The baseline must be the same behaviour, in both modes, or the comparison means nothing; and
     both refuse each of the ``refused`` settings, and give the same result (the same request, or a
-    refusal with the same status) for each ``hostile`` (event, settings) pair (events.hostile)."""
+    refusal with the same status) for each ``hostile`` input under its look-up function
+    (workloads.hostile_cases: hostile events, broken inputs, broken look-up functions)."""
     hand, engine, lookup = work.baseline, work.destination, work.lookup
     assert hand is not None
-    for event, settings in hostile or ():
-        item = {"message": event, "destination": {"Config": settings}, "metadata": None}
+    for item, asked in hostile or ():
         try:
-            theirs = comparable(hand.process_one(item, lookup))
-        except Exception as exc:  # noqa: BLE001 - a crash is a difference like any other
+            theirs = comparable(hand.process_one(item, asked))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a crash is a difference like any other
             theirs = {"crashed": f"{exc.__class__.__name__}: {exc}"[:200]}
-        ours = comparable(engine.process_one(item, lookup=lookup))
+        ours = comparable(engine.process_one(item, lookup=asked))
         if ours != theirs:
-            raise SystemExit(f"baseline and engine differ on the hostile event {repr(event)[:300]}:\n"
+            raise SystemExit(f"baseline and engine differ on the hostile input {repr(item)[:300]}"
+                             f"{'' if asked is lookup else f' (look-up function {asked!r})'}:\n"
                              f"{repr(ours)[:300]}\n{repr(theirs)[:300]}")
     for (event, settings), item in zip(work.pairs, work.inputs):
         for ours, theirs in ((outcome(lambda: engine.transform(event, settings, lookup=lookup)),

@@ -6,6 +6,8 @@ import random
 import zlib
 from typing import Any
 
+from transformer import Found
+
 TYPES = ("identify", "track", "page", "screen")
 US = "https://api.kustomerapp.com"
 
@@ -219,3 +221,52 @@ def hostile(pairs: list[tuple[dict[str, Any], Any]], count: int, seed: int = 11)
             rng.choice(holders)[rng.choice(_HOSTILE_KEYS)] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
         out.append((event, settings))
     return out
+
+
+MISSING_TYPE = object()  # hostile_inputs: an event without its type
+NOT_MESSAGES: tuple[Any, ...] = (None, [], "x", 5)
+
+
+def hostile_inputs(pairs: list[tuple[dict[str, Any], Any]], count: int) -> list[Any]:
+    """Inputs a broken producer sends, made from the first ``count`` pairs: not an object, without
+    a message or destination.Config, a message that is not an object, an event type missing, not
+    text or not one the destination has. Each is refused in its place, never the batch's error."""
+    out: list[Any] = [None, [1, 2], "event"]
+    for event, settings in pairs[:count]:
+        out += [{"message": event}, {"message": event, "destination": []}, {"message": event, "destination": {}},
+                {"message": event, "destination": {"Config": None}}, {"destination": {"Config": settings}}]
+        out += [{"message": message, "destination": {"Config": settings}} for message in NOT_MESSAGES]
+        for kind in (MISSING_TYPE, None, 5, True, "", ["track"], {"a": 1}, "PAGE ", "group", "alias", "unknown",
+                     event["type"].upper()):
+            changed = copy.deepcopy(event)
+            if kind is MISSING_TYPE:
+                del changed["type"]
+            else:
+                changed["type"] = kind
+            out.append({"message": changed, "destination": {"Config": settings}, "metadata": {"kind": repr(kind)}})
+    return out
+
+
+# What a look-up function written wrong answers (or does): each must become the event's error with
+# the same status in engine and baseline, or the same request where the answer is usable after all.
+HOSTILE_ANSWERS: tuple[Any, ...] = (
+    None, 5, (200,), (200, None, 1), [200, {"data": {"id": "c1"}}], ("200", {}), (True, {}), (200.0, {}), (302, None),
+    (99, None), (600, None), (0, None), (401, None), (503, "x"), (200, None), (200, {}), (200, "text"), (200, [1]),
+    (200, {"data": None}), (200, {"data": []}), (200, {"data": "x"}),
+    *((200, {"data": {"id": found}}) for found in (None, "", {"a": 1}, [1], True, float("nan"), float("inf"), 10**5000,
+                                                    5, 1.5, 2.0, -0.0, "a\ud800", "a b/c@d", "x" * 1_000_001)),
+    (200, Found("c9")), (200, Found({"a": 1})), (200, Found(True)))
+
+
+def _raising(error: BaseException) -> Any:
+    def lookup(request: dict[str, Any]) -> Any:
+        raise error
+    return lookup
+
+
+def _answering(answer: Any) -> Any:
+    return lambda request: answer
+
+
+HOSTILE_LOOKUPS: tuple[Any, ...] = (_raising(RuntimeError("broken")), _raising(SystemExit(3)),
+                                    *(_answering(answer) for answer in HOSTILE_ANSWERS))

@@ -3,6 +3,7 @@ mapping folder with the user's own events and settings."""
 from __future__ import annotations
 
 import json
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ from transformer.cli.fixtures import canned_lookup
 
 from . import baseline, baseline_segment
 from .compare import Lookup, Workload
-from .events import generate, generate_segment, hostile, mixed_lookup
+from .events import (
+    HOSTILE_LOOKUPS,
+    generate,
+    generate_segment,
+    hostile,
+    hostile_inputs,
+    mixed_lookup,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = {"kustomer": baseline, "segment": baseline_segment}
@@ -31,13 +39,26 @@ REFUSED: dict[str, tuple[dict[str, Any], ...]] = {
 }
 
 
-# Hostile events (events.hostile) both engine and baseline must treat alike, per benchmark run.
+# Hostile events (events.hostile) both engine and baseline must treat alike, per benchmark run; and
+# the events whose inputs are broken (events.hostile_inputs) or whose look-ups are (HOSTILE_LOOKUPS).
 HOSTILE_EVENTS = 1500
+HOSTILE_INPUT_EVENTS = 8
+HOSTILE_LOOKUP_EVENTS = 12
 
 
-def hostile_pairs(work: Workload) -> list[tuple[dict[str, Any], Any]]:
-    """The benchmark's hostile events for a workload with a baseline (none for a user's folder)."""
-    return hostile(work.pairs, HOSTILE_EVENTS) if work.folder.name in BASELINES else []
+def hostile_cases(work: Workload) -> list[tuple[Any, Lookup | None]]:
+    """The benchmark's hostile inputs, each with the look-up function it is transformed with, for a
+    workload with a baseline (none for a user's folder)."""
+    if work.folder.name not in BASELINES:
+        return []
+    cases: list[tuple[Any, Lookup | None]] = [
+        ({"message": event, "destination": {"Config": settings}, "metadata": None}, work.lookup)
+        for event, settings in hostile(work.pairs, HOSTILE_EVENTS)]
+    cases += [(item, work.lookup) for item in hostile_inputs(work.pairs, HOSTILE_INPUT_EVENTS)]
+    if work.lookup is not None:  # the events that ask, each under every broken look-up function
+        asking = (item for item in work.inputs if work.destination.needed_lookups(item["message"], item["destination"]["Config"]))
+        cases += [(item, lookup) for item in islice(asking, HOSTILE_LOOKUP_EVENTS) for lookup in HOSTILE_LOOKUPS]
+    return cases
 
 
 def builtin_folder(name: str) -> Path:

@@ -31,7 +31,7 @@ def comparable(*works: Workload) -> None:
 
 def checked(work: Workload) -> None:
     comparable(work)
-    compare.check_equal(work, workloads.REFUSED[work.folder.name], workloads.hostile_pairs(work))
+    compare.check_equal(work, workloads.REFUSED[work.folder.name], workloads.hostile_cases(work))
 
 
 def test_the_kustomer_baseline_gives_what_the_engine_gives_in_both_modes() -> None:
@@ -64,17 +64,24 @@ def test_a_baseline_that_differs_stops_the_benchmark(monkeypatch: pytest.MonkeyP
         compare.check_equal(workloads.segment(8))
 
 
-def test_a_baseline_that_accepts_what_the_engine_refuses_stops_the_benchmark(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hostile events (NaN, nesting past the limit, text past it, objects where text belongs) must
-    meet the same refusals: a baseline that skips one of the engine's checks is not a fair limit."""
+@pytest.mark.parametrize("name, lax", [
+    ("MAX_DEPTH", 10_000),  # no nesting limit
+    ("TYPES", frozenset(("identify", "track", "page", "screen", "group", "alias"))),  # any type a tracking event
+    ("found_id", lambda body: body["data"]["id"]),  # a look-up's answer trusted as it comes
+])
+def test_a_baseline_that_accepts_what_the_engine_refuses_stops_the_benchmark(
+        monkeypatch: pytest.MonkeyPatch, name: str, lax: object) -> None:
+    """Hostile events (NaN, nesting past the limit, text past it, objects where text belongs),
+    broken inputs and broken look-up functions must meet the same refusals: a baseline that skips
+    one of the engine's checks is not a fair limit."""
     work = workloads.kustomer(8)
     comparable(work)
-    hostile = workloads.hostile_pairs(work)
-    statuses = {work.destination.process_one({"message": e, "destination": {"Config": s}}, lookup=work.lookup)["statusCode"]
-                for e, s in hostile}
-    assert {200, 400} <= statuses  # refused and sent alike
-    monkeypatch.setattr(workloads.baseline, "MAX_DEPTH", 10_000)  # a baseline without the nesting limit
-    with pytest.raises(SystemExit, match="differ on the hostile event"):
+    hostile = workloads.hostile_cases(work)
+    statuses = {work.destination.process_one(item, lookup=asked)["statusCode"] for item, asked in hostile}
+    assert {200, 400, 401, 502, 503} <= statuses  # sent, refused, and the look-ups' own failures
+    compare.check_equal(work, (), hostile)  # the baseline as it is treats them all alike
+    monkeypatch.setattr(workloads.baseline, name, lax)
+    with pytest.raises(SystemExit, match="differ on the hostile input"):
         compare.check_equal(work, (), hostile)
 
 
