@@ -348,7 +348,8 @@ def find_customer(event: dict[str, Any], email: Any, user_id: Any, base: str, au
         get = {"version": "1", "type": "REST", "method": "GET",
                "endpoint": bounded(f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}"),
                "headers": {"Content-Type": "application/json", "Authorization": auth},
-               "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": ""}
+               "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": "",
+               "lookup": {"kind": kind, "value": value}}  # what is looked up, as data: a caller may answer from a table
         try:
             answer = lookup(get)
         except KeyboardInterrupt:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 import zlib
 from typing import Any
+
+import orjson
 
 from transformer import Found
 
@@ -270,3 +273,19 @@ def _answering(answer: Any) -> Any:
 
 HOSTILE_LOOKUPS: tuple[Any, ...] = (_raising(RuntimeError("broken")), _raising(SystemExit(3)),
                                     *(_answering(answer) for answer in HOSTILE_ANSWERS))
+
+
+def _echoing(found_kind: str) -> Any:
+    """A look-up function that finds the customer at the first request of ``found_kind``, with an
+    id that is a digest of the whole request asked: a request that differs in any part (its
+    ``lookup: {kind, value}`` included, which a caller may answer from) gives another request."""
+    def lookup(request: dict[str, Any]) -> Any:
+        asked = request.get("lookup") or {}
+        if asked.get("kind") != found_kind:
+            return 404, None
+        return 200, Found(hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16])
+    return lookup
+
+
+# Look-up functions that answer from what they are asked: engine and baseline must ask alike.
+ECHOING_LOOKUPS: tuple[Any, ...] = (_echoing("email"), _echoing("externalId"))

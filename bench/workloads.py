@@ -15,6 +15,7 @@ from transformer.cli.fixtures import canned_lookup
 from . import baseline, baseline_segment
 from .compare import Lookup, Workload
 from .events import (
+    ECHOING_LOOKUPS,
     HOSTILE_LOOKUPS,
     generate,
     generate_segment,
@@ -55,9 +56,9 @@ def hostile_cases(work: Workload) -> list[tuple[Any, Lookup | None]]:
         ({"message": event, "destination": {"Config": settings}, "metadata": None}, work.lookup)
         for event, settings in hostile(work.pairs, HOSTILE_EVENTS)]
     cases += [(item, work.lookup) for item in hostile_inputs(work.pairs, HOSTILE_INPUT_EVENTS)]
-    if work.lookup is not None:  # the events that ask, each under every broken look-up function
+    if work.lookup is not None:  # the events that ask, under every broken look-up function and two that echo
         asking = (item for item in work.inputs if work.destination.needed_lookups(item["message"], item["destination"]["Config"]))
-        cases += [(item, lookup) for item in islice(asking, HOSTILE_LOOKUP_EVENTS) for lookup in HOSTILE_LOOKUPS]
+        cases += [(item, lookup) for item in islice(asking, HOSTILE_LOOKUP_EVENTS) for lookup in (*HOSTILE_LOOKUPS, *ECHOING_LOOKUPS)]
     return cases
 
 
