@@ -158,7 +158,10 @@ def text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    try:
+        return str(value)
+    except ValueError:  # an integer past Python's digit limit: it can never be sent either
+        raise Invalid("an integer too long to write") from None
 
 
 def request(method: str, endpoint: str, auth: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -189,8 +192,8 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
     except orjson.JSONEncodeError:  # or an integer past 64 bits, which the standard library writes
         try:
             json.dumps(out, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise Invalid("not valid Unicode") from None
+        except (UnicodeEncodeError, ValueError):  # a lone surrogate; an integer past the digit limit
+            raise Invalid("not JSON that can be sent") from None
     return out
 
 

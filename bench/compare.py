@@ -83,6 +83,14 @@ def outcome(call: Callable[[], Any]) -> Any:
         return ("refused", status)
 
 
+def shown(value: Any) -> str:
+    """The start of ``value``'s repr for a message (an integer past Python's digit limit has none)."""
+    try:
+        return repr(value)[:300]
+    except ValueError:
+        return f"<a {type(value).__name__} holding an integer too long to print>"
+
+
 def comparable(result: dict[str, Any]) -> dict[str, Any]:
     return result if result["statusCode"] == 200 else {k: v for k, v in result.items() if k != "error"}
 
@@ -102,9 +110,9 @@ def check_equal(work: Workload, refused: tuple[dict[str, Any], ...] = (),
             theirs = {"crashed": f"{exc.__class__.__name__}: {exc}"[:200]}
         ours = comparable(engine.process_one(item, lookup=asked))
         if ours != theirs:
-            raise SystemExit(f"baseline and engine differ on the hostile input {repr(item)[:300]}"
+            raise SystemExit(f"baseline and engine differ on the hostile input {shown(item)}"
                              f"{'' if asked is lookup else f' (look-up function {asked!r})'}:\n"
-                             f"{repr(ours)[:300]}\n{repr(theirs)[:300]}")
+                             f"{shown(ours)}\n{shown(theirs)}")
     for (event, settings), item in zip(work.pairs, work.inputs):
         for ours, theirs in ((outcome(lambda: engine.transform(event, settings, lookup=lookup)),
                               outcome(lambda: hand.transform(event, settings, lookup))),

@@ -186,13 +186,17 @@ def _nested(depth: int, kind: type) -> Any:
 
 
 # What a hostile or broken producer puts where a field should be: containers where text belongs,
-# numbers JSON cannot carry, text past the engine's limits, nesting at and past its limit.
+# numbers JSON cannot carry (or only some encoders can), text past the engine's limits, nesting at
+# and past its limit, lone surrogates in keys and values.
 HOSTILE_VALUES: tuple[Any, ...] = (
     {"a": 1}, [1, "x"], [], {}, "", None, True, -0.0, 1.5, 1e300, 10**30, 12345678901234567890,
     float("nan"), float("inf"), "a\ud800", "  spaced  key ", "x" * 1_000_001,
-    _nested(99, dict), _nested(100, dict), _nested(100, list), _nested(101, list))
+    _nested(99, dict), _nested(100, dict), _nested(100, list), _nested(101, list),
+    10**5000, 2**64, -2**63 - 1, 1e-7, 1e16, 5e-324, 123456789.0, "\ud800x", {"k\ud800": 1}, {"": 1}, ["a", None, ""])
 _HOSTILE_KEYS = ("email", "name", "event", "firstName", "lastName", "address", "tags", "userId", "phone", "website",
-                 "customObject", "kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "k e y")
+                 "customObject", "kustomerSessionId", "kustomer_session_id", "kustomerTrackingId", "k e y", "k\ud800", "",
+                 "company", "traits", "properties", "context", "anonymousId", "messageId", "category", "groupId",
+                 "previousId", "channel", "timestamp", "originalTimestamp", "integrations", "externalId")
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
