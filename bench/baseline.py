@@ -457,8 +457,10 @@ def typed_meta(properties: dict[str, Any]) -> dict[str, Any]:
     if len(_DASHED) > 4096:
         _DASHED.clear()
     meta: dict[str, Any] = {}
+    left_out = 0
     for key, value in properties.items():
         if key in SESSION_KEYS:
+            left_out += 1
             continue
         dashed = _DASHED.get(key)
         if dashed is None:
@@ -482,4 +484,6 @@ def typed_meta(properties: dict[str, Any]) -> dict[str, Any]:
             check_depth(value, 1)
             value = COMPACT(value)
         meta[dashed] = value
+    if len(meta) != len(properties) - left_out:  # two keys became one ("a b" and "a-b", "n" and "nNum")
+        raise Invalid("keys collide")
     return meta

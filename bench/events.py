@@ -210,8 +210,9 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 def hostile(pairs: list[tuple[dict[str, Any], Any]], count: int, seed: int = 11) -> list[tuple[dict[str, Any], Any]]:
     """``count`` events made from ``pairs``' by putting hostile values (HOSTILE_VALUES) at one or
-    two of their paths, and now and then under a key a mapping reads: the engine and a baseline
-    must treat each alike (the same request, or both a refusal with the same status)."""
+    two of their paths, now and then under a key a mapping reads, and now and then under a key
+    that a rewrite of keys makes another's: the engine and a baseline must treat each alike (the
+    same request, or both a refusal with the same status)."""
     rng = random.Random(seed)
     out: list[tuple[dict[str, Any], Any]] = []
     for _ in range(count):
@@ -226,6 +227,11 @@ def hostile(pairs: list[tuple[dict[str, Any], Any]], count: int, seed: int = 11)
         if rng.random() < 0.2:
             holders = [event, *(v for k in ("properties", "traits", "context") if isinstance(v := event.get(k), dict))]
             rng.choice(holders)[rng.choice(_HOSTILE_KEYS)] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
+        if rng.random() < 0.1 and isinstance(properties := event.get("properties"), dict) and properties:
+            # a key that becomes another's once rewritten ("a b" and "a-b", "n" and "nNum")
+            key = rng.choice(list(properties))
+            twin = rng.choice((key.replace(" ", "-"), key.replace(" ", "  "), key + "Num", key + "At"))
+            properties[twin] = copy.deepcopy(rng.choice((*HOSTILE_VALUES, 1, "2024-01-02", "text", False)))
         out.append((event, settings))
     return out
 
