@@ -27,6 +27,7 @@ ISO_8601 = re.compile(r"\d{4}(-\d\d(-\d\d([Tt]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-
 BOOLEAN_SETTINGS = frozenset(("genericPage", "genericScreen", "advancedTransform", "setIdentityEmail",
                               "disableEmailAsTrackingProperty", "customAttributes", "strictPayloads"))
 BASE_ENDPOINT = re.compile(r"https?://\S*[^/\s]")
+URL_SAFE = re.compile(r"[A-Za-z0-9_.~@-]*").fullmatch
 ORG_POD = re.compile(r"prod[0-9]+")
 EMPTY: dict[str, Any] = {}
 ANONYMOUS = object()  # the last look-up's value: the anonymousId, read when it is asked
@@ -143,6 +144,13 @@ def bounded(text: str) -> str:
     if len(text) > MAX_TEXT:
         raise Invalid("text too long")
     return text
+
+
+def escaped(value: Any) -> str:
+    """A value as one URL path segment: percent-encoded but for letters, digits, ``-_.~@``. Most ids
+    are made of those alone, and a regex finds that faster than quote() would give it back unchanged."""
+    value = text(value)
+    return value if URL_SAFE(value) else quote(value, safe="@")
 
 
 def text(value: Any) -> str:
@@ -327,7 +335,7 @@ def identify(event: dict[str, Any], base: str, auth: str, lookup: Callable[..., 
         customer = find_customer(event, email, user_id, base, auth, lookup)
     if customer is None:
         return request("POST", base + "/v1/customers", auth, body)
-    return request("PUT", bounded(f"{base}/v1/customers/{quote(text(customer), safe='@')}?replace=false"), auth, body)
+    return request("PUT", bounded(f"{base}/v1/customers/{escaped(customer)}?replace=false"), auth, body)
 
 
 def known_customer(context: dict[str, Any]) -> Any:
@@ -349,7 +357,7 @@ def find_customer(event: dict[str, Any], email: Any, user_id: Any, base: str, au
         if value is None or value == "":
             continue
         get = {"version": "1", "type": "REST", "method": "GET",
-               "endpoint": bounded(f"{base}/v1/customers/{kind}={quote(text(value), safe='@')}"),
+               "endpoint": bounded(f"{base}/v1/customers/{kind}={escaped(value)}"),
                "headers": {"Content-Type": "application/json", "Authorization": auth},
                "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": "",
                "lookup": {"kind": kind, "value": value}}  # what is looked up, as data: a caller may answer from a table
