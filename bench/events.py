@@ -288,7 +288,7 @@ HOSTILE_LOOKUPS: tuple[Any, ...] = (_raising(RuntimeError("broken")), _raising(S
 def _echoing(found_kind: str) -> Any:
     """A look-up function that finds the customer at the first request of ``found_kind``, with an
     id that is a digest of the whole request asked: a request that differs in any part (its
-    ``lookup: {kind, value}`` included, which a caller may answer from) gives another request."""
+    ``lookup: {kind, value}`` included, which a caller may answer from) gives another id."""
     def lookup(request: dict[str, Any]) -> Any:
         asked = request.get("lookup") or {}
         if asked.get("kind") != found_kind:
