@@ -312,6 +312,48 @@ def test_lookup_endpoint_reads_its_value_once_and_never_changes_it(make_destinat
     assert len(re.findall(r"= \w+\.get\('o'\)", rule.source)) == 1  # the endpoint's var reads no path of its own
 
 
+def test_a_method_and_endpoint_that_read_the_event_come_after_the_body_and_its_checks(make_destination: Any) -> None:
+    """Where both read the event, body, checks, method and endpoint run in one function, in the
+    order a request is built in: a body its check refuses asks no look-up, and a method that
+    gives no value is the error before the endpoint's look-up is asked."""
+    destination = make_destination("""\
+    let:
+      found:
+        lookup:
+          requests:
+            - kind: id
+              value: {path: userId}
+              endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
+          found: data.id
+    request:
+      method: {path: verb}
+      endpoint: {template: "https://example.invalid/customers/{id}", vars: {id: {var: found}}}
+    body: {object: {name: {path: name}}}
+    validate:
+      - schema: {properties: {name: {maxLength: 3}}}
+    """)
+    asked: list[dict[str, Any]] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked.append(request)
+        return 200, {"data": {"id": "c7"}}
+
+    plan = destination._mapping.plans["test"]
+    assert plan.request is not None  # the three in one function
+    assert [rule.root for rule in destination.generated_code("test")][0] == "body, method and endpoint"
+    out = destination.transform({"type": "test", "userId": "u1", "verb": "PUT", "name": "Ada"}, SETTINGS, lookup=lookup)
+    assert (out["method"], out["endpoint"], out["body"]["JSON"]) == ("PUT", "https://example.invalid/customers/c7",
+                                                                     {"name": "Ada"})
+    assert len(asked) == 1
+    with pytest.raises(TransformError, match="body.name is 7 characters, over the limit of 3"):
+        destination.transform({"type": "test", "userId": "u1", "verb": "PUT", "name": "Adalind"}, SETTINGS, lookup=lookup)
+    with pytest.raises(TransformError, match="request.method: the rule gave no value for this event"):
+        destination.transform({"type": "test", "userId": "u1", "name": "Ada"}, SETTINGS, lookup=lookup)
+    with pytest.raises(TransformError, match="request.method: must be a string, got number"):
+        destination.transform({"type": "test", "userId": "u1", "verb": 5, "name": "Ada"}, SETTINGS, lookup=lookup)
+    assert len(asked) == 1  # neither the refused body nor the bad methods asked the endpoint's look-up
+
+
 @pytest.mark.parametrize("answer, status, message", [
     (lambda r: (500, None), 500, "failed with status 500"),
     (lambda r: (429, {"errors": []}), 429, "failed with status 429"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import TransformError
-from ..runtime.values import MISSING, fresh
+from ..runtime.values import MISSING, fresh, type_name
 from .functions import StepError, to_text
 
 Fn = Callable[["Context"], Any]
@@ -166,6 +166,15 @@ def _reads(code: str, name: re.Pattern[str]) -> bool:
 MAX_TEMPLATE_CHARS = 1_000_000  # a template's text at most (see bounded_text)
 
 
+def request_string(value: Any, file: str, name: str) -> str:
+    """A request method or endpoint as a rule gave it: a string, else its error."""
+    if value is MISSING:
+        raise TransformError(f"{file} request.{name}: the rule gave no value for this event")
+    if value.__class__ is not str:
+        raise TransformError(f"{file} request.{name}: must be a string, got {type_name(value)}")
+    return str(value)
+
+
 def bounded_text(text: str, label: str) -> str:
     """A template's text, refused past MAX_TEMPLATE_CHARS: lets that each quote the one before
     twice double the text at every step, and would take the process's memory within 30 steps."""
@@ -234,7 +243,8 @@ class Gen:
         self.depth = 1
         self.names = itertools.count()
         self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
-                                        "as_text": as_text, "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError, "StepError": StepError}
+                                        "as_text": as_text, "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError, "StepError": StepError,
+                                        "request_string": request_string}
         self.prefixes: dict[tuple[Any, ...], str] = {}
         # Each prefix local's reads: (first line, end line) in self.lines, and its parent locals.
         self.prefix_reads: dict[str, list[tuple[int, int]]] = {}

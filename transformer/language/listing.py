@@ -40,10 +40,14 @@ def generated_rules(mapping: Mapping, event_type: str) -> list[GeneratedRule]:
 
 
 def _roots(plan: EventPlan) -> dict[str, Fn]:
-    roots: dict[str, Fn] = {"method": plan.method.fn, "endpoint": plan.endpoint.fn}
+    roots: dict[str, Fn]
+    if plan.request is not None:  # what runs: the body, its checks, the method and the endpoint in one function
+        roots = {"body, method and endpoint": plan.request}
+    else:
+        roots = {"method": plan.method.fn, "endpoint": plan.endpoint.fn}
     roots.update({f"headers.{name}": part.fn for name, part in plan.headers.items()})
     roots.update({f"params.{name}": part.fn for name, part in plan.params.items()})
-    if plan.body is not None:
+    if plan.body is not None and plan.request is None:
         roots["body"] = plan.body
     roots.update({f"{check.label} when": check.when for check in plan.checks if check.when is not None})
     return roots

@@ -21,7 +21,7 @@ from .checks import (
     schema_problems,
     validator_for,
 )
-from .codegen import Fn, Plan
+from .codegen import Fn, Gen, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
 from .functions import COERCIONS
@@ -168,7 +168,7 @@ class EventPlan(FrozenRecord):
     """Everything needed to turn one event type into a request, compiled and generated."""
 
     __slots__ = ("file", "method", "endpoint", "headers", "params", "body", "checks",  # noqa: RUF023 - in order
-                 "for_each", "item_name")
+                 "for_each", "item_name", "request")
     file: str
     method: Part
     endpoint: Part
@@ -178,11 +178,16 @@ class EventPlan(FrozenRecord):
     checks: tuple[Check, ...]  # destination.yaml's validate entries, then the file's
     for_each: Fn | None  # fan-out: gives the list whose elements each make one request
     item_name: str  # the variable each element is bound to
+    # Where the method and the endpoint both read the event: the body, the checks and those two in
+    # one function giving (body, method, endpoint) (see _request_node); the parts above then serve
+    # only to compute what reads settings alone.
+    request: Fn | None
 
     def __init__(self, file: str, method: Part, endpoint: Part, headers: dict[str, Part], params: dict[str, Part],
-                 body: Fn | None, checks: tuple[Check, ...], for_each: Fn | None = None, item_name: str = "item") -> None:
+                 body: Fn | None, checks: tuple[Check, ...], for_each: Fn | None = None, item_name: str = "item",
+                 request: Fn | None = None) -> None:
         self._set(file=file, method=method, endpoint=endpoint, headers=headers, params=params, body=body, checks=checks,
-                  for_each=for_each, item_name=item_name)
+                  for_each=for_each, item_name=item_name, request=request)
 
 
 # A file's fan-out: the for_each rule and the variable its elements are bound to.
@@ -475,7 +480,9 @@ def _generate(event_type: str | None, file_name: str, lets: dict[str, Node], req
     def part(node: Node) -> Part:
         return Part(plan.function(node), node.settings_only)
 
-    return EventPlan(file_name, part(request["method"]), part(request["endpoint"]),
+    method, endpoint = request["method"], request["endpoint"]
+    together = fan_out is None and not tracing and not method.settings_only and not endpoint.settings_only
+    return EventPlan(file_name, part(method), part(endpoint),
                      {name: part(node) for name, node in request["headers"].items()},
                      {name: part(node) for name, node in request["params"].items()},
                      plan.function(body) if body is not None else None,
@@ -483,7 +490,34 @@ def _generate(event_type: str | None, file_name: str, lets: dict[str, Node], req
                                  fast_test(validator.schema), when is None or when.settings_only)
                            for label, when, validator in checks),
                      plan.function(fan_out[0]) if fan_out is not None else None,
-                     fan_out[1] if fan_out is not None else "item")
+                     fan_out[1] if fan_out is not None else "item",
+                     plan.function(_request_node(file_name, body, method, endpoint)) if together else None)
+
+
+CHECKS_VAR = "#checks"  # in a type state's static_vars: the body checks that apply to its settings
+
+
+def _request_node(file_name: str, body: Node | None, method: Node, endpoint: Node) -> Node:
+    """The body, then the body checks that apply, then the method and the endpoint, in the order a
+    request is built in, as one rule giving the three: one call per event instead of three, one
+    unpacking of their settings-only conditions, and the rest written where the body's locals are."""
+
+    def emit(gen: Gen, target: str) -> None:
+        if body is None:
+            gen.line("_body = MISSING")
+        else:
+            body.emit(gen, "_body")
+        with gen.block("if _body is MISSING:"):
+            gen.line("_body = {}")
+        with gen.block(f"for _check in ctx.static_vars[{CHECKS_VAR!r}]:"):
+            gen.line("_check.apply(_body, ctx)")
+        for part in ("method", "endpoint"):  # each checked as it comes: a bad method asks no look-up for the endpoint
+            (method if part == "method" else endpoint).emit(gen, f"_{part}")
+            with gen.block(f"if _{part}.__class__ is not str:"):
+                gen.line(f"_{part} = request_string(_{part}, {file_name!r}, {part!r})")
+        gen.line(f"{target} = (_body, _method, _endpoint)")
+
+    return Node(emit, False)
 
 
 def _compile_checks(compiler: Compiler, specs: list[dict[str, Any]]) -> list[_CheckSpec]:

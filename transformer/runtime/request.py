@@ -7,9 +7,9 @@ from typing import Any
 
 from ..errors import TransformError
 from ..language.checks import Check
-from ..language.codegen import Context
+from ..language.codegen import Context, request_string
 from ..language.compiler import EVENT_TYPE_VAR
-from ..language.loader import EventPlan, Part
+from ..language.loader import CHECKS_VAR, EventPlan, Part
 from ..language.loader import Mapping as CompiledMapping
 from .lookups import Asker, Lookup
 from .settings import SettingsState
@@ -60,6 +60,9 @@ class RequestBuilder:
         if asker is None or asker.function is not lookup:
             asker = static.asker = Asker(lookup, static.headers, state.secrets)
         ctx = Context(message, state.settings, static.static_vars, asker)
+        if plan.request is not None:  # body, checks, method and endpoint in one call
+            body, method, endpoint = plan.request(ctx)
+            return _finished(body, method, endpoint, ctx, static)
         body = plan.body(ctx) if plan.body is not None else MISSING
         if body is MISSING:
             body = {}
@@ -129,6 +132,7 @@ class RequestBuilder:
         static.param_rules = tuple((n, p) for n, p in plan.params.items() if not p.settings_only)
         static.checks = tuple(check if not check.settings_only else replace(check, when=None) for check in plan.checks
                               if not check.settings_only or check.when is None or check.when(ctx))
+        static.static_vars[CHECKS_VAR] = static.checks  # what plan.request runs
         static.max_body_bytes = self._body_limit(state)
         static.per_event = bool(static.checks or static.header_rules or static.param_rules
                                 or static.max_body_bytes is not None or static.method.__class__ is not str
@@ -151,10 +155,16 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
         check.apply(body, ctx)
     method = static.method
     if method.__class__ is not str and (method := method.fn(ctx)).__class__ is not str:
-        method = _request_string(method, plan.file, "method")
+        method = request_string(method, plan.file, "method")
     endpoint = static.endpoint
     if endpoint.__class__ is not str and (endpoint := endpoint.fn(ctx)).__class__ is not str:
-        endpoint = _request_string(endpoint, plan.file, "endpoint")
+        endpoint = request_string(endpoint, plan.file, "endpoint")
+    return _finished(body, method, endpoint, ctx, static)
+
+
+def _finished(body: Any, method: str, endpoint: str, ctx: Context, static: TypeState) -> dict[str, Any]:
+    """The request from its body, method and endpoint: headers and parameters with their per-event
+    rules, the body size limit, and the check that its text can be sent."""
     headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
     params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
     limit = static.max_body_bytes
@@ -174,14 +184,6 @@ def _at_index(exc: Exception, index: int) -> Exception:
     if isinstance(exc, TransformError):
         return TransformError(f"for_each[{index}]: {exc.message}", exc.status_code)
     return exc
-
-
-def _request_string(value: Any, file: str, name: str) -> str:
-    if value is MISSING:
-        raise TransformError(f"{file} request.{name}: the rule gave no value for this event")
-    if value.__class__ is not str:
-        raise TransformError(f"{file} request.{name}: must be a string, got {type_name(value)}")
-    return str(value)
 
 
 def _with_rules(computed: dict[str, Any], rules: tuple[tuple[str, Part], ...], ctx: Context) -> dict[str, Any]:
