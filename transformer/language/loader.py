@@ -179,8 +179,8 @@ class EventPlan(FrozenRecord):
     for_each: Fn | None  # fan-out: gives the list whose elements each make one request
     item_name: str  # the variable each element is bound to
     # Where the method and the endpoint both read the event: the body, the checks and those two in
-    # one function giving (body, method, endpoint) (see _request_node); the parts above then serve
-    # only to compute what reads settings alone.
+    # one function giving (body, method, endpoint) (see _request_node); ``body`` is then None, and
+    # the method and endpoint parts say only that they read the event.
     request: Fn | None
 
     def __init__(self, file: str, method: Part, endpoint: Part, headers: dict[str, Part], params: dict[str, Part],
@@ -485,7 +485,7 @@ def _generate(event_type: str | None, file_name: str, lets: dict[str, Node], req
     return EventPlan(file_name, part(method), part(endpoint),
                      {name: part(node) for name, node in request["headers"].items()},
                      {name: part(node) for name, node in request["params"].items()},
-                     plan.function(body) if body is not None else None,
+                     plan.function(body) if body is not None and not together else None,  # else within request
                      tuple(Check(label, plan.function(when) if when is not None else None, validator,
                                  fast_test(validator.schema), when is None or when.settings_only)
                            for label, when, validator in checks),
