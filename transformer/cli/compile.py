@@ -10,10 +10,11 @@ from .common import DESTINATION_HELP, EXIT_OK, UsageError, known_destination, lo
 def add_command(commands: Any) -> None:
     compile_ = commands.add_parser("compile", help="print the Python generated for each rule, with its YAML file:line",
                                    description="Print the Python the engine generated for each rule root (method, "
-                                               "endpoint, headers, params, body, validate conditions) and each let it "
-                                               "calls, of every event type or one, each part commented with the YAML "
-                                               "file:line and path it came from. What runs is this code without the "
-                                               "comments.")
+                                               "endpoint, headers, params, body, validate conditions; the body, "
+                                               "method and endpoint in one where the method and endpoint both read "
+                                               "the event) and each let it calls, of every event type or one, each "
+                                               "part commented with the YAML file:line and path it came from. What "
+                                               "runs is this code without the comments.")
     compile_.add_argument("destination", metavar="DESTINATION", help=DESTINATION_HELP)
     compile_.add_argument("--event-type", "-t", metavar="TYPE", help="only this event type (default: every one)")
     compile_.set_defaults(handler=_compile)

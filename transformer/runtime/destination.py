@@ -194,7 +194,8 @@ class Destination(Processor):
 
     def generated_code(self, event_type: str) -> list[GeneratedRule]:
         """The Python generated for ``event_type``'s rules, to read: each rule root (method,
-        endpoint, headers, params, body, validate conditions) and each let it calls, commented with
+        endpoint, headers, params, body, validate conditions; ``body, method and endpoint`` in one
+        where the method and endpoint both read the event) and each let it calls, commented with
         the file:line of every rule. Generated afresh (the same code transform runs, plus comments).
         An event type the mapping does not declare is a ValueError naming the closest one."""
         if event_type not in self._mapping.rules:
