@@ -271,9 +271,9 @@ HOSTILE_ANSWERS: tuple[Any, ...] = (
     (200, Found("c9")), (200, Found({"a": 1})), (200, Found(True)))
 
 
-def _raising(error: BaseException) -> Any:
+def _raising(kind: type[BaseException], *args: Any) -> Any:
     def lookup(request: dict[str, Any]) -> Any:
-        raise error
+        raise kind(*args)  # a new one each time: one raised again would grow its traceback
     return lookup
 
 
@@ -281,7 +281,7 @@ def _answering(answer: Any) -> Any:
     return lambda request: answer
 
 
-HOSTILE_LOOKUPS: tuple[Any, ...] = (_raising(RuntimeError("broken")), _raising(SystemExit(3)),
+HOSTILE_LOOKUPS: tuple[Any, ...] = (_raising(RuntimeError, "broken"), _raising(SystemExit, 3),
                                     *(_answering(answer) for answer in HOSTILE_ANSWERS))
 
 

@@ -511,10 +511,11 @@ def _request_node(file_name: str, body: Node | None, method: Node, endpoint: Nod
             gen.line("_body = {}")
         with gen.block(f"for _check in ctx.static_vars[{CHECKS_VAR!r}]:"):
             gen.line("_check.apply(_body, ctx)")
-        for part in ("method", "endpoint"):  # each checked as it comes: a bad method asks no look-up for the endpoint
-            (method if part == "method" else endpoint).emit(gen, f"_{part}")
-            with gen.block(f"if _{part}.__class__ is not str:"):
-                gen.line(f"_{part} = request_string(_{part}, {file_name!r}, {part!r})")
+        # Each checked as it comes: a bad method asks no look-up for the endpoint.
+        for name, part in (("method", method), ("endpoint", endpoint)):
+            part.emit(gen, f"_{name}")
+            with gen.block(f"if _{name}.__class__ is not str:"):
+                gen.line(f"_{name} = request_string(_{name}, {file_name!r}, {name!r})")
         gen.line(f"{target} = (_body, _method, _endpoint)")
 
     return Node(emit, False)
