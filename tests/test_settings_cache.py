@@ -78,7 +78,7 @@ def test_cache_is_bounded() -> None:
     kustomer = transformer.load("kustomer")
     for n in range(settings_module.CACHE_SIZE * 2):
         kustomer.transform(TRACK, {"apiKey": f"key-{n}"})
-    assert len(kustomer._settings._cache) <= settings_module.CACHE_SIZE
+    assert len(kustomer._settings.checked) <= settings_module.CACHE_SIZE
 
 
 @pytest.fixture

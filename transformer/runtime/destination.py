@@ -14,7 +14,7 @@ from .failures import event_error
 from .lookups import Lookup
 from .processor import Processor
 from .request import RequestBuilder, TypeState
-from .settings import SettingsChecker, SettingsState
+from .settings import SettingsChecker, SettingsState, cache_key
 from .tracing import Tracer
 from .values import MISSING, is_present, type_name
 
@@ -40,6 +40,7 @@ class Destination(Processor):
                                          mapping.settings_errors)
         self._requests = RequestBuilder(mapping)
         self._plans, self._type_first = mapping.plans, mapping.type_first  # read per event
+        self._checked_settings = self._settings.checked  # read per event: a hit is the usual event's settings state
         self._tracer = Tracer(self.name, mapping, self._settings, self._traced)
         self.fans_out = any(plan.for_each is not None for plan in [*mapping.plans.values(), mapping.other] if plan)
 
@@ -92,12 +93,17 @@ class Destination(Processor):
 
     # -- one event -------------------------------------------------------------------------
 
-    def transform(self, message: Any, settings: Any, *, lookup: Lookup | None = None) -> dict[str, Any]:
-        """Turn one event into one request description; raise TransformError when it cannot."""
-        try:
-            state, key, plan = self._plan(message, settings)
-        except Exception as exc:
-            raise event_error(exc, self.name, message) from None
+    def _transform(self, message: Any, settings: Any, lookup: Lookup | None) -> dict[str, Any]:
+        # The usual event, read here: a plain object of a declared type, with settings whose value
+        # was checked before and found valid. Any other goes through _plan, which says what is
+        # wrong with it (the calls saved are about 4% of an event).
+        if not (message.__class__ is dict and (key := message.get("type")).__class__ is str
+                and (plan := self._plans.get(key)) is not None and settings.__class__ is dict
+                and (state := self._checked_settings.get(cache_key(settings))).__class__ is SettingsState):
+            try:
+                state, key, plan = self._plan(message, settings)
+            except Exception as exc:
+                raise event_error(exc, self.name, message) from None
         try:  # the request builder has checked that the output's text can be sent
             if plan.for_each is None:
                 return self._requests.build(message, state, key, plan, lookup)

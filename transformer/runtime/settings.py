@@ -46,7 +46,9 @@ class SettingsChecker:
         self._messages = dict(messages or {})  # the mapping's own words for a setting that fails
         self._defaults = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
                           if isinstance(prop, dict) and "default" in prop}
-        self._cache: dict[Hashable, SettingsState | TransformError] = {}
+        # By cache_key: each distinct settings value checked, valid (a SettingsState) or not (its error).
+        # A hit is one dict.get, which the destination's hot path makes itself (read only).
+        self.checked: dict[Hashable, SettingsState | TransformError] = {}
         self._lock = threading.Lock()
 
     def state(self, settings: Any) -> SettingsState:
@@ -56,7 +58,7 @@ class SettingsChecker:
                 raise TransformError(f"configuration error: settings must be an object, got {type_name(settings)}")
             settings = dict(dict.items(settings))  # a subclass may override get/items: read the plain storage
         key = cache_key(settings)
-        cached = self._cache.get(key) if key is not None else None  # a hit takes no lock
+        cached = self.checked.get(key) if key is not None else None  # a hit takes no lock
         if cached is None:
             cached = self._check(settings)
             if key is not None:
@@ -69,9 +71,9 @@ class SettingsChecker:
         # Evicting iterates the dict, which another thread's insert would break (RuntimeError: a 500
         # for a good event): misses take turns; a hit's dict.get is atomic and never waits.
         with self._lock:
-            if len(self._cache) >= CACHE_SIZE:
-                del self._cache[next(iter(self._cache))]  # the oldest entry
-            self._cache[key] = checked
+            if len(self.checked) >= CACHE_SIZE:
+                del self.checked[next(iter(self.checked))]  # the oldest entry
+            self.checked[key] = checked
 
     def _check(self, settings: dict[str, Any]) -> SettingsState | TransformError:
         try:
