@@ -20,6 +20,7 @@ from transformer.language.conditions import same
 from transformer.language.folders import BUILTIN
 from transformer.language.functions import COERCIONS, StepError
 from transformer.runtime.values import fresh, is_present
+from transformer.runtime.wire import request_description
 
 from .conftest import BASE, SETTINGS
 
@@ -278,6 +279,10 @@ def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any
     assert asked[0]["method"] == "GET"
     assert asked[0]["headers"] == {"Authorization": "Key k-123"}
     assert [r["lookup"] for r in asked] == [{"kind": "a", "value": "1"}, {"kind": "c", "value": "3"}]
+    # the wire shape of any request, with what is looked up beside it (written out in lookups.py)
+    shape = request_description("GET", "https://example.invalid/by-a/1", {"Authorization": "Key k-123"}, {}, {})
+    assert asked[0] == {**shape, "lookup": {"kind": "a", "value": "1"}}
+    assert list(asked[0]) == [*shape, "lookup"]
 
 
 def test_lookup_endpoint_reads_its_value_once_and_never_changes_it(make_destination: Any) -> None:
@@ -352,6 +357,44 @@ def test_a_method_and_endpoint_that_read_the_event_come_after_the_body_and_its_c
     with pytest.raises(TransformError, match="request.method: must be a string, got number"):
         destination.transform({"type": "test", "userId": "u1", "verb": 5, "name": "Ada"}, SETTINGS, lookup=lookup)
     assert len(asked) == 1  # neither the refused body nor the bad methods asked the endpoint's look-up
+
+
+@pytest.mark.parametrize("reader", ["method", "header"])
+def test_a_lookup_read_by_two_rules_is_asked_once_per_event(make_destination: Any, reader: str) -> None:
+    """A look-up let that only the body, method and endpoint read is written into their one
+    function (no memo); read by a header too, it is kept in the event's memo. Either way it is
+    asked once per event, whichever of its readers run, and each event asks it again."""
+    method = "{first: [{const: PUT, when: {present: {var: found}}}, {path: verb}]}" if reader == "method" else "{path: verb}"
+    headers = "headers: {X-Found: {var: found}}" if reader == "header" else ""
+    destination = make_destination(f"""\
+    let:
+      found:
+        lookup:
+          requests:
+            - kind: id
+              value: {{path: userId}}
+              endpoint: {{template: "https://example.invalid/by-id/{{id}}", vars: {{id: {{path: userId}}}}}}
+          found: data.id
+    request:
+      method: {method}
+      endpoint: {{template: "https://example.invalid/customers/{{id}}", vars: {{id: {{var: found}}}}}}
+      {headers}
+    body: {{object: {{name: {{path: name}}}}}}
+    """)
+    asked: list[str] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked.append(request["lookup"]["value"])
+        return (200, {"data": {"id": "c7"}}) if request["lookup"]["value"] == "u1" else (404, None)
+
+    source = "\n".join(rule.source for rule in destination.generated_code("test"))
+    assert ("ctx.vars" in source) is (reader == "header")  # the memo only where another function reads the let
+    out = destination.transform({"type": "test", "userId": "u1", "name": "Ada", "verb": "POST"}, SETTINGS, lookup=lookup)
+    assert (out["method"], out["endpoint"]) == ("PUT" if reader == "method" else "POST", "https://example.invalid/customers/c7")
+    assert out["headers"].get("X-Found") == ("c7" if reader == "header" else None)
+    with pytest.raises(TransformError, match="request.endpoint: the rule gave no value"):
+        destination.transform({"type": "test", "userId": "u2", "verb": "POST"}, SETTINGS, lookup=lookup)
+    assert asked == ["u1", "u2"]
 
 
 @pytest.mark.parametrize("answer, status, message", [
@@ -735,6 +778,28 @@ def test_template_and_present_read_a_settings_only_let_without_a_copy(make_desti
         with pytest.raises(TransformError, match=r"test.yaml body.u: cannot put an object into text"):
             destination.transform({"type": "test", "u": 1}, SETTINGS)
 
+
+
+def test_a_settings_only_let_that_fails_fails_only_where_it_is_read(make_destination: Any) -> None:
+    """A let on settings alone is computed once per settings value, before the rules read it: its
+    error is raised where a rule reads it, at every such event, and an event whose rules do not
+    read it is transformed."""
+    destination = make_destination("""\
+        let:
+          mode: {setting: mode, required: this event needs the mode setting}
+        body:
+          object:
+            v: {template: "<{mode}>", when: {present: {path: w}}}
+            m: {var: mode, when: {present: {path: m}}}
+            n: {const: 1}
+        """)
+    assert destination.transform({"type": "test"}, SETTINGS)["body"]["JSON"] == {"n": 1}
+    for event in ({"type": "test", "w": 1}, {"type": "test", "m": 1}, {"type": "test", "w": 1}):
+        with pytest.raises(TransformError, match=r"^demo test: test.yaml let.mode: this event needs the mode setting"):
+            destination.transform(event, SETTINGS)
+    assert destination.transform({"type": "test", "w": 1, "m": 1}, {**SETTINGS, "mode": "a"})["body"]["JSON"] == {
+        "v": "<a>", "m": "a", "n": 1}
+    assert destination.transform({"type": "test"}, SETTINGS)["body"]["JSON"] == {"n": 1}
 
 def test_jmespath_failure_is_the_rules_error(body_of: Body) -> None:
     """A search the jmespath library refuses for this event is the event's error, naming the rule;

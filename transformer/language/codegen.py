@@ -43,6 +43,8 @@ class Node:
     # How many rules use this let binding (counted as they compile; 2 for a use within an each,
     # which may run it many times): one that a single rule uses is written into that rule's code.
     uses: list[int] = field(default_factory=lambda: [0])
+    # Where those rules are: the root of each one's YAML path (("body",), ("request", "method"), ...).
+    use_roots: list[tuple[Any, ...]] = field(default_factory=list)
     safe: bool = False  # a rule on settings alone that cannot fail: memoized, it may run at the function's top
     # Where a rule can put its value straight into an object's key, skipping MISSING on the way
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
@@ -58,6 +60,9 @@ class Node:
     # that only looks at the value: a template takes its text (refusing a container, copied or
     # not), present tests it.
     peek: Emit | None = None
+    # A settings-only let's local in the rule's settings flags, for a template: its value, or a
+    # LetFailed, which as_text raises (None where there is none: see Compiler.var_node).
+    settled: Callable[["Gen"], str | None] | None = None
     # A path read from the event (no root): its paths, so that a rule written where the same read
     # has already given a present value may take that value's local (see Gen.held_reads).
     path_read: tuple[tuple[str, ...], ...] | None = None
@@ -110,6 +115,49 @@ def sources_of(*nodes: Node) -> tuple[str, ...]:
 
 
 UNSET: Any = object()
+
+
+class LetFailed:
+    """What a settings-only let raised, kept in a rule's settings flags (see settled_let) and
+    raised again at each place the let is read, as its memo read would have: never earlier."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def raise_again(self) -> Any:
+        if isinstance(self.error, TransformError):  # a new one each time: a raised one keeps its traceback
+            raise TransformError(self.error.message, self.error.status_code)
+        raise self.error.with_traceback(None)
+
+
+def settled_let(ctx: Context, name: str, function: Callable[[Context], Any]) -> Any:
+    """A settings-only let's value, for a rule's settings flags (once per settings value and event
+    type): from the memo the type's other rules share, else computed and kept there; LetFailed
+    where it raises."""
+    value = ctx.static_vars.get(name, UNSET)
+    if value is UNSET:
+        try:
+            value = ctx.static_vars[name] = function(ctx)
+        except Exception as exc:  # noqa: BLE001 - raised where the let is read (see LetFailed)
+            return LetFailed(exc)
+    return value
+
+
+def read_settled(value: Any, name: str, copy: bool) -> Any:
+    """A settings-only let's value where a rule reads it, for what the generated test does not
+    pass as it is (LET_PLAIN): a container, copied when ``copy`` (every event with these settings
+    shares it), or a LetFailed, raised."""
+    if value.__class__ is LetFailed:
+        value.raise_again()
+    if copy and (value.__class__ is dict or value.__class__ is list):
+        return fresh(value, name)
+    return value
+
+
+# The classes of a let's value that a rule reads as they are (see read_settled).
+LET_PLAIN = frozenset({str, int, bool, float, type(None), MISSING.__class__})
 CHAIN_DEPTH = 16  # nested tests a Gen.chain writes before it steps back out (see Gen.chain)
 SCALARS = frozenset({str, int, bool})
 
@@ -146,6 +194,8 @@ class Context:
 
 
 def as_text(value: Any, label: str) -> str:
+    if value.__class__ is LetFailed:  # a template reads a failed let's flag as it is: its error is raised here
+        value.raise_again()
     try:
         return to_text(value)
     except StepError as exc:
@@ -244,7 +294,8 @@ class Gen:
         self.names = itertools.count()
         self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
                                         "as_text": as_text, "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError, "StepError": StepError,
-                                        "request_string": request_string}
+                                        "request_string": request_string, "settled_let": settled_let, "read_settled": read_settled,
+                                        "LET_PLAIN": LET_PLAIN}
         self.prefixes: dict[tuple[Any, ...], str] = {}
         # Each prefix local's reads: (first line, end line) in self.lines, and its parent locals.
         self.prefix_reads: dict[str, list[tuple[int, int]]] = {}
@@ -260,6 +311,7 @@ class Gen:
         self.top: list[str] = []  # lines that run at the function's top, after its prefix reads
         self.settings_top: list[str] = []  # the settings-only conditions, computed once per settings (see at_top)
         self.top_locals: set[str] = set()  # the locals those lines set: assigned everywhere below them
+        self.whole_request = False  # the function giving the body, method and endpoint (see loader._request_node)
         self.let_locals: dict[int, str] = {}  # a let binding computed in this function -> its local (see Compiler.var_node)
         # A path read's paths -> the local holding its present value, where the code being written
         # runs only after that read gave one (a look-up request's endpoint, after its value).

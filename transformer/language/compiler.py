@@ -193,14 +193,34 @@ class Compiler:
         self.lookups += let.asks
         memo = "ctx.static_vars" if let.settings_only else "ctx.vars"
         let.uses[0] += 2 if self.locals else 1
-        uses = let.uses  # read when the code is generated, after every file has compiled
+        let.use_roots.append(tuple(path[:2]) if path[:1] == ("request",) else tuple(path[:1]))
+        uses, roots = let.uses, let.use_roots  # read when the code is generated, after every file has compiled
+
+        def settled(gen: Gen) -> str | None:
+            """A settings-only let's local in the rule's settings flags (see settled_let): its value,
+            or the LetFailed to raise where it is read; None where the memo is read instead."""
+            if not let.settings_only or let.asks or gen.tracing or gen.lines is gen.settings_top:
+                return None
+            local = gen.memos.get("let " + name)
+            if local is None:
+                local = gen.memos["let " + name] = f"_c{len(gen.memos)}"
+                with gen.at_top():
+                    gen.line(f"{local} = settled_let(ctx, {name!r}, {gen.let(name)})")
+                gen.top_locals.add(local)
+            return local
 
         def read(gen: Gen, target: str, copy: bool = True) -> None:
             # Used by one or two rules: its code is written here, in the rule's function, with no
-            # call (see _emit_let_here). Never a look-up's (asked once, whoever reads it), nor in
-            # a tracing plan (explain shows the binding's own trace).
-            if uses[0] <= 2 and not let.settings_only and not let.asks and not gen.tracing:
+            # call (see _emit_let_here). A look-up's only where every rule using it is in this
+            # function (it is asked once, whoever reads it). Never in a tracing plan (explain shows
+            # the binding's own trace).
+            if (uses[0] <= 2 and not let.settings_only and not gen.tracing
+                    and (not let.asks or gen.whole_request and WHOLE_REQUEST_ROOTS.issuperset(roots))):
                 _emit_let_here(gen, target, let, uses[0])
+                return
+            local = settled(gen)
+            if local is not None:
+                gen.line(f"{target} = {local} if {local}.__class__ in LET_PLAIN else read_settled({local}, {name!r}, {copy})")
                 return
             gen.trace(repr("let"), repr(name))  # explain: the value came from this binding
             gen.line(f"{target} = {memo}.get({name!r}, UNSET)")
@@ -210,8 +230,12 @@ class Compiler:
                 with gen.block(f"if {target}.__class__ is dict or {target}.__class__ is list:"):
                     gen.line(f"{target} = fresh({target}, {name!r})")
 
-        return Node(read, let.settings_only, let.sources,
-                    peek=partial(read, copy=False) if let.settings_only else None)
+        return Node(read, let.settings_only, let.sources, peek=partial(read, copy=False) if let.settings_only else None,
+                    safe=let.settings_only and let.safe and not let.asks, settled=settled if let.settings_only else None)
+
+
+# The rules loader._request_node writes into one function, by the roots of their YAML paths.
+WHOLE_REQUEST_ROOTS = frozenset({("body",), ("request", "method"), ("request", "endpoint")})
 
 
 def _emit_let_here(gen: Gen, target: str, let: Node, uses: int) -> None:

@@ -38,7 +38,7 @@ def _present(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
         (node.peek or node.emit)(gen, target)
         gen.line(f"{target} = {target} is not MISSING")
 
-    return Node(emit, node.settings_only, node.sources)
+    return Node(emit, node.settings_only, node.sources, safe=node.safe)
 
 
 @condition("not")
@@ -129,13 +129,14 @@ def _compare(scope: Scope, specs: list[dict[str, Any]], path: YamlPath, test: Ca
         with gen.block("else:"):
             gen.line(f"{target} = False")
 
-    return Node(emit, left.settings_only and right.settings_only, sources_of(left, right))
+    # same and element_of compare any two JSON values without failing (settings are validated JSON)
+    return Node(emit, left.settings_only and right.settings_only, sources_of(left, right), safe=left.safe and right.safe)
 
 
 def _compared(scope: Scope, spec: dict[str, Any], path: YamlPath) -> Node:
     if set(spec) == {"const"} and is_present(spec["const"]):  # only compared, never output: no copy per event
         value = spec["const"]
-        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True)
+        return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True, safe=True)
     return scope.expr(spec, path)
 
 
@@ -172,4 +173,4 @@ def guarded(node: Node, test: Node) -> Node:
             inner(gen, built, key)  # type: ignore[misc]  # only made when there is one
 
     return Node(emit, node.settings_only and test.settings_only, node.sources,
-                store=store if inner is not None else None)
+                store=store if inner is not None else None, safe=node.safe and test.safe)

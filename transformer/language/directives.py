@@ -102,7 +102,10 @@ def _const(scope: Scope, value: Any, spec: dict[str, Any], path: YamlPath) -> No
     if isinstance(value, (dict, list)):
         label = scope.label(path)
         return Node(lambda gen, target: gen.line(f"{target} = fresh({gen.const(value)}, {label!r})"), True)
-    return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True)
+    def store(gen: Gen, built: str, key: str) -> None:  # an object's key: a constant is always there
+        gen.line(f"{built}[{key}] = {gen.const(value)}")
+
+    return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True, safe=True, store=store)
 
 
 @directive("setting")
@@ -179,8 +182,10 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
         if isinstance(piece, str):
             rendered.append(repr(piece))
             continue
-        value = gen.temp()
-        (piece.peek or piece.emit)(gen, value)
+        value = piece.settled(gen) if piece.settled is not None else None
+        if value is None:
+            value = gen.temp()
+            (piece.peek or piece.emit)(gen, value)
         text = gen.temp()
         with gen.block(f"if {value} is not MISSING:"):
             gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
@@ -194,6 +199,10 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
         with gen.block(f"if len({target}) > {MAX_TEMPLATE_CHARS}:"):
             gen.line(f"bounded_text({target}, {label!r})")
         text = target
+    if any(len(piece) > 2 for piece in rendered if piece[:1] in "'\""):  # a literal of its own: never empty
+        if text != target:
+            gen.line(f"{target} = {text}")
+        return
     gen.line(f"{target} = {text} or MISSING")
 
 
@@ -226,6 +235,10 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
     nodes = [scope.expr(item, path + (i,)) for i, item in enumerate(items)]
 
     def emit(gen: Gen, target: str) -> None:
+        if len(nodes) == 1:  # one item: one test
+            nodes[0].emit(gen, target)
+            gen.line(f"{target} = [{target}] if {target} is not MISSING else MISSING")
+            return
         gen.line(f"{target} = []")
         item = gen.temp()
         for node in nodes:
@@ -412,6 +425,24 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
             if root.local is None:
                 root.emit(gen, base)
 
+        if root is None and not gen.tracing and len(paths) <= STORE_PATHS:
+            # Each read nested under the one before it finding nothing (as store does): a missing
+            # key reads as None, and MISSING is written only after the last.
+            pairs = _paired(paths)
+            for depth, pair in enumerate(pairs):
+                gen.line(f"{target} = {_pair_read(gen, pair)}")
+                if depth == 0:
+                    assigned = set(gen.assigned)  # the first read always runs: what it read stays assigned
+                gen.line(f"if {target} is None or {target} == '':")
+                gen.depth += 1
+            gen.line(f"{target} = MISSING")
+            for pair in reversed(pairs):
+                gen.depth -= 1
+                with gen.block(f"elif {target}.__class__ not in SCALARS:"):
+                    gen.line(f"{target} = fresh({target}, {_pair_source(gen, pair, target)})")
+            gen.assigned = assigned
+            return
+
         def read(*pair: tuple[str, ...]) -> None:
             if root is None and not gen.tracing:  # a missing key reads as None: one test fewer
                 gen.line(f"{target} = {_pair_read(gen, pair)}")
@@ -481,7 +512,8 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
 def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
     """An object of the keys whose rules give a value; with ``needs``, missing unless one of them does."""
 
-    def emit(gen: Gen, target: str) -> None:
+    def build(gen: Gen) -> str:
+        """The object's keys into a new local, which this returns."""
         built = gen.temp()
         gen.line(f"{built} = {{}}")
         item = gen.temp()
@@ -492,15 +524,22 @@ def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
             node.emit(gen, item)
             with gen.block(f"if {item} is not MISSING:"):
                 gen.line(f"{built}[{key!r}] = {item}")
+        return built
+
+    def emit(gen: Gen, target: str) -> None:
+        built = build(gen)
         if needs:
             test = " or ".join(f"{key!r} in {built}" for key in needs)
             gen.line(f"{target} = {built} if {test} else MISSING")
         else:
             gen.line(f"{target} = {built}")
 
+    def store(gen: Gen, outer: str, key: str) -> None:  # an object without needs is always there
+        gen.line(f"{outer}[{key}] = {build(gen)}")
+
     # A rule that requires this object is about the keys it needs: name their sources.
     named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
-    return Node(emit, all(n.settings_only for n in nodes.values()), sources_of(*named))
+    return Node(emit, all(n.settings_only for n in nodes.values()), sources_of(*named), store=None if needs else store)
 
 
 def merged_object(shared: Node, own: Node) -> Node:

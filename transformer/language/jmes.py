@@ -95,11 +95,13 @@ class _Writer:
             self.line(depth, f"{target} = {source}.get({name}) if {source}.__class__ is dict else _field({source}, {name})")
         elif kind in ("subexpression", "index_expression", "pipe"):
             current = source
-            for child in children:
-                step = self.local()
+            for index, child in enumerate(children):  # the last step writes the target itself
+                last = index == len(children) - 1
+                if child["type"] in ("identity", "current") and not last:
+                    continue  # the value as it is: the next step reads it where it is
+                step = target if last else self.local()
                 self.emit(child, current, step, depth)
                 current = step
-            self.line(depth, f"{target} = {current}")
         elif kind in ("identity", "current"):
             self.line(depth, f"{target} = {source}")
         elif kind == "literal":

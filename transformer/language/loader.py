@@ -503,6 +503,7 @@ def _request_node(file_name: str, body: Node | None, method: Node, endpoint: Nod
     unpacking of their settings-only conditions, and the rest written where the body's locals are."""
 
     def emit(gen: Gen, target: str) -> None:
+        gen.whole_request = True  # a let read by these rules alone may be written here (see Compiler.var_node)
         if body is None:
             gen.line("_body = MISSING")
         else:

@@ -17,7 +17,6 @@ from typing import Any
 
 from ..errors import TransformError
 from .values import MISSING, has_surrogate, is_huge_int, printable, type_name
-from .wire import request_description
 
 Lookup = Callable[[dict[str, Any]], Any]
 
@@ -99,8 +98,10 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
         if function is None:
             raise TransformError(f"{label}: this event needs a {asker.where(kind, url)} and no lookup function was given; "
                                  "pass lookup=... (or canned answers to the CLI with --lookups)")
-        request = request_description("GET", url, asker.headers.copy(), {}, {})
-        request["lookup"] = {"kind": kind, "value": value}
+        # request_description("GET", url, headers, {}, {}) and lookup, written out: asked per event
+        request = {"version": "1", "type": "REST", "method": "GET", "endpoint": url, "headers": asker.headers.copy(),
+                   "params": {}, "body": {"JSON": {}, "JSON_ARRAY": {}, "XML": {}, "FORM": {}}, "files": {}, "userId": "",
+                   "lookup": {"kind": kind, "value": value}}
         try:
             answer = function(request)
         except KeyboardInterrupt:
