@@ -158,3 +158,26 @@ def test_the_copying_read_refuses_what_fresh_refuses_with_its_words() -> None:
         outcome = _outcome_any(lambda value=value: fused(value, "properties"))
         assert outcome[0] == "TransformError" and outcome[1].startswith(words), outcome
     assert fused({"a b": {"k": 1}, "sess": "s"}, "properties") == {"a-b": '{"k":1}'}
+
+
+def test_a_container_written_as_json_text_needs_no_copy_up_to_the_depth_limit() -> None:
+    """An object or array whose value becomes JSON text is written from the event's own value when
+    it is plain JSON within the depth limit; at the limit, with a null, NaN or a class of its own,
+    through the copy: the same text or the same error as fresh and the steps give, every time."""
+    from transformer.runtime.values import fresh
+
+    entries = _Entries({"key": ["dasherize"], "by_type": {"object": {"value": "json"}, "array": {"value": "json_items"}}})
+    fused = copying_read(_Omit(["sess"]), entries)
+
+    def usual(value: Any) -> Any:
+        return _outcome_any(lambda: entries.rewrite(_Omit(["sess"]).in_place(fresh(value, "properties"))))
+
+    for depth in (97, 98, 99, 100, 101):
+        for make in (lambda inner: {"k": inner, "b": "[{"}, lambda inner: [inner, "}]"]):
+            nested: Any = 1.5
+            for _ in range(depth):
+                nested = make(nested)
+            for value in ({"a b": nested}, {"a b": [nested, None]}, {"a b": {"x": [float("nan"), nested]}}):
+                assert _outcome_any(lambda value=value: fused(value, "properties")) == usual(value), depth
+    assert fused({"o": {"k": [1, "a"]}, "l": [{"k": None}, "x", 2]}, "properties") == {"o": '{"k":[1,"a"]}',
+                                                                                         "l": '{"k":null},"x",2'}

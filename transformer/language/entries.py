@@ -14,8 +14,8 @@ from collections.abc import Callable
 from math import isfinite
 from typing import Any
 
-from ..runtime.values import MISSING, copy_below, type_name
-from ..runtime.wire import TEXT_JSON, compact_json
+from ..runtime.values import MAX_DEPTH, MISSING, copy_below, type_name
+from ..runtime.wire import TEXT_JSON, compact_json, fast_compact
 from .functions import COERCIONS, StepError, type_class
 from .registry import Step
 
@@ -44,6 +44,12 @@ class _Kind:
         if exact is None:
             return self
         kind = _Kind(self.key_coercions, self.suffix, exact)
+        kind.names = self.names
+        return kind
+
+    def without_coercion(self) -> _Kind:
+        """The same keys (names seen shared), the value kept as it is."""
+        kind = _Kind(self.key_coercions, self.suffix, None)
         kind.names = self.names
         return kind
 
@@ -101,6 +107,10 @@ def compile_entries(spec: dict[str, Any]) -> tuple[Step, Copying]:
                          COERCIONS[by_type[name]["value"]] if "value" in by_type.get(name, {}) else None)
              for name in ("string", "datetime", "number", "boolean", "object", "array", "null")}
     by_class = {cls: kinds[name].for_class(cls) for cls, name in _CLASSES.items()}
+    # A container whose value becomes its JSON text (json; json_items: the same without its
+    # brackets), by class: the rule that keeps that text as it is, and how much to trim.
+    as_text = {cls: (kind.without_coercion(), 1 if kind.coerce is _json_items else 0)
+               for cls, kind in by_class.items() if cls in (dict, list) and kind.coerce in (compact_json, _json_items)}
     strings, dates = by_class[str], kinds["datetime"]
     dates_differ = (strings.suffix, strings.coerce) != (dates.suffix, dates.coerce)
     renames = any(kind.names is not None for kind in kinds.values())  # else no two keys can become one
@@ -117,10 +127,18 @@ def compile_entries(spec: dict[str, Any]) -> tuple[Step, Copying]:
                 if cls is str:
                     kind = dates if dates_differ and item[:1].isdigit() and type_class(item) == "datetime" else strings
                 elif cls is dict or cls is list:
-                    item = copy_below(item, 1)
-                    if item is MISSING:
-                        return None
-                    kind = by_class[cls]
+                    text = as_text.get(cls)
+                    # Its text written from the object as it is, where orjson writes what the copy
+                    # would give (fast_compact) and counting its brackets shows it within the limit.
+                    if text is not None and (raw := fast_compact(item)) is not None \
+                            and raw.count(b"[") + raw.count(b"{") < MAX_DEPTH:
+                        kind, trim = text
+                        item = (raw[1:-1] if trim else raw).decode("utf-8")
+                    else:
+                        item = copy_below(item, 1)
+                        if item is MISSING:
+                            return None
+                        kind = by_class[cls]
                 elif cls is float and not isfinite(item):
                     return None
                 elif (kind := by_class.get(cls, _UNKNOWN)) is _UNKNOWN:  # a subclass, another type: fresh decides

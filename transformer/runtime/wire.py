@@ -23,7 +23,7 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 _AS_COMPACT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
-def _fast_compact(value: Any) -> bytes | None:
+def fast_compact(value: Any) -> bytes | None:
     """orjson's bytes for ``value`` where they are certainly _COMPACT's (no ``null``, ``0.0000``
     or digit before ``e-`` in them); None where the standard library must write them."""
     try:
@@ -47,13 +47,13 @@ def compact_json(value: Any) -> str:
     text is the same)."""
     if value.__class__ is str:  # the standard library's own function for a string: faster still
         return TEXT_JSON(value)
-    raw = _fast_compact(value)
+    raw = fast_compact(value)
     return raw.decode("utf-8") if raw is not None else _COMPACT.encode(value)
 
 
 def json_size(value: Any) -> int:
     """``len(compact_json(value).encode("utf-8"))``, with its errors, at orjson's speed."""
-    raw = _fast_compact(value)
+    raw = fast_compact(value)
     return len(raw) if raw is not None else len(_COMPACT.encode(value).encode("utf-8"))
 
 
