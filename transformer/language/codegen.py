@@ -49,6 +49,9 @@ class Node:
     # Where a rule can put its value straight into an object's key, skipping MISSING on the way
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
     store: Store | None = None
+    # Where a rule can write what follows it in a first where it finds nothing (a path's reads):
+    # emits the rule so, giving True; False where it cannot (then nothing is emitted).
+    emit_or: Callable[["Gen", str, Callable[[], None]], bool] | None = None
     # Where a rule reads a value from the event that it would copy (a path): the same read without
     # the copy, setting the local ``where`` to the path's name, for a step that copies as it
     # rewrites (see steps.then). The value is the event's own: only such a step may see it.

@@ -40,6 +40,7 @@ def emit_missing(gen: Gen, target: str) -> None:
 
 
 NOTHING = Node(emit_missing, True)
+NESTED_FIRST_DEPTH = 40  # a first's rules are nested in a path's reads only this far in: Python allows 100 levels
 STORE_PATHS = 8  # a path list of more paths is read by a chain (see Gen.chain), which bounds its nesting
 
 
@@ -210,7 +211,11 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
 def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path: YamlPath) -> Node:
     nodes = [scope.expr(item, path + (i,)) for i, item in enumerate(items)]
 
-    def emit(gen: Gen, target: str) -> None:
+    def emit(gen: Gen, target: str, nodes: list[Node] = nodes) -> None:
+        # A rule that can write what follows it where it finds nothing (a path's reads) saves a test.
+        if len(nodes) > 1 and nodes[0].emit_or is not None and gen.depth < NESTED_FIRST_DEPTH \
+                and nodes[0].emit_or(gen, target, partial(emit, gen, target, nodes[1:])):
+            return
         gen.chain([partial(node.emit, gen, target) for node in nodes], f"if {target} is MISSING:")
 
     return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
@@ -426,21 +431,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
                 root.emit(gen, base)
 
         if root is None and not gen.tracing and len(paths) <= STORE_PATHS:
-            # Each read nested under the one before it finding nothing (as store does): a missing
-            # key reads as None, and MISSING is written only after the last.
-            pairs = _paired(paths)
-            for depth, pair in enumerate(pairs):
-                gen.line(f"{target} = {_pair_read(gen, pair)}")
-                if depth == 0:
-                    assigned = set(gen.assigned)  # the first read always runs: what it read stays assigned
-                gen.line(f"if {target} is None or {target} == '':")
-                gen.depth += 1
-            gen.line(f"{target} = MISSING")
-            for pair in reversed(pairs):
-                gen.depth -= 1
-                with gen.block(f"elif {target}.__class__ not in SCALARS:"):
-                    gen.line(f"{target} = fresh({target}, {_pair_source(gen, pair, target)})")
-            gen.assigned = assigned
+            nested(gen, target, partial(gen.line, f"{target} = MISSING"))
             return
 
         def read(*pair: tuple[str, ...]) -> None:
@@ -469,6 +460,32 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         pairs = _paired(paths) if root is None and not gen.tracing else [(keys,) for keys in paths]
         reads: list[Callable[[], None]] = [partial(read, *pair) for pair in pairs]
         gen.chain(reads, f"if {target} is MISSING:")
+
+    def nested(gen: Gen, target: str, otherwise: Callable[[], None]) -> None:
+        """Each read nested under the one before it finding nothing (as store does): a missing key
+        reads as None, and ``otherwise`` is written where the last finds nothing."""
+        pairs = _paired(paths)
+        for depth, pair in enumerate(pairs):
+            gen.line(f"{target} = {_pair_read(gen, pair)}")
+            if depth == 0:
+                assigned = set(gen.assigned)  # the first read always runs: what it read stays assigned
+            gen.line(f"if {target} is None or {target} == '':")
+            gen.depth += 1
+        otherwise()
+        for pair in reversed(pairs):
+            gen.depth -= 1
+            with gen.block(f"elif {target}.__class__ not in SCALARS:"):
+                gen.line(f"{target} = fresh({target}, {_pair_source(gen, pair, target)})")
+        gen.assigned = assigned
+
+    def emit_or(gen: Gen, target: str, otherwise: Callable[[], None]) -> bool:
+        if gen.held_reads.get(paths) is not None:  # present: what comes after it never runs
+            emit(gen, target)
+            return True
+        if gen.tracing or len(paths) > STORE_PATHS:
+            return False
+        nested(gen, target, otherwise)
+        return True
 
     def store(gen: Gen, built: str, key: str) -> None:
         """Each read in turn, nested under the one before it finding nothing, and the first
@@ -506,6 +523,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
 
     return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True,
                 store=store if root is None and len(paths) <= STORE_PATHS else None,
+                emit_or=emit_or if root is None else None,
                 uncopied=uncopied if root is None else None, path_read=paths if root is None else None)
 
 

@@ -90,7 +90,16 @@ def required_node(scope: Scope, node: Node, spec: str | dict[str, Any], path: Ya
                     piece.emit(gen, values[-1])
             gen.line(f"{gen.const(fail)}({', '.join([records, *values])})")
 
-    return Node(emit, node.settings_only, node.sources)
+    def store(gen: Gen, built: str, key: str) -> None:  # past the test, a value is certainly there
+        value = gen.temp()
+        emit(gen, value)
+        if gen.recording:  # run again only for what it reads (see emit): it may give nothing there
+            with gen.block(f"if {value} is not MISSING:"):
+                gen.line(f"{built}[{key}] = {value}")
+            return
+        gen.line(f"{built}[{key}] = {value}")
+
+    return Node(emit, node.settings_only, node.sources, store=store)
 
 
 class _BoundContext(Context):
