@@ -811,3 +811,17 @@ def test_jmespath_failure_is_the_rules_error(body_of: Body) -> None:
     event = {"a": [{"b": 2, "c": ""}], "x": {"k": [1]}}
     body = body_of(rule, event)
     assert body == {"w": {"k": [1]}} and body["w"] is not event["x"] and body["w"]["k"] is not event["x"]["k"]
+
+
+def test_the_coercions_said_to_give_text_give_a_str() -> None:
+    """Generated code uses what GIVES_TEXT's coercions give as text, untested: each must give a
+    plain str (its signature says so), and every coercion that says so is in it."""
+    from transformer.language.functions import GIVES_TEXT
+
+    assert GIVES_TEXT == {function for function in COERCIONS.values() if function.__annotations__["return"] == "str"}
+    for function in GIVES_TEXT:
+        try:
+            given = function(" Ada Lovelace/7 ")
+        except StepError:  # refuses this input: its error is the rule's, as for any step
+            continue
+        assert given.__class__ is str, function

@@ -45,6 +45,7 @@ class Node:
     uses: list[int] = field(default_factory=lambda: [0])
     # Where those rules are: the root of each one's YAML path (("body",), ("request", "method"), ...).
     use_roots: list[tuple[Any, ...]] = field(default_factory=list)
+    text: bool = False  # its value, where it gives one, is a str (its last step gives text)
     safe: bool = False  # a rule on settings alone that cannot fail: memoized, it may run at the function's top
     # Where a rule can put its value straight into an object's key, skipping MISSING on the way
     # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.

@@ -187,9 +187,11 @@ def _emit_template(gen: Gen, target: str, pieces: list[str | Node], rendered: li
         if value is None:
             value = gen.temp()
             (piece.peek or piece.emit)(gen, value)
-        text = gen.temp()
         with gen.block(f"if {value} is not MISSING:"):
-            gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
+            text = value
+            if not piece.text:  # a value that is certainly text is used as it is
+                text = gen.temp()
+                gen.line(f"{text} = {value} if {value}.__class__ is str else as_text({value}, {label!r})")
             _emit_template(gen, target, pieces[index + 1:], [*rendered, text], label)
         return
     text = " + ".join(rendered) or repr("")

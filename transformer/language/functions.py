@@ -289,3 +289,7 @@ def _pruned(value: Any) -> Any:
 
 
 COERCIONS["prune"] = prune  # listed apart from the table above, after its definition
+
+# The coercions that give a plain str (or raise): generated code tests what they give as text.
+GIVES_TEXT = frozenset({base64, camel, dasherize, digits, email_canonical, to_json, json_items, lower, phone_digits,
+                        rstrip, string, trim, upper, url_component, url_escape, url_parent, uuid5})

@@ -14,7 +14,7 @@ from ..runtime.values import MISSING, fresh, type_name
 from . import dates
 from .codegen import Gen, Node, held
 from .entries import compile_entries
-from .functions import COERCIONS, StepError, needs_text, to_text
+from .functions import COERCIONS, GIVES_TEXT, StepError, needs_text, to_text
 from .hashing import Hasher
 from .patterns import PatternError, compile_pattern
 from .registry import Scope, Step, StepCompiler, registering
@@ -47,6 +47,8 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
     if node.owned and steps and isinstance(steps[0][0], _Omit):  # no one else holds the value: no second copy
         steps[0] = (steps[0][0].in_place, steps[0][1])
     steps = [(function.rewrite if isinstance(function, _Entries) else function, test) for function, test in steps]
+    # The last step always runs and gives text: the value is a str where there is one.
+    gives_text = bool(steps) and steps[-1][1] is None and steps[-1][0] in GIVES_TEXT
 
     def run(gen: Gen, target: str, runs: list[tuple[Step, Node | None]]) -> None:
         for function, test in runs:
@@ -89,10 +91,10 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
                     run(gen, target, steps)
             with gen.block("except StepError as _error:"):
                 gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
-            with gen.block(f"if {target} is None or {target} == '':"):
+            with gen.block(f"if not {target}:" if gives_text else f"if {target} is None or {target} == '':"):
                 gen.line(f"{target} = MISSING")
 
-    return Node(emit, settings_only, node.sources)
+    return Node(emit, settings_only, node.sources, text=gives_text)
 
 
 CopyingRead = Callable[[Any, str], Any]  # (the value as read, its path's name) -> the value after the steps it runs
