@@ -252,6 +252,29 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(destination: transformer.Des
     assert "\ud83d" not in KUSTOMER.process([{"message": {"type": "tr\ud83d"}, "destination": {"Config": config}}])[0]["error"]
 
 
+def test_only_what_the_event_gives_is_checked_for_lone_surrogates_per_event(make_destination: Any) -> None:
+    """The request builder checks per event only what may quote the event (the body, a method,
+    endpoint, header or parameter whose rule reads it): what is computed once comes from settings
+    and the mapping's constants, neither of which can hold a lone surrogate."""
+    with pytest.raises(transformer.MappingError, match="invalid Unicode character escape"):
+        make_destination('body: {object: {v: {const: "\\ud83d"}}}\n')
+    config = {"key": "k-123456"}
+    with pytest.raises(TransformError, match="setting key is not valid Unicode"):
+        make_destination("body: {object: {v: {path: v}}}\n").transform({"type": "test"}, {"key": "k\udce9"})
+    destination = make_destination("""\
+        request:
+          method: POST
+          endpoint: {template: "https://example.invalid/{id}", vars: {id: {path: id}}}
+          headers: {X-Id: {path: hid}}
+        body: {object: {v: {path: v}}}
+        """)
+    for message, field in [({"id": "a\ud83d"}, "id"), ({"id": "a", "hid": "\udce9"}, "hid"), ({"id": "a", "v": "\ud800"}, "v")]:
+        [result] = destination.process([{"message": {"type": "test", **message}, "destination": {"Config": config}}])
+        assert (result["statusCode"], result["error"]) == (400, f"demo: the event's {field} is not valid Unicode "
+                                                                "(it holds a lone surrogate, e.g. half of an emoji)")
+    assert destination.transform({"type": "test", "id": "a", "hid": "h"}, config)["headers"]["X-Id"] == "h"
+
+
 def test_dict_subclasses_that_raise_never_escape() -> None:
     """Item 12: as an input, a destination, settings (at the top or deeper) and the message."""
     config = {"apiKey": "k-123456"}

@@ -26,6 +26,11 @@ class TypeState:
     is left out when false, and kept without its condition when true. ``per_event`` says whether
     any of that (or a body size limit) is left to do per event. ``asker`` is the last Asker made,
     reused while callers pass the same lookup function.
+
+    What is computed here can always be sent: it comes from settings, which hold no lone surrogate
+    (settings.py refuses them), and the mapping's constants, which cannot (the YAML reader refuses
+    the escape); so per event only what the event gives (the body, and the parts that read it) is
+    checked for text that could never be sent.
     """
 
     __slots__ = ("static_vars", "method", "endpoint", "headers", "params", "header_rules", "param_rules", "checks",
@@ -68,9 +73,8 @@ class RequestBuilder:
             body = {}
         if static.per_event:
             return _per_event(body, ctx, static, plan)
-        output = request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
-        json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
-        return output
+        json_bytes(body)  # raises UnicodeEncodeError for text that could never be sent (see TypeState)
+        return request_description(static.method, static.endpoint, static.headers.copy(), static.params.copy(), body)
 
     def build_each(self, message: dict[str, Any], state: SettingsState, event_type: str, plan: EventPlan,
                    lookup: Lookup | None, static: TypeState | None = None) -> list[dict[str, Any] | Exception]:
@@ -165,17 +169,26 @@ def _per_event(body: Any, ctx: Context, static: TypeState, plan: EventPlan) -> d
 def _finished(body: Any, method: str, endpoint: str, ctx: Context, static: TypeState) -> dict[str, Any]:
     """The request from its body, method and endpoint: headers and parameters with their per-event
     rules, the body size limit, and the check that its text can be sent."""
-    headers = _with_rules(static.headers, static.header_rules, ctx) if static.header_rules else static.headers.copy()
-    params = _with_rules(static.params, static.param_rules, ctx) if static.param_rules else static.params.copy()
+    # What may quote the event is checked for text that could never be sent (see TypeState).
+    rest: tuple[Any, ...] = (method, endpoint)
+    if static.header_rules:
+        headers = _with_rules(static.headers, static.header_rules, ctx)
+        rest += (headers,)
+    else:
+        headers = static.headers.copy()
+    if static.param_rules:
+        params = _with_rules(static.params, static.param_rules, ctx)
+        rest += (params,)
+    else:
+        params = static.params.copy()
     limit = static.max_body_bytes
     if limit is None:
-        output = request_description(method, endpoint, headers, params, body)
-        json_bytes(output)  # raises UnicodeEncodeError for text that could never be sent
-        return output
+        json_bytes((*rest, body))  # raises UnicodeEncodeError for text that could never be sent
+        return request_description(method, endpoint, headers, params, body)
     size = json_size(body)  # counted as UTF-8: a body that could never be sent raised here already
     if size > limit:
         raise TransformError(f"the request body is {size} bytes, over the limit of {limit} bytes")
-    json_bytes((method, endpoint, headers, params))  # the rest of the request, which may quote the event too
+    json_bytes(rest)  # the rest of the request, which may quote the event too
     return request_description(method, endpoint, headers, params, body)
 
 
