@@ -67,20 +67,33 @@ class Invalid(Exception):
 def check_settings(settings: dict[str, Any]) -> None:
     """What the settings schema in destination.yaml refuses, by hand: one pass over the settings."""
     api_key = settings.get("apiKey")
-    if api_key.__class__ is not str or not api_key:
+    if api_key.__class__ is not str or not api_key or not sendable(api_key):
         raise Invalid("apiKey")
     for name, value in settings.items():
         if name in BOOLEAN_SETTINGS:
             if value.__class__ is not bool:
                 raise Invalid(name)
         elif name == "baseEndpoint" or name == "orgPod":
-            if value.__class__ is not str or not (BASE_ENDPOINT if name == "baseEndpoint" else ORG_POD).fullmatch(value):
+            if value.__class__ is not str or not (BASE_ENDPOINT if name == "baseEndpoint" else ORG_POD).fullmatch(value) \
+                    or not sendable(value):
                 raise Invalid(name)
         elif name == "identifyStrategy":
             if value not in ("lookup", "trackingIdentity"):
                 raise Invalid(name)
         else:  # apiKey (a string, checked above) and any setting the schema leaves open
             check_plain(value, 1)
+
+
+def sendable(text: str) -> bool:
+    """Text that encodes as UTF-8 (no lone surrogate): the settings the request's host and headers
+    are made of are checked here, so that only the body is checked per request."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_plain(value: Any, depth: int) -> None:
@@ -195,11 +208,12 @@ def transform(event: dict[str, Any], settings: dict[str, Any], lookup: Callable[
             out = request("POST", base + "/v1/tracking/identityEvent", auth, tracking(event, kind, settings))
     except ValueError:  # the one JSON encoder met a non-finite number in a list or object
         raise Invalid("not a finite number") from None
+    body = out["body"]["JSON"]  # the rest is made of settings checked above and ASCII (escaped ids)
     try:
-        orjson.dumps(out)  # every output can be sent: no lone surrogate anywhere
+        orjson.dumps(body)  # every output can be sent: no lone surrogate anywhere
     except orjson.JSONEncodeError:  # or an integer past 64 bits, which the standard library writes
         try:
-            json.dumps(out, ensure_ascii=False).encode("utf-8")
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
         except (UnicodeEncodeError, ValueError):  # a lone surrogate; an integer past the digit limit
             raise Invalid("not JSON that can be sent") from None
     return out
