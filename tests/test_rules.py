@@ -362,8 +362,9 @@ def test_a_method_and_endpoint_that_read_the_event_come_after_the_body_and_its_c
 @pytest.mark.parametrize("reader", ["method", "header"])
 def test_a_lookup_read_by_two_rules_is_asked_once_per_event(make_destination: Any, reader: str) -> None:
     """A look-up let that only the body, method and endpoint read is written into their one
-    function (no memo); read by a header too, it is kept in the event's memo. Either way it is
-    asked once per event, whichever of its readers run, and each event asks it again."""
+    function (read from a local, not the memo); read by a header too, it is read from the event's
+    memo. Either way it is asked once per event, whichever of its readers run, and each event asks
+    it again."""
     method = "{first: [{const: PUT, when: {present: {var: found}}}, {path: verb}]}" if reader == "method" else "{path: verb}"
     headers = "headers: {X-Found: {var: found}}" if reader == "header" else ""
     destination = make_destination(f"""\
@@ -388,7 +389,7 @@ def test_a_lookup_read_by_two_rules_is_asked_once_per_event(make_destination: An
         return (200, {"data": {"id": "c7"}}) if request["lookup"]["value"] == "u1" else (404, None)
 
     source = "\n".join(rule.source for rule in destination.generated_code("test"))
-    assert ("ctx.vars" in source) is (reader == "header")  # the memo only where another function reads the let
+    assert ("ctx.vars.get(" in source) is (reader == "header")  # read from the memo only where another function reads it
     out = destination.transform({"type": "test", "userId": "u1", "name": "Ada", "verb": "POST"}, SETTINGS, lookup=lookup)
     assert (out["method"], out["endpoint"]) == ("PUT" if reader == "method" else "POST", "https://example.invalid/customers/c7")
     assert out["headers"].get("X-Found") == ("c7" if reader == "header" else None)
@@ -825,3 +826,62 @@ def test_the_coercions_said_to_give_text_give_a_str() -> None:
         except StepError:  # refuses this input: its error is the rule's, as for any step
             continue
         assert given.__class__ is str, function
+
+
+def test_a_required_rule_that_fails_asks_its_look_up_once(make_destination: Any) -> None:
+    """A required rule's error names the paths it tried by running it again: that run finds the
+    look-up's answer where the first run kept it, also where the look-up is written into the
+    request's one function (read by the body and the endpoint), and never asks again."""
+    destination = make_destination("""\
+    let:
+      found:
+        lookup:
+          requests:
+            - kind: id
+              value: {path: userId}
+              endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
+          found: data.id
+    request:
+      method: {path: verb}
+      endpoint: {template: "https://example.invalid/customers/{id}", vars: {id: {var: found}}}
+    body: {object: {id: {var: found, required: {message: "no customer for {u}", vars: {u: {path: userId}}}}}}
+    """)
+    asked: list[str] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked.append(request["lookup"]["value"])
+        return 404, None
+
+    with pytest.raises(TransformError, match="body.id: no customer for u1"):
+        destination.transform({"type": "test", "userId": "u1", "verb": "PUT"}, SETTINGS, lookup=lookup)
+    assert asked == ["u1"]
+
+
+def test_a_lookup_a_check_reads_is_asked_once_before_the_method(make_destination: Any) -> None:
+    """A look-up let read by a check's condition and by the method is read from the event's memo
+    in both (the check runs first, in its own function): asked once."""
+    destination = make_destination("""\
+    let:
+      found:
+        lookup:
+          requests:
+            - kind: id
+              value: {path: userId}
+              endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
+          found: data.id
+    request:
+      method: {first: [{const: PUT, when: {present: {var: found}}}, {path: verb}]}
+      endpoint: {template: "https://example.invalid/{v}", vars: {v: {path: verb}}}
+    body: {object: {name: {path: name}}}
+    validate:
+      - when: {present: {var: found}}
+        schema: {required: [name]}
+    """)
+    asked: list[str] = []
+
+    def lookup(request: dict[str, Any]) -> tuple[int, Any]:
+        asked.append(request["lookup"]["value"])
+        return 200, {"data": {"id": "c7"}}
+
+    out = destination.transform({"type": "test", "userId": "u1", "verb": "POST", "name": "Ada"}, SETTINGS, lookup=lookup)
+    assert out["method"] == "PUT" and asked == ["u1"]

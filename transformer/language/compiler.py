@@ -216,7 +216,7 @@ class Compiler:
             # the binding's own trace).
             if (uses[0] <= 2 and not let.settings_only and not gen.tracing
                     and (not let.asks or gen.whole_request and WHOLE_REQUEST_ROOTS.issuperset(roots))):
-                _emit_let_here(gen, target, let, uses[0])
+                _emit_let_here(gen, target, let, uses[0], name)
                 return
             local = settled(gen)
             if local is not None:
@@ -238,23 +238,30 @@ class Compiler:
 WHOLE_REQUEST_ROOTS = frozenset({("body",), ("request", "method"), ("request", "endpoint")})
 
 
-def _emit_let_here(gen: Gen, target: str, let: Node, uses: int) -> None:
+def _emit_let_here(gen: Gen, target: str, let: Node, uses: int, name: str) -> None:
     """A let binding's code written where a rule uses it. Used once: just that. Used twice: into
     a local of the function, computed at the first use that runs and read at the other (where
     the first has certainly run, no test). Two rules in two functions each compute it: pure
-    code, cheaper than a call and a memo."""
+    code, cheaper than a call and a memo. A look-up's answer is kept in the event's memo too,
+    where a required rule's run again (messages.py) reads it instead of asking again."""
+
+    def computed(into: str) -> None:
+        let.emit(gen, into)
+        if let.asks:
+            gen.line(f"ctx.vars[{name!r}] = {into}")
+
     if uses == 1:
-        let.emit(gen, target)
+        computed(target)
         return
     local = gen.let_locals.get(id(let))
     if local is None:
         local = gen.let_locals[id(let)] = f"_l{len(gen.let_locals)}"
         gen.top.append(f"    {local} = UNSET")
-        let.emit(gen, local)  # the first use written: no other can have run before it
+        computed(local)  # the first use written: no other can have run before it
         gen.assigned.add(local)
     elif local not in gen.assigned:
         with gen.block(f"if {local} is UNSET:"):
-            let.emit(gen, local)
+            computed(local)
         gen.assigned.add(local)
     gen.line(f"{target} = {local}")
 
