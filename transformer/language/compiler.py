@@ -259,9 +259,11 @@ def _emit_let_here(gen: Gen, target: str, let: Node, uses: int, name: str) -> No
         gen.top.append(f"    {local} = UNSET")
         computed(local)  # the first use written: no other can have run before it
         gen.assigned.add(local)
-    elif local not in gen.assigned:
+    elif local not in gen.assigned:  # the first may not have run: its function, not its code again
         with gen.block(f"if {local} is UNSET:"):
-            computed(local)
+            gen.line(f"{local} = {gen.let(name)}(ctx)")
+            if let.asks:
+                gen.line(f"ctx.vars[{name!r}] = {local}")
         gen.assigned.add(local)
     gen.line(f"{target} = {local}")
 
