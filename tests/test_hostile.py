@@ -270,8 +270,8 @@ def test_only_what_the_event_gives_is_checked_for_lone_surrogates_per_event(make
         """)
     for message, field in [({"id": "a\ud83d"}, "id"), ({"id": "a", "hid": "\udce9"}, "hid"), ({"id": "a", "v": "\ud800"}, "v")]:
         [result] = destination.process([{"message": {"type": "test", **message}, "destination": {"Config": config}}])
-        assert (result["statusCode"], result["error"]) == (400, f"demo: the event's {field} is not valid Unicode "
-                                                                "(it holds a lone surrogate, e.g. half of an emoji)")
+        words = f"demo: the event's {field} is not valid Unicode (it holds a lone surrogate, e.g. half of an emoji)"
+        assert (result["statusCode"], result["error"]) == (400, words)
     assert destination.transform({"type": "test", "id": "a", "hid": "h"}, config)["headers"]["X-Id"] == "h"
 
 

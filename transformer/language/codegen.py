@@ -52,7 +52,7 @@ class Node:
     store: Store | None = None
     # Where a rule can write what follows it in a first where it finds nothing (a path's reads):
     # emits the rule so, giving True; False where it cannot (then nothing is emitted).
-    emit_or: Callable[["Gen", str, Callable[[], None]], bool] | None = None
+    emit_or: Callable[[Gen, str, Callable[[], None]], bool] | None = None
     # Where a rule reads a value from the event that it would copy (a path): the same read without
     # the copy, setting the local ``where`` to the path's name, for a step that copies as it
     # rewrites (see steps.then). The value is the event's own: only such a step may see it.
@@ -66,7 +66,7 @@ class Node:
     peek: Emit | None = None
     # A settings-only let's local in the rule's settings flags, for a template: its value, or a
     # LetFailed, which as_text raises (None where there is none: see Compiler.var_node).
-    settled: Callable[["Gen"], str | None] | None = None
+    settled: Callable[[Gen], str | None] | None = None
     # A path read from the event (no root): its paths, so that a rule written where the same read
     # has already given a present value may take that value's local (see Gen.held_reads).
     path_read: tuple[tuple[str, ...], ...] | None = None
