@@ -96,7 +96,7 @@ class Destination(Processor):
     def _transform(self, message: Any, settings: Any, lookup: Lookup | None) -> dict[str, Any]:
         # The usual event, read here: a plain object of a declared type, with settings whose value
         # was checked before and found valid. Any other goes through _plan, which says what is
-        # wrong with it (the calls saved are about 4% of an event).
+        # wrong with it (the calls saved are about 2% of an event).
         if not (message.__class__ is dict and (key := message.get("type")).__class__ is str
                 and (plan := self._plans.get(key)) is not None and settings.__class__ is dict
                 and (state := self._checked_settings.get(cache_key(settings))).__class__ is SettingsState):
