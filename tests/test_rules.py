@@ -255,6 +255,19 @@ def test_entries_renames_keys_and_coerces_by_type(body_of: Body) -> None:
         "o": '{"k":1}', "l": '"x",2', "s": "2024-1-2", "n": None}}
 
 
+# A look-up let by the event's userId, for the tests of who asks it and when.
+FOUND_BY_USER_ID = """\
+let:
+  found:
+    lookup:
+      requests:
+        - kind: id
+          value: {path: userId}
+          endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
+      found: data.id
+"""
+
+
 def test_lookup_asks_in_order_and_stops_at_the_first_found(make_destination: Any) -> None:
     destination = make_destination("""\
     let:
@@ -321,22 +334,14 @@ def test_a_method_and_endpoint_that_read_the_event_come_after_the_body_and_its_c
     """Where both read the event, body, checks, method and endpoint run in one function, in the
     order a request is built in: a body its check refuses asks no look-up, and a method that
     gives no value is the error before the endpoint's look-up is asked."""
-    destination = make_destination("""\
-    let:
-      found:
-        lookup:
-          requests:
-            - kind: id
-              value: {path: userId}
-              endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
-          found: data.id
+    destination = make_destination(FOUND_BY_USER_ID + textwrap.dedent("""\
     request:
       method: {path: verb}
       endpoint: {template: "https://example.invalid/customers/{id}", vars: {id: {var: found}}}
     body: {object: {name: {path: name}}}
     validate:
       - schema: {properties: {name: {maxLength: 3}}}
-    """)
+    """))
     asked: list[dict[str, Any]] = []
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
@@ -345,7 +350,7 @@ def test_a_method_and_endpoint_that_read_the_event_come_after_the_body_and_its_c
 
     plan = destination._mapping.plans["test"]
     assert plan.request is not None  # the three in one function
-    assert [rule.root for rule in destination.generated_code("test")][0] == "body, method and endpoint"
+    assert destination.generated_code("test")[0].root == "body, method and endpoint"
     out = destination.transform({"type": "test", "userId": "u1", "verb": "PUT", "name": "Ada"}, SETTINGS, lookup=lookup)
     assert (out["method"], out["endpoint"], out["body"]["JSON"]) == ("PUT", "https://example.invalid/customers/c7",
                                                                      {"name": "Ada"})
@@ -367,21 +372,13 @@ def test_a_lookup_read_by_two_rules_is_asked_once_per_event(make_destination: An
     it again."""
     method = "{first: [{const: PUT, when: {present: {var: found}}}, {path: verb}]}" if reader == "method" else "{path: verb}"
     headers = "headers: {X-Found: {var: found}}" if reader == "header" else ""
-    destination = make_destination(f"""\
-    let:
-      found:
-        lookup:
-          requests:
-            - kind: id
-              value: {{path: userId}}
-              endpoint: {{template: "https://example.invalid/by-id/{{id}}", vars: {{id: {{path: userId}}}}}}
-          found: data.id
+    destination = make_destination(FOUND_BY_USER_ID + textwrap.dedent(f"""\
     request:
       method: {method}
       endpoint: {{template: "https://example.invalid/customers/{{id}}", vars: {{id: {{var: found}}}}}}
       {headers}
     body: {{object: {{name: {{path: name}}}}}}
-    """)
+    """))
     asked: list[str] = []
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
@@ -832,20 +829,12 @@ def test_a_required_rule_that_fails_asks_its_look_up_once(make_destination: Any)
     """A required rule's error names the paths it tried by running it again: that run finds the
     look-up's answer where the first run kept it, also where the look-up is written into the
     request's one function (read by the body and the endpoint), and never asks again."""
-    destination = make_destination("""\
-    let:
-      found:
-        lookup:
-          requests:
-            - kind: id
-              value: {path: userId}
-              endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
-          found: data.id
+    destination = make_destination(FOUND_BY_USER_ID + textwrap.dedent("""\
     request:
       method: {path: verb}
       endpoint: {template: "https://example.invalid/customers/{id}", vars: {id: {var: found}}}
     body: {object: {id: {var: found, required: {message: "no customer for {u}", vars: {u: {path: userId}}}}}}
-    """)
+    """))
     asked: list[str] = []
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
@@ -860,15 +849,7 @@ def test_a_required_rule_that_fails_asks_its_look_up_once(make_destination: Any)
 def test_a_lookup_a_check_reads_is_asked_once_before_the_method(make_destination: Any) -> None:
     """A look-up let read by a check's condition and by the method is read from the event's memo
     in both (the check runs first, in its own function): asked once."""
-    destination = make_destination("""\
-    let:
-      found:
-        lookup:
-          requests:
-            - kind: id
-              value: {path: userId}
-              endpoint: {template: "https://example.invalid/by-id/{id}", vars: {id: {path: userId}}}
-          found: data.id
+    destination = make_destination(FOUND_BY_USER_ID + textwrap.dedent("""\
     request:
       method: {first: [{const: PUT, when: {present: {var: found}}}, {path: verb}]}
       endpoint: {template: "https://example.invalid/{v}", vars: {v: {path: verb}}}
@@ -876,7 +857,7 @@ def test_a_lookup_a_check_reads_is_asked_once_before_the_method(make_destination
     validate:
       - when: {present: {var: found}}
         schema: {required: [name]}
-    """)
+    """))
     asked: list[str] = []
 
     def lookup(request: dict[str, Any]) -> tuple[int, Any]:
