@@ -101,11 +101,8 @@ def check_plain(value: Any, depth: int) -> None:
     no lone surrogate, no nesting past MAX_DEPTH."""
     cls = value.__class__
     if cls is str:
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise Invalid("not valid Unicode") from None
+        if not sendable(value):
+            raise Invalid("not valid Unicode")
     elif cls is float:
         if not math.isfinite(value):
             raise Invalid("not a finite number")
