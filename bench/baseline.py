@@ -67,7 +67,7 @@ class Invalid(Exception):
 def check_settings(settings: dict[str, Any]) -> None:
     """What the settings schema in destination.yaml refuses, by hand: one pass over the settings."""
     api_key = settings.get("apiKey")
-    if api_key.__class__ is not str or not api_key or not sendable(api_key):
+    if api_key.__class__ is not str or not api_key:
         raise Invalid("apiKey")
     for name, value in settings.items():
         if name in BOOLEAN_SETTINGS:
@@ -80,13 +80,14 @@ def check_settings(settings: dict[str, Any]) -> None:
         elif name == "identifyStrategy":
             if value not in ("lookup", "trackingIdentity"):
                 raise Invalid(name)
-        else:  # apiKey (a string, checked above) and any setting the schema leaves open
+        else:  # apiKey (a string, checked above; its text here) and any setting the schema leaves open
             check_plain(value, 1)
 
 
 def sendable(text: str) -> bool:
-    """Text that encodes as UTF-8 (no lone surrogate): the settings the request's host and headers
-    are made of are checked here, so that only the body is checked per request."""
+    """Text that encodes as UTF-8 (no lone surrogate). The settings the request's host and headers
+    are made of (baseEndpoint; apiKey, through check_plain) are checked with it, so that only the
+    body is checked per request."""
     if text.isascii():
         return True
     try:
