@@ -18,6 +18,9 @@ EXPRESSIONS = [
     "a[?b != `1`]", "a[?b == `true`].c", "a || b", "a && b", "a.b || `[]`", "a[?b].c", "@", "a | [0] | b",
     "a[*][0]", "a[?b == c]", "[0]", "a.*", "length(a)", "a[?b > `1`]", "a[1:2]", "{x: a, y: b}", "[a, b]", "!a",
     "a[?b == `0`]", "a[?b == `false`]", "a.b[?c == 'x'] || a.d", "a[?'x' != b].c", "a[?b == '']",
+    # a projection's first element stops the loop there; [0] inside the projection does not
+    "a[*].b | [0]", "a[?c == 'x'].b | [0]", "a[*].b[0]", "a[*][*].c | [0]", "a[*].b | [0] | [0]", "a[] | [0]",
+    "a[*] | [1]",
 ]
 KEYS = st.sampled_from(["a", "b", "c", "d", "type", "id", "context", "externalId"])
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-2, 2) | st.floats(allow_nan=False) | st.sampled_from(["", "x", "kustomerId"]),

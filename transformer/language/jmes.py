@@ -56,6 +56,17 @@ def _index(value: Any, position: int) -> Any:
         return None
 
 
+def _is_projection(node: _Node) -> bool:
+    return node["type"] in ("projection", "filter_projection")
+
+
+def _is_first(node: _Node) -> bool:
+    """``[0]`` on the value as it is."""
+    children = node["children"]
+    return (node["type"] == "index_expression" and len(children) == 2 and children[0]["type"] in ("identity", "current")
+            and children[1]["type"] == "index" and children[1]["value"] == 0)
+
+
 def _is_text(node: _Node) -> bool:
     return node["type"] == "literal" and node["value"].__class__ is str
 
@@ -93,6 +104,9 @@ class _Writer:
         if kind == "field":
             name = repr(node["value"])
             self.line(depth, f"{target} = {source}.get({name}) if {source}.__class__ is dict else _field({source}, {name})")
+        elif kind == "pipe" and _is_projection(children[0]) and _is_first(children[1]):
+            # A projection's first element (`ids[?type == 'crm'].id | [0]`): the loop stops at it.
+            self.projection(children[0]["children"], source, target, depth, first_only=True)
         elif kind in ("subexpression", "index_expression", "pipe"):
             current = source
             for index, child in enumerate(children):  # the last step writes the target itself
@@ -146,11 +160,13 @@ class _Writer:
         else:
             self.line(depth, f"{target} = {self.constant(partial(self.interpreter.visit, node))}({source})")
 
-    def projection(self, children: list[_Node], source: str, target: str, depth: int) -> None:
+    def projection(self, children: list[_Node], source: str, target: str, depth: int, first_only: bool = False) -> None:
+        """A projection's list (None where its base is not a list); ``first_only``: its first
+        element, None where there is none."""
         base, item, kept = self.local(), self.local(), self.local()
         self.emit(children[0], source, base, depth)
         self.line(depth, f"if isinstance({base}, list):")
-        self.line(depth + 1, f"{target} = []")
+        self.line(depth + 1, f"{target} = None" if first_only else f"{target} = []")
         self.line(depth + 1, f"for {item} in {base}:")
         inner = depth + 2
         if len(children) == 3:  # a filter: the element counts when its condition is true (JMESPath's truth)
@@ -160,7 +176,11 @@ class _Writer:
             self.line(inner + 1, "continue")
         self.emit(children[1], item, kept, inner)
         self.line(inner, f"if {kept} is not None:")
-        self.line(inner + 1, f"{target}.append({kept})")
+        if first_only:
+            self.line(inner + 1, f"{target} = {kept}")
+            self.line(inner + 1, "break")
+        else:
+            self.line(inner + 1, f"{target}.append({kept})")
         self.line(depth, "else:")
         self.line(depth + 1, f"{target} = None")
 
