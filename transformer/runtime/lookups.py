@@ -121,7 +121,10 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
         if status.__class__ is int:  # found, not found, then the other statuses
             if status == 200:
                 try:
-                    return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
+                    value = body.value if isinstance(body, Found) else _found_in(found, body, found_path)
+                    if value.__class__ is str and value and value.isascii():  # the usual id: usable as it is
+                        return value
+                    return _usable(value, found_path)
                 except _BadAnswer as bad:
                     raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
             if status in absent:  # a status between 100 and 599 (the schema says)
