@@ -22,7 +22,8 @@ from .functions import StepError, to_text
 
 Fn = Callable[["Context"], Any]
 Emit = Callable[["Gen", str], None]
-Store = Callable[["Gen", str, str], None]  # (gen, object local, key): put the rule's value there, if it gives one
+Put = Callable[[str], None]  # writes what is done with a present value, given as an expression
+Store = Callable[["Gen", Put], None]  # writes the rule so that each place it gives a value puts it (see Node.store)
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,16 +48,18 @@ class Node:
     use_roots: list[tuple[Any, ...]] = field(default_factory=list)
     text: bool = False  # its value, where it gives one, is a str (its last step gives text)
     safe: bool = False  # a rule on settings alone that cannot fail: memoized, it may run at the function's top
-    # Where a rule can put its value straight into an object's key, skipping MISSING on the way
-    # (the object directive's fields): what ``emit`` and a test would do, in fewer steps.
+    # Where a rule can hand its value straight to what takes it (an object's key, a list), skipping
+    # MISSING on the way: what ``emit`` and a test would do, in fewer steps (see stored).
     store: Store | None = None
     # Where a rule can write what follows it in a first where it finds nothing (a path's reads):
     # emits the rule so, giving True; False where it cannot (then nothing is emitted).
     emit_or: Callable[[Gen, str, Callable[[], None]], bool] | None = None
+    # ``store`` with what follows it in a first written where it finds nothing (a path's reads).
+    store_or: Callable[[Gen, Put, Callable[[], None]], None] | None = None
     # Where a rule reads a value from the event that it would copy (a path): the same read without
     # the copy, setting the local ``where`` to the path's name, for a step that copies as it
     # rewrites (see steps.then). The value is the event's own: only such a step may see it.
-    uncopied: Store | None = None
+    uncopied: Callable[[Gen, str, str], None] | None = None
     # A condition's value as a local that holds it where the next line runs (a memoized one's,
     # computed there if it has not run yet): what an ``if`` tests, without a copy into another.
     holding: Callable[["Gen"], str] | None = None
@@ -70,6 +73,18 @@ class Node:
     # A path read from the event (no root): its paths, so that a rule written where the same read
     # has already given a present value may take that value's local (see Gen.held_reads).
     path_read: tuple[tuple[str, ...], ...] | None = None
+
+
+def stored(node: Node, gen: Gen, put: Put) -> None:
+    """Write ``node`` so that ``put`` takes its value where it gives one: its own ``store`` where
+    it has one, else its value into a local and a test."""
+    if node.store is not None and not gen.tracing:
+        node.store(gen, put)
+        return
+    value = gen.temp()
+    node.emit(gen, value)
+    with gen.block(f"if {value} is not MISSING:"):
+        put(value)
 
 
 def memoized(node: Node, key: str) -> Node:

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from ..runtime.values import is_present, type_name
-from .codegen import Gen, Node, held, sources_of
+from .codegen import Gen, Node, Put, held, sources_of, stored
 from .patterns import pattern_problem, searcher
 from .registry import Condition, Scope, registering
 from .suggest import did_you_mean
@@ -166,11 +166,8 @@ def guarded(node: Node, test: Node) -> Node:
         with gen.block("else:"):
             gen.line(f"{target} = MISSING")
 
-    inner = node.store
-
-    def store(gen: Gen, built: str, key: str) -> None:
+    def store(gen: Gen, put: Put) -> None:
         with gen.block(f"if {held(gen, test, gen.temp())}:"):
-            inner(gen, built, key)  # type: ignore[misc]  # only made when there is one
+            stored(node, gen, put)
 
-    return Node(emit, node.settings_only and test.settings_only, node.sources,
-                store=store if inner is not None else None, safe=node.safe and test.safe)
+    return Node(emit, node.settings_only and test.settings_only, node.sources, store=store, safe=node.safe and test.safe)

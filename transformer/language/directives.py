@@ -20,7 +20,7 @@ import jmespath.visitor  # type: ignore[import-untyped]
 from ..errors import TransformError
 from ..runtime.lookups import NEXT, asking, look_up_rule
 from ..runtime.values import MISSING, fresh, is_present, type_name
-from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, held, is_index, memoized, read_key, sources_of
+from .codegen import MAX_TEMPLATE_CHARS, SCALARS, Gen, Node, Put, held, is_index, memoized, read_key, sources_of, stored
 from .jmes import compile_search
 from .registry import EVENT_TYPE_VAR, Directive, Scope, registering
 from .suggest import did_you_mean
@@ -103,8 +103,8 @@ def _const(scope: Scope, value: Any, spec: dict[str, Any], path: YamlPath) -> No
     if isinstance(value, (dict, list)):
         label = scope.label(path)
         return Node(lambda gen, target: gen.line(f"{target} = fresh({gen.const(value)}, {label!r})"), True)
-    def store(gen: Gen, built: str, key: str) -> None:  # an object's key: a constant is always there
-        gen.line(f"{built}[{key}] = {gen.const(value)}")
+    def store(gen: Gen, put: Put) -> None:  # a constant is always there
+        put(gen.const(value))
 
     return Node(lambda gen, target: gen.line(f"{target} = {gen.const(value)}"), True, safe=True, store=store)
 
@@ -220,7 +220,17 @@ def _first(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path
             return
         gen.chain([partial(node.emit, gen, target) for node in nodes], f"if {target} is MISSING:")
 
-    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
+    def store(gen: Gen, put: Put, nodes: list[Node] = nodes) -> None:
+        # Each rule's reads nested under the one before it finding nothing, each value put where it
+        # is found; else the value into a local and a test.
+        if len(nodes) == 1:
+            stored(nodes[0], gen, put)
+        elif nodes[0].store_or is not None and gen.depth < NESTED_FIRST_DEPTH:
+            nodes[0].store_or(gen, put, partial(store, gen, put, nodes[1:]))
+        else:
+            stored(Node(partial(emit, nodes=nodes), False), gen, put)
+
+    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes), store=store)
 
 
 @directive("object", ("needs", "omit_empty"))
@@ -254,7 +264,18 @@ def _list(scope: Scope, items: list[dict[str, Any]], spec: dict[str, Any], path:
                 gen.line(f"{target}.append({item})")
         gen.line(f"{target} = {target} or MISSING")
 
-    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes))
+    def store(gen: Gen, put: Put) -> None:
+        if len(nodes) == 1:
+            stored(nodes[0], gen, lambda value: put(f"[{value}]"))
+            return
+        items = gen.temp()
+        gen.line(f"{items} = []")
+        for node in nodes:
+            stored(node, gen, lambda value: gen.line(f"{items}.append({value})"))
+        with gen.block(f"if {items}:"):
+            put(items)
+
+    return Node(emit, all(n.settings_only for n in nodes), sources_of(*nodes), store=store)
 
 
 @directive("case", ("values", "else"))
@@ -489,24 +510,25 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         nested(gen, target, otherwise)
         return True
 
-    def store(gen: Gen, built: str, key: str) -> None:
+    def store(gen: Gen, put: Put, otherwise: Callable[[], None] | None = None) -> None:
         """Each read in turn, nested under the one before it finding nothing, and the first
-        present value stored: no MISSING in between (a path list of a few paths, the usual)."""
+        present value put: no MISSING in between (a path list of a few paths, the usual); with
+        ``otherwise``, that is written where the last read finds nothing."""
         value = gen.temp()
         pairs = _paired(paths)
         assigned = set(gen.assigned)  # what the nested reads read may not have run after them
         for depth, pair in enumerate(pairs):
             gen.line(f"{value} = {_pair_read(gen, pair)}")
-            where = _pair_source(gen, pair, value)
-            last = depth == len(pairs) - 1
             gen.line(f"if {value} is not None and {value} != '':")
             gen.depth += 1
-            gen.line(f"{built}[{key}] = {value} if {value}.__class__ in SCALARS else fresh({value}, {where})")
+            put(f"{value} if {value}.__class__ in SCALARS else fresh({value}, {_pair_source(gen, pair, value)})")
             gen.depth -= 1
-            if not last:
+            if depth < len(pairs) - 1 or otherwise is not None:
                 gen.line("else:")
                 gen.depth += 1
-        gen.depth -= len(pairs) - 1
+        if otherwise is not None:
+            otherwise()
+        gen.depth -= len(pairs) - (otherwise is None)
         gen.assigned = assigned
 
     def uncopied(gen: Gen, target: str, where: str) -> None:
@@ -525,6 +547,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
 
     return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True,
                 store=store if root is None and len(paths) <= STORE_PATHS else None,
+                store_or=store if root is None and len(paths) <= STORE_PATHS else None,
                 emit_or=emit_or if root is None else None,
                 uncopied=uncopied if root is None else None, path_read=paths if root is None else None)
 
@@ -536,30 +559,32 @@ def object_node(nodes: Mapping[str, Node], needs: tuple[str, ...] = ()) -> Node:
         """The object's keys into a new local, which this returns."""
         built = gen.temp()
         gen.line(f"{built} = {{}}")
-        item = gen.temp()
         for key, node in nodes.items():
-            if node.store is not None and not gen.tracing:
-                node.store(gen, built, repr(key))
-                continue
-            node.emit(gen, item)
-            with gen.block(f"if {item} is not MISSING:"):
-                gen.line(f"{built}[{key!r}] = {item}")
+            stored(node, gen, partial(_put_key, gen, built, key))
         return built
+
+    def needed(built: str) -> str:
+        return " or ".join(f"{key!r} in {built}" for key in needs)
 
     def emit(gen: Gen, target: str) -> None:
         built = build(gen)
-        if needs:
-            test = " or ".join(f"{key!r} in {built}" for key in needs)
-            gen.line(f"{target} = {built} if {test} else MISSING")
-        else:
-            gen.line(f"{target} = {built}")
+        gen.line(f"{target} = {built} if {needed(built)} else MISSING" if needs else f"{target} = {built}")
 
-    def store(gen: Gen, outer: str, key: str) -> None:  # an object without needs is always there
-        gen.line(f"{outer}[{key}] = {build(gen)}")
+    def store(gen: Gen, put: Put) -> None:
+        built = build(gen)
+        if needs:
+            with gen.block(f"if {needed(built)}:"):
+                put(built)
+        else:  # always there
+            put(built)
 
     # A rule that requires this object is about the keys it needs: name their sources.
     named = [nodes[k] for k in needs if k in nodes] or list(nodes.values())
-    return Node(emit, all(n.settings_only for n in nodes.values()), sources_of(*named), store=None if needs else store)
+    return Node(emit, all(n.settings_only for n in nodes.values()), sources_of(*named), store=store)
+
+
+def _put_key(gen: Gen, built: str, key: str, value: str) -> None:
+    gen.line(f"{built}[{key!r}] = {value}")
 
 
 def merged_object(shared: Node, own: Node) -> Node:

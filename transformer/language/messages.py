@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import TransformError
 from ..runtime.values import MISSING
 from ..runtime.wire import compact_json
-from .codegen import Context, Fn, Gen, Node, Plan
+from .codegen import Context, Fn, Gen, Node, Plan, Put
 from .directives import template_pieces
 from .functions import to_text
 from .registry import Scope
@@ -90,14 +90,14 @@ def required_node(scope: Scope, node: Node, spec: str | dict[str, Any], path: Ya
                     piece.emit(gen, values[-1])
             gen.line(f"{gen.const(fail)}({', '.join([records, *values])})")
 
-    def store(gen: Gen, built: str, key: str) -> None:  # past the test, a value is certainly there
+    def store(gen: Gen, put: Put) -> None:  # past the test, a value is certainly there
         value = gen.temp()
         emit(gen, value)
         if gen.recording:  # run again only for what it reads (see emit): it may give nothing there
             with gen.block(f"if {value} is not MISSING:"):
-                gen.line(f"{built}[{key}] = {value}")
+                put(value)
             return
-        gen.line(f"{built}[{key}] = {value}")
+        put(value)
 
     return Node(emit, node.settings_only, node.sources, store=store)
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 import yaml
 
-from ..language.codegen import Emit, Gen, Node
+from ..language.codegen import Emit, Gen, Node, Put
 from ..language.suggest import did_you_mean
 from ..language.yamlsource import Source, YamlPath, format_path
 from .values import MISSING
@@ -107,15 +108,18 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
         return emit
 
     peek = None if node.peek is None else traced(node.peek)
-    inner = node.store
-    if inner is None:
-        return replace(node, emit=traced(node.emit), peek=peek)
+    inner, inner_or = node.store, node.store_or
 
-    def store(gen: Gen, built: str, key: str) -> None:  # never in a tracing plan (see object_node)
+    def store(gen: Gen, put: Put) -> None:  # never in a tracing plan (see stored)
         gen.note(f"{info.where}  {info.rule}: {info.directive}")
-        inner(gen, built, key)
+        inner(gen, put)  # type: ignore[misc]  # only made when there is one
 
-    return replace(node, emit=traced(node.emit), store=store, peek=peek)
+    def store_or(gen: Gen, put: Put, otherwise: Callable[[], None]) -> None:
+        gen.note(f"{info.where}  {info.rule}: {info.directive}")
+        inner_or(gen, put, otherwise)  # type: ignore[misc]  # only made when there is one
+
+    return replace(node, emit=traced(node.emit), peek=peek, store=store if inner is not None else None,
+                   store_or=store_or if inner_or is not None else None)
 
 
 def traced_condition(node: Node, info: RuleInfo) -> Node:
