@@ -30,7 +30,9 @@ def test_each_root_is_listed_with_its_yaml_lines() -> None:
     yaml_lines = (ROOT / "mappings" / "kustomer" / "tracking.yaml").read_text().splitlines()
     template = next(n for n, line in enumerate(yaml_lines, 1) if re.search(r'- template: ".*\{name\}"', line))
     assert f"# tracking.yaml:{template}  body.event.name.values.page.first[1]: template" in rules["body"]
-    assert "# _k" in rules["method"] and "'POST'" in rules["method"]
+    assert "_r = 'POST'" in rules["method"]  # a short constant is written as itself
+    listed = "".join(rule.source for rule in kustomer.generated_code("identify"))
+    assert "# _k" in listed and "JMESPathError" in listed  # any other is a global, listed with its value
 
 
 @pytest.mark.parametrize("name", ["kustomer", "segment"])

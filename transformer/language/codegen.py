@@ -268,6 +268,9 @@ def is_index(key: str) -> bool:
     return key.isascii() and key.isdigit() and str(int(key)) == key
 
 
+LITERAL_CHARS = 200  # a string constant this long or shorter is written into the generated source
+
+
 def read_key(parent: str, key: str, missing: str = "MISSING") -> str:
     """An expression for ``key`` of the value in local ``parent``, or ``missing``: a key of an
     object; and, for a key that is an index, also an element of a list."""
@@ -277,14 +280,25 @@ def read_key(parent: str, key: str, missing: str = "MISSING") -> str:
     return f"{parent}[{key}] if isinstance({parent}, list) and len({parent}) > {key} else {of_object}"
 
 
-class Plan:
-    """The rules one event type runs with: its let bindings, and generated functions memoised.
+class Generated:
+    """What the functions generated for one mapping (in one variant) share.
 
-    ``shared`` is the memo of a whole mapping: a rule that does not depend on the event type
-    (most of them) is generated once for every event type that uses it.
+    ``functions`` memoises them: a rule that does not depend on the event type (most of them) is
+    generated once for every event type that uses it. ``namespace`` holds the globals of them all
+    (the engine's helpers, and each function's constants under a name of its own): an event runs
+    several of these functions, and each global read finds its entry in the same few cache lines.
     """
 
-    def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: dict[tuple[int, str | None], Fn],
+    def __init__(self) -> None:
+        self.functions: dict[tuple[int, str | None], Fn] = {}
+        self.namespace: dict[str, Any] = {}
+        self.constant_ids = itertools.count()
+
+
+class Plan:
+    """The rules one event type runs with: its let bindings, and generated functions (``shared``)."""
+
+    def __init__(self, event_type: str | None, lets: Mapping[str, Node], shared: Generated,
                  tracing: bool = False, annotated: bool = False) -> None:
         self.event_type = event_type
         self.lets = lets
@@ -294,12 +308,13 @@ class Plan:
 
     def function(self, node: Node) -> Fn:
         """The generated function computing ``node`` for this plan (built once)."""
+        functions = self.shared.functions
         for key in ((id(node), None), (id(node), self.event_type)):
-            if key in self.shared:
-                return self.shared[key]
+            if key in functions:
+                return functions[key]
         gen = Gen(self)
         function = gen.build(node)
-        self.shared[(id(node), self.event_type if gen.used_event_type else None)] = function
+        functions[(id(node), self.event_type if gen.used_event_type else None)] = function
         return function
 
 
@@ -408,8 +423,13 @@ class Gen:
         return f"_t{next(self.names)}"
 
     def const(self, value: Any) -> str:
-        """A name in the generated function's globals holding ``value``."""
-        name = f"_k{next(self.names)}"
+        """An expression for ``value``: a short string, an integer, a boolean or None written as
+        itself (a constant of the code object), anything else a name in the generated function's
+        globals holding it."""
+        if value is None or value.__class__ is bool or value.__class__ is int and abs(value) < 1 << 63 \
+                or value.__class__ is str and len(value) <= LITERAL_CHARS:
+            return repr(value)
+        name = f"_k{next(self.plan.shared.constant_ids)}"  # in the namespace every function shares
         self.globals[name] = value
         return name
 
@@ -501,7 +521,7 @@ class Gen:
     def function(self, node: Node) -> Fn:
         """Another rule's generated function, to call from this one; a per-type one makes this per type."""
         function = self.plan.function(node)
-        if self.plan.shared.get((id(node), None)) is not function:
+        if self.plan.shared.functions.get((id(node), None)) is not function:
             self.used_event_type = True
         return function
 
@@ -534,7 +554,8 @@ class Gen:
         head = [*(["    ev = ctx.event"] if _reads(text, _EV) else []), *(["    st = ctx.settings"] if _reads(text, _ST) else []),
                 *head]
         source = "\n".join([*flags, f"def {name}(ctx):", *head, *body, "    return _r", ""])
-        namespace = dict(self.globals, TRACE=TRACE)
+        namespace = self.plan.shared.namespace
+        namespace.update(self.globals, TRACE=TRACE)  # a name is the same value in every function, or its own
         exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
         function: Fn = namespace[name]
         function.__doc__ = source  # shows what a rule compiled to, for whoever debugs it

@@ -34,7 +34,7 @@ def generated_rules(mapping: Mapping, event_type: str) -> list[GeneratedRule]:
             continue
         seen.add(id(function))
         listed.append(GeneratedRule(root, _with_constants(function)))
-        pending += [(f"let {name[4:]}", value) for name, value in function.__globals__.items()
+        pending += [(f"let {name[4:]}", value) for name, value in _globals_read(function).items()
                     if name.startswith("let_") and callable(value)]
     return listed
 
@@ -54,11 +54,17 @@ def _roots(plan: EventPlan) -> dict[str, Fn]:
 
 
 def _with_constants(function: Fn) -> str:
-    """The function's source, then the constants it reads (``_k3 = 'Web-Page-Viewed'``)."""
+    """The function's source, then the constants it reads that are not written in it as
+    themselves (``# _k3 = {'type': 'home'}``)."""
+    constants = [f"# {name} = {_short(value)}" for name, value in _globals_read(function).items()
+                 if name.startswith("_k") and not callable(value)]
+    return (function.__doc__ or "") + "".join(line + "\n" for line in constants)
+
+
+def _globals_read(function: Fn) -> dict[str, Any]:
+    """The globals ``function``'s source names (all of a mapping's functions share one namespace)."""
     source = function.__doc__ or ""
-    constants = [f"# {name} = {_short(value)}" for name, value in function.__globals__.items()
-                 if name.startswith("_k") and re.search(rf"\b{name}\b", source) and not callable(value)]
-    return source + "".join(line + "\n" for line in constants)
+    return {name: value for name, value in function.__globals__.items() if re.search(rf"\b{re.escape(name)}\b", source)}
 
 
 def _short(value: Any) -> str:

@@ -21,7 +21,7 @@ from .checks import (
     schema_problems,
     validator_for,
 )
-from .codegen import Fn, Gen, Plan
+from .codegen import Fn, Gen, Generated, Plan
 from .compiler import EVENT_TYPE_VAR, Compiler, Node, merged_object
 from .delivery_rules import DeliveryRules, delivery_rules
 from .functions import COERCIONS
@@ -319,7 +319,7 @@ def _load_mapping(folder: Path, texts: dict[str, str] | None) -> Mapping:
     rules = _event_files(shared, files, problems)
     if problems:
         raise MappingError(problems)
-    generated: dict[tuple[int, str | None], Fn] = {}
+    generated = Generated()
     other_rules = rules.pop(None, None)
     return Mapping(
         name=spec["name"], folder=folder, settings_schema=settings_schema,
@@ -425,7 +425,7 @@ def _batching(shared: _Shared, limits: dict[str, tuple[int, str | None]]) -> Bat
         return None
     endpoint, when, headers = shared.batch_nodes
     batch = shared.spec["batch"]
-    plan = Plan(None, shared.lets, {})
+    plan = Plan(None, shared.lets, Generated())
     return Batching(plan.function(endpoint), plan.function(when) if when is not None else None,
                     batch.get("key"), tuple(batch.get("concat", {}).items()),
                     limits["max_request_bytes"][0], limits["max_events"][0], limits["max_event_bytes"][0],
@@ -437,7 +437,7 @@ def tracing_plans(mapping: Mapping) -> dict[str | None, EventPlan]:
     """Every event type's functions generated again with trace records, for explain (see
     explain.py), other_events' file under None. Built on demand, apart from ``mapping.plans``:
     transform never runs them."""
-    generated: dict[tuple[int, str | None], Fn] = {}
+    generated = Generated()
     rules: dict[str | None, Rules] = dict(mapping.rules.items())
     if mapping.other_rules is not None:
         rules[None] = mapping.other_rules
@@ -447,7 +447,7 @@ def tracing_plans(mapping: Mapping) -> dict[str | None, EventPlan]:
 def annotated_plan(mapping: Mapping, event_type: str) -> EventPlan:
     """One event type's functions generated again with a comment naming each rule's file:line,
     for reading them (``transformer compile``): the code transform runs, plus comments."""
-    return _generate(event_type, *mapping.rules[event_type], {}, annotated=True)
+    return _generate(event_type, *mapping.rules[event_type], Generated(), annotated=True)
 
 
 def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: YamlPath,
@@ -473,7 +473,7 @@ def _limit(source: Source, settings_schema: dict[str, Any], spec: Any, path: Yam
 
 def _generate(event_type: str | None, file_name: str, lets: dict[str, Node], request: dict[str, Any],
               body: Node | None, checks: list[_CheckSpec], fan_out: FanOut | None,
-              generated: dict[tuple[int, str | None], Fn], tracing: bool = False, annotated: bool = False) -> EventPlan:
+              generated: Generated, tracing: bool = False, annotated: bool = False) -> EventPlan:
     """Generate the functions of one event type; its type is a constant inside them."""
     plan = Plan(event_type, lets, generated, tracing, annotated)
 
