@@ -866,3 +866,38 @@ def test_a_lookup_a_check_reads_is_asked_once_before_the_method(make_destination
 
     out = destination.transform({"type": "test", "userId": "u1", "verb": "POST", "name": "Ada"}, SETTINGS, lookup=lookup)
     assert out["method"] == "PUT" and asked == ["u1"]
+
+
+def test_lists_firsts_and_needs_hand_their_values_on_as_explain_traces_them(make_destination: Any) -> None:
+    """first, list and an object with needs put a value straight where it goes (Node.store); the
+    tracing copy explain runs computes each value apart. Both give the same body, a fresh one."""
+    destination = make_destination("""\
+        body:
+          object:
+            many: {list: [{path: a}, {const: k}, {path: b}]}
+            one: {list: [{path: a}]}
+            none: {list: [{path: nothing}, {path: nowhere}]}
+            fallback:
+              first:
+                - {path: emails}
+                - list: [{object: {type: {const: home}, email: {path: [email, properties.email]}}, needs: [email]}]
+            guarded: {list: [{path: a, when: {present: {path: b}}}]}
+        """)
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"a": 1, "b": "x", "email": "e@x"},
+         {"many": [1, "k", "x"], "one": [1], "fallback": [{"type": "home", "email": "e@x"}], "guarded": [1]}),
+        ({"a": {"n": 1}, "emails": [{"email": "z"}], "properties": {"email": "p@x"}},
+         {"many": [{"n": 1}, "k"], "one": [{"n": 1}], "fallback": [{"email": "z"}]}),
+        ({"properties": {"email": "p@x"}, "b": ""}, {"many": ["k"], "fallback": [{"type": "home", "email": "p@x"}]}),
+        ({}, {"many": ["k"]}),
+    ]
+    for fields, body in cases:
+        event = {"type": "test", **fields}
+        before = json.dumps(event)
+        out = destination.transform(event, SETTINGS)
+        assert out["body"]["JSON"] == body, fields
+        assert destination.explain(event, SETTINGS)["request"]["body"] == out["body"]
+        for value in out["body"]["JSON"].values():  # nothing in the output is the event's own
+            if isinstance(value[0], dict):
+                value[0]["changed"] = True
+        assert json.dumps(event) == before
