@@ -33,6 +33,8 @@ def test_each_root_is_listed_with_its_yaml_lines() -> None:
     assert "_r = 'POST'" in rules["method"]  # a short constant is written as itself
     listed = "".join(rule.source for rule in kustomer.generated_code("identify"))
     assert "# _k" in listed and "JMESPathError" in listed  # any other is a global, listed with its value
+    # a path written with what follows it in its first nested in its reads carries its line too
+    assert re.search(r"# identify\.yaml:\d+  let\.name\.first\[0\]: path\n", listed)
 
 
 @pytest.mark.parametrize("name", ["kustomer", "segment"])

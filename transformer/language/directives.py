@@ -505,7 +505,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         if gen.held_reads.get(paths) is not None:  # present: what comes after it never runs
             emit(gen, target)
             return True
-        if gen.tracing or len(paths) > STORE_PATHS:
+        if gen.tracing:
             return False
         nested(gen, target, otherwise)
         return True
@@ -548,7 +548,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
     return Node(emit, root is not None and root.settings_only, tuple(".".join(keys) for keys in paths), owned=True,
                 store=store if root is None and len(paths) <= STORE_PATHS else None,
                 store_or=store if root is None and len(paths) <= STORE_PATHS else None,
-                emit_or=emit_or if root is None else None,
+                emit_or=emit_or if root is None and len(paths) <= STORE_PATHS else None,
                 uncopied=uncopied if root is None else None, path_read=paths if root is None else None)
 
 

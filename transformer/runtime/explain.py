@@ -108,9 +108,11 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
         return emit
 
     peek = None if node.peek is None else traced(node.peek)
-    inner, inner_or = node.store, node.store_or
+    inner, inner_or, inner_emit_or = node.store, node.store_or, node.emit_or
 
-    def store(gen: Gen, put: Put) -> None:  # never in a tracing plan (see stored)
+    # The forms below never run in a tracing plan (see stored, and a path's emit_or): they only note
+    # the rule in an annotated one, as emit does.
+    def store(gen: Gen, put: Put) -> None:
         gen.note(f"{info.where}  {info.rule}: {info.directive}")
         inner(gen, put)  # type: ignore[misc]  # only made when there is one
 
@@ -118,8 +120,13 @@ def traced_rule(node: Node, info: RuleInfo) -> Node:
         gen.note(f"{info.where}  {info.rule}: {info.directive}")
         inner_or(gen, put, otherwise)  # type: ignore[misc]  # only made when there is one
 
+    def emit_or(gen: Gen, target: str, otherwise: Callable[[], None]) -> bool:
+        gen.note(f"{info.where}  {info.rule}: {info.directive}")
+        return inner_emit_or(gen, target, otherwise)  # type: ignore[misc]  # only made when there is one
+
     return replace(node, emit=traced(node.emit), peek=peek, store=store if inner is not None else None,
-                   store_or=store_or if inner_or is not None else None)
+                   store_or=store_or if inner_or is not None else None,
+                   emit_or=emit_or if inner_emit_or is not None else None)
 
 
 def traced_condition(node: Node, info: RuleInfo) -> Node:
