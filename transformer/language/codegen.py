@@ -268,9 +268,6 @@ def is_index(key: str) -> bool:
     return key.isascii() and key.isdigit() and str(int(key)) == key
 
 
-LITERAL_CHARS = 200  # a string constant this long or shorter is written into the generated source
-
-
 def read_key(parent: str, key: str, missing: str = "MISSING") -> str:
     """An expression for ``key`` of the value in local ``parent``, or ``missing``: a key of an
     object; and, for a key that is an index, also an element of a list."""
@@ -291,8 +288,15 @@ class Generated:
 
     def __init__(self) -> None:
         self.functions: dict[tuple[int, str | None], Fn] = {}
-        self.namespace: dict[str, Any] = {}
+        self.namespace: dict[str, Any] = {
+            "MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh, "as_text": as_text,
+            "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError,
+            "StepError": StepError, "request_string": request_string, "settled_let": settled_let,
+            "read_settled": read_settled, "LET_PLAIN": LET_PLAIN, "TRACE": TRACE}
         self.constant_ids = itertools.count()
+
+
+LITERAL_CHARS = 200  # a string constant this long or shorter is written into the generated source (see Gen.const)
 
 
 class Plan:
@@ -326,10 +330,7 @@ class Gen:
         self.lines: list[str] = []
         self.depth = 1
         self.names = itertools.count()
-        self.globals: dict[str, Any] = {"MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
-                                        "as_text": as_text, "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError, "StepError": StepError,
-                                        "request_string": request_string, "settled_let": settled_let, "read_settled": read_settled,
-                                        "LET_PLAIN": LET_PLAIN}
+        self.globals = plan.shared.namespace  # where this function's constants go (see Generated)
         self.prefixes: dict[tuple[Any, ...], str] = {}
         # Each prefix local's reads: (first line, end line) in self.lines, and its parent locals.
         self.prefix_reads: dict[str, list[tuple[int, int]]] = {}
@@ -554,9 +555,7 @@ class Gen:
         head = [*(["    ev = ctx.event"] if _reads(text, _EV) else []), *(["    st = ctx.settings"] if _reads(text, _ST) else []),
                 *head]
         source = "\n".join([*flags, f"def {name}(ctx):", *head, *body, "    return _r", ""])
-        namespace = self.plan.shared.namespace
-        namespace.update(self.globals, TRACE=TRACE)  # a name is the same value in every function, or its own
-        exec(compile(source, f"<mapping rule {name}>", "exec"), namespace)  # noqa: S102 - our own generated code
-        function: Fn = namespace[name]
+        exec(compile(source, f"<mapping rule {name}>", "exec"), self.globals)  # noqa: S102 - our own generated code
+        function: Fn = self.globals[name]
         function.__doc__ = source  # shows what a rule compiled to, for whoever debugs it
         return function
