@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -10,6 +13,7 @@ from typing import Any
 import pytest
 
 from transformer import cli
+from transformer.cli.records import Lines
 from transformer.engines import parallel
 
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
@@ -118,3 +122,37 @@ def test_tasks_and_results_travel_through_pipes_that_hold_several_of_them() -> N
         assert list(parallel.ordered_map(len, [b"x" * (300 << 10), b"y"], 2)) == [300 << 10, 1]
     finally:
         pool.close(wait=True)
+
+
+def _echo_with_bytes(task: tuple[int, bytes]) -> tuple[int, tuple[bytes, list[int]], bytes]:
+    size, data = task
+    return size, (data * 2, [size]), bytes(size)
+
+
+def test_bytes_travel_beside_the_pickle_and_arrive_whole() -> None:
+    """Large bytes (in tuples, at any depth, and a Lines block's) go out of band; small ones in the pickle."""
+    sizes = [0, 1, parallel.OUT_OF_BAND - 1, parallel.OUT_OF_BAND, 3 << 20]
+    tasks = [(size, bytes(range(256)) * (size // 256) + b"\xff" * (size % 256)) for size in sizes]
+    assert list(parallel.ordered_map(_echo_with_bytes, tasks, 2)) == [_echo_with_bytes(task) for task in tasks]
+    block = Lines("events.ndjson", 7, b'{"type":"track"}\n' * 5000)
+    [(label, first, data)] = parallel.ordered_map(_fields_of, [block], 2)
+    assert (label, first, data) == ("events.ndjson", 7, block.data)
+
+
+def _fields_of(block: Lines) -> tuple[str, int, bytes]:
+    return block.label, block.first, block.data
+
+
+def test_a_message_read_in_pieces_is_whole_and_a_closed_pipe_mid_message_is_an_error() -> None:
+    read, write = os.pipe()
+    try:
+        writer = threading.Thread(target=lambda: [os.write(write, b"ab") or time.sleep(0.01) for _ in range(3)])
+        writer.start()
+        assert parallel._read_exactly(read, 6) == b"ababab"
+        writer.join()
+        os.write(write, b"abc")
+        os.close(write)
+        with pytest.raises(EOFError):
+            parallel._read_exactly(read, 4)
+    finally:
+        os.close(read)

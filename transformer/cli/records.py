@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import operator
+import pickle
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, SupportsIndex
 
 import orjson
 
@@ -77,6 +79,12 @@ class Lines:
 
     def __init__(self, label: str, first: int, data: bytes) -> None:
         self.label, self.first, self.data = label, first, data
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # A --jobs task: with pickle protocol 5 its bytes may travel beside the pickle, not copied
+        # into it (engines.parallel); they arrive as bytes either way.
+        data = pickle.PickleBuffer(self.data) if operator.index(protocol) >= 5 else self.data
+        return Lines, (self.label, self.first, data)
 
     def count(self) -> int:
         """How many lines the block holds (blank ones too)."""

@@ -9,6 +9,8 @@
   bounded whatever the input's size.
 - Tasks and results travel through pipes widened to ``PIPE_BYTES`` where the platform allows it
   (Linux), so that a whole task or result goes in at once and nobody waits for the other side.
+- Their bytes travel as they are (``_Channel``): copied once into the pipe and once out of it,
+  never into or out of a pickle, so the main process spends little of a CPU the workers need.
 - Workers ignore Ctrl-C (the main process stops them, without tracebacks) and end by themselves
   within ``WATCH_PARENT`` seconds of the main process's death (SIGTERM, SIGKILL): none is left behind.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -40,6 +43,9 @@ IN_FLIGHT = 2  # tasks per worker handed over ahead: keeps every worker busy whi
 PIPE_BYTES = 1 << 20
 WATCH_PARENT = 0.5  # seconds between a worker's looks at whether the main process is still there
 _STOP_WAIT = 2.0  # seconds workers get to finish after the last task before they are terminated
+
+
+OUT_OF_BAND = 1 << 12  # bytes of at least this size travel beside a task's or result's pickle, not in it
 
 
 class WorkerFailed(Exception):
@@ -82,7 +88,7 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
 
 
 def _widen(pipe: Any) -> None:
-    """Let a queue's pipe hold ``PIPE_BYTES`` where the platform allows it; as it is elsewhere, or
+    """Let a channel's pipe hold ``PIPE_BYTES`` where the platform allows it; as it is elsewhere, or
     when refused (a lower limit, a user's pipes over their allowance)."""
     if sys.platform != "linux":
         return
@@ -92,6 +98,68 @@ def _widen(pipe: Any) -> None:
         fcntl.fcntl(pipe._writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except (AttributeError, OSError):  # not a pipe we know, or refused: the default size still works
         pass
+
+
+class _Channel:
+    """One way of a pipe between processes, for Python objects (a task or a result, with its number).
+
+    What ``multiprocessing.SimpleQueue`` does, without its copies of large bytes: it pickles a
+    result's bytes into one, writes it, reads it back a piece at a time into a buffer and unpickles
+    it out of that. Here an object is pickled with protocol 5, and its bytes of ``OUT_OF_BAND`` or
+    more (alone or in tuples, and those records.Lines offers) are written after the pickle as they
+    are, then read back in one read each: for ``run --jobs 2``'s 130 MB of NDJSON in and results
+    out, a tenth of a second less of the main process's CPU time. Messages are framed as
+    ``Connection.send_bytes`` frames them (a 4-byte big-endian length), so each is read whole."""
+
+    def __init__(self, context: Any) -> None:
+        self._reader, self._writer = context.Pipe(duplex=False)
+        self._rlock, self._wlock = context.Lock(), context.Lock()
+
+    def put(self, item: Any) -> None:
+        buffers: list[pickle.PickleBuffer] = []
+        data = pickle.dumps(_out_of_band(item), protocol=5, buffer_callback=buffers.append)
+        with self._wlock:
+            self._writer.send_bytes(len(buffers).to_bytes(4, "big") + data)
+            for buffer in buffers:
+                self._writer.send_bytes(buffer)
+
+    def get(self) -> Any:
+        with self._rlock:
+            data = self._message()
+            buffers = [self._message() for _ in range(int.from_bytes(data[:4], "big"))]
+        return pickle.loads(memoryview(data)[4:], buffers=buffers)
+
+    def _message(self) -> bytes:
+        if sys.platform == "win32":  # a Windows pipe handle is no file descriptor os.read can read
+            return self._reader.recv_bytes()  # type: ignore[no-any-return]
+        fd = self._reader.fileno()
+        size = int.from_bytes(_read_exactly(fd, 4), "big", signed=True)
+        if size == -1:  # send_bytes's length of over 2 GiB follows as 8 bytes
+            size = int.from_bytes(_read_exactly(fd, 8), "big")
+        return _read_exactly(fd, size)
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """``size`` bytes from a pipe: one read when the writer has written them all (the usual case)."""
+    data = os.read(fd, size)
+    if len(data) == size:
+        return data
+    parts, got = [data], len(data)
+    while got < size:
+        if not (chunk := os.read(fd, size - got)):
+            raise EOFError("the other end of a worker pipe closed mid-message")
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _out_of_band(value: Any) -> Any:
+    """``value`` with its large bytes (alone or in tuples, at any depth) marked to travel beside its pickle."""
+    if value.__class__ is bytes:
+        return pickle.PickleBuffer(value) if len(value) >= OUT_OF_BAND else value
+    if value.__class__ is tuple:
+        return tuple(map(_out_of_band, value))
+    return value
 
 
 def _watch_parent(parent: int) -> None:
@@ -119,8 +187,8 @@ class _Pool:
     def __init__(self, work: Callable[[Any], Any], jobs: int) -> None:
         self._work, self._jobs = work, max(jobs, 1)
         self._context = multiprocessing.get_context()
-        self._tasks = self._context.SimpleQueue()
-        self._results = self._context.SimpleQueue()
+        self._tasks = _Channel(self._context)
+        self._results = _Channel(self._context)
         for pipe in (self._tasks, self._results):
             _widen(pipe)
         self._events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
