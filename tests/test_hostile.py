@@ -220,6 +220,27 @@ def test_bad_event_errors_are_400_and_name_the_field(destination: transformer.De
     assert bad_settings.value.status_code == 400
 
 
+@pytest.mark.parametrize("under", ["traits", "context.traits"])
+@pytest.mark.parametrize("trait", ["address", "tags", "firstName", "timeZone", "customObject"])
+def test_a_bad_container_read_at_either_of_two_paths_is_named_by_its_own(under: str, trait: str) -> None:
+    """Kustomer reads most traits at traits.X, then context.traits.X: the error names the path the
+    bad value was found at (worked out only for the message), with the key inside it."""
+    bad = {"n": math.nan}
+    traits = {trait: bad, "lastName": "L"}
+    event: dict[str, Any] = {"type": "identify", "userId": "u", "context": {}}
+    if under == "traits":
+        event["traits"] = traits
+        event["context"]["traits"] = {"email": "e@example.com"}
+    else:
+        event["context"]["traits"] = traits
+        event["traits"] = {"email": "e@example.com"}
+    settings = {"apiKey": "tok-abcdef123456", "identifyStrategy": "trackingIdentity"}
+    with pytest.raises(TransformError) as caught:
+        KUSTOMER.transform(event, settings)
+    assert caught.value.status_code == 400
+    assert f" {under}.{trait}.n is not a finite number" in str(caught.value)
+
+
 def test_secrets_are_redacted_even_from_unexpected_messages() -> None:
     token = "tok-redact-me-0042"
     result = KUSTOMER.process([{"message": {"type": "identify", "userId": "u"},

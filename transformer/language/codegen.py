@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import TransformError
-from ..runtime.values import MISSING, fresh, type_name
+from ..runtime.values import MISSING, fresh, fresh_from, type_name
 from .functions import StepError, to_text
 
 Fn = Callable[["Context"], Any]
@@ -289,7 +289,8 @@ class Generated:
     def __init__(self) -> None:
         self.functions: dict[tuple[int, str | None], Fn] = {}
         self.namespace: dict[str, Any] = {
-            "MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh, "as_text": as_text,
+            "MISSING": MISSING, "NO_KEYS": NO_KEYS, "UNSET": UNSET, "SCALARS": SCALARS, "fresh": fresh,
+            "fresh_from": fresh_from, "as_text": as_text,
             "bounded_text": bounded_text, "merge_present": merge_present, "TransformError": TransformError,
             "StepError": StepError, "request_string": request_string, "settled_let": settled_let,
             "read_settled": read_settled, "LET_PLAIN": LET_PLAIN, "TRACE": TRACE}
@@ -444,6 +445,10 @@ class Gen:
         if missing == "None":  # dict.get's own default: one argument less to pass
             return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r})"
         return f"{self._prefix(tuple(parents), as_object=True)}.get({key!r}, {missing})"
+
+    def holder(self, keys: tuple[str, ...]) -> str:
+        """The local holding the object that the last key of ``keys`` (not an index) is read from."""
+        return self._prefix(keys[:-1], as_object=True)
 
     def _prefix(self, keys: tuple[str, ...], as_object: bool) -> str:
         """The local holding the event's value at ``keys``; ``as_object``: that value if it is an

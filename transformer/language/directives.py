@@ -460,7 +460,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         def read(*pair: tuple[str, ...]) -> None:
             if root is None and not gen.tracing:  # a missing key reads as None: one test fewer
                 gen.line(f"{target} = {_pair_read(gen, pair)}")
-                _emit_present_read(gen, target, _pair_source(gen, pair, target))
+                _emit_present_read(gen, target, _fresh_copy(gen, pair, target))
                 return
             # Explain shows each candidate path's raw value, missing told from null.
             (keys,) = pair
@@ -478,7 +478,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
                 gen.trace(repr("read"), repr(".".join(keys)), target)
                 emit_present_copy(gen, target, ".".join(keys))
             else:
-                _emit_present_read(gen, target, repr(".".join(keys)))
+                _emit_present_read(gen, target, f"fresh({target}, {'.'.join(keys)!r})")
 
         pairs = _paired(paths) if root is None and not gen.tracing else [(keys,) for keys in paths]
         reads: list[Callable[[], None]] = [partial(read, *pair) for pair in pairs]
@@ -498,7 +498,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
         for pair in reversed(pairs):
             gen.depth -= 1
             with gen.block(f"elif {target}.__class__ not in SCALARS:"):
-                gen.line(f"{target} = fresh({target}, {_pair_source(gen, pair, target)})")
+                gen.line(f"{target} = {_fresh_copy(gen, pair, target)}")
         gen.assigned = assigned
 
     def emit_or(gen: Gen, target: str, otherwise: Callable[[], None]) -> bool:
@@ -521,7 +521,7 @@ def path_node(paths: tuple[tuple[str, ...], ...], root: Node | None = None) -> N
             gen.line(f"{value} = {_pair_read(gen, pair)}")
             gen.line(f"if {value} is not None and {value} != '':")
             gen.depth += 1
-            put(f"{value} if {value}.__class__ in SCALARS else fresh({value}, {_pair_source(gen, pair, value)})")
+            put(f"{value} if {value}.__class__ in SCALARS else {_fresh_copy(gen, pair, value)}")
             gen.depth -= 1
             if depth < len(pairs) - 1 or otherwise is not None:
                 gen.line("else:")
@@ -627,6 +627,16 @@ def _pair_read(gen: Gen, pair: tuple[tuple[str, ...], ...]) -> str:
     return f"{gen.merged(keys[:-1], pair[1][:-1])}.get({keys[-1]!r})"
 
 
+def _fresh_copy(gen: Gen, pair: tuple[tuple[str, ...], ...], value: str) -> str:
+    """The expression copying the container in local ``value``, read at ``pair`` (after
+    ``_pair_read``): for a pair whose first path ends in a key, which of the two it came from is
+    worked out only for an error message (``fresh_from``), not before every copy."""
+    keys = pair[0]
+    if len(pair) == 1 or is_index(keys[-1]):
+        return f"fresh({value}, {_pair_source(gen, pair, value)})"
+    return f"fresh_from({value}, {gen.holder(keys)}, {keys[-1]!r}, {'.'.join(keys)!r}, {'.'.join(pair[1])!r})"
+
+
 def _pair_source(gen: Gen, pair: tuple[tuple[str, ...], ...], value: str) -> str:
     """An expression naming the path the value in local ``value`` was read at (for a message);
     after ``_pair_read``, whose reads it reuses."""
@@ -636,13 +646,13 @@ def _pair_source(gen: Gen, pair: tuple[tuple[str, ...], ...], value: str) -> str
     return f"{'.'.join(keys)!r} if {gen.read(keys, 'None')} is {value} else {'.'.join(pair[1])!r}"
 
 
-def _emit_present_read(gen: Gen, target: str, where: str) -> None:
+def _emit_present_read(gen: Gen, target: str, copy: str) -> None:
     """``emit_present_copy`` for a value read with None for a missing key: one test fewer.
-    ``where`` is an expression for the path's name (for a message)."""
+    ``copy`` is the expression that copies it (``_fresh_copy``)."""
     with gen.block(f"if {target} is None or {target} == '':"):
         gen.line(f"{target} = MISSING")
     with gen.block(f"elif {target}.__class__ not in SCALARS:"):
-        gen.line(f"{target} = fresh({target}, {where})")
+        gen.line(f"{target} = {copy}")
 
 
 def emit_present_copy(gen: Gen, target: str, where: str) -> None:

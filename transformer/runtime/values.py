@@ -68,6 +68,16 @@ def fresh(value: Any, where: str) -> Any:
         raise TransformError(f"{where}{suffix} {bad.reason}") from None
 
 
+def fresh_from(value: Any, first: Mapping[str, Any], key: str, where: str, otherwise: str) -> Any:
+    """``fresh`` for a value read at one of two paths (``traits.email``, then
+    ``context.traits.email``): named ``where`` if ``first`` (the object the first path's last key
+    is read from) holds it under ``key``, else ``otherwise``; worked out only for an error message."""
+    try:
+        return _copy(value, 0)
+    except _BadValue:
+        return fresh(value, where if first.get(key) is value else otherwise)
+
+
 def copy_below(value: Any, depth: int) -> Any:
     """``fresh``'s copy of a value found ``depth`` levels down in what a rule read, or MISSING
     where ``fresh`` would refuse it (a caller then lets ``fresh`` say why, with the whole path)."""
