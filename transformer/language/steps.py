@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import TransformError
 from ..runtime.values import MISSING, fresh, type_name
 from . import dates
 from .codegen import Gen, Node, held
@@ -89,12 +90,21 @@ def then(scope: Scope, node: Node, specs: list[dict[str, Any]], path: YamlPath, 
                     run_copying(gen, target, where)
                 else:
                     run(gen, target, steps)
-            with gen.block("except StepError as _error:"):
-                gen.line(f"raise TransformError({label!r} + ': ' + str(_error) + {tried!r}) from None")
+            with gen.block("except StepError as _error:"):  # the message made by a constant: less code beside the steps
+                gen.line(f"raise {gen.const(step_failed(label, tried))}(_error) from None")
             with gen.block(f"if not {target}:" if gives_text else f"if {target} is None or {target} == '':"):
                 gen.line(f"{target} = MISSING")
 
     return Node(emit, settings_only, node.sources, text=gives_text)
+
+
+def step_failed(label: str, tried: str) -> Callable[[StepError], TransformError]:
+    """The error of a rule whose steps raised: the rule's label, the step's words, what was read."""
+
+    def error(failure: StepError) -> TransformError:
+        return TransformError(f"{label}: {failure}{tried}")
+
+    return error
 
 
 CopyingRead = Callable[[Any, str], Any]  # (the value as read, its path's name) -> the value after the steps it runs
