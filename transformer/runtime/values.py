@@ -61,11 +61,7 @@ def fresh(value: Any, where: str) -> Any:
     try:  # generated code calls this for what is not a plain scalar: a container, mostly
         return _copy(value, 0)
     except _BadValue as bad:
-        keys = list(reversed(bad.keys))
-        if len(keys) > 8:  # a hostile depth would make the message as long as the event
-            keys = [*keys[:4], f"<{len(keys) - 6} more>", *keys[-2:]]
-        suffix = "".join(f".{k}" for k in keys)
-        raise TransformError(f"{where}{suffix} {bad.reason}") from None
+        raise _refused(where, bad) from None
 
 
 def fresh_from(value: Any, first: Mapping[str, Any], key: str, where: str, otherwise: str) -> Any:
@@ -74,8 +70,17 @@ def fresh_from(value: Any, first: Mapping[str, Any], key: str, where: str, other
     is read from) holds it under ``key``, else ``otherwise``; worked out only for an error message."""
     try:
         return _copy(value, 0)
-    except _BadValue:
-        return fresh(value, where if first.get(key) is value else otherwise)
+    except _BadValue as bad:
+        raise _refused(where if first.get(key) is value else otherwise, bad) from None
+
+
+def _refused(where: str, bad: _BadValue) -> TransformError:
+    """Why a value read at ``where`` cannot be copied, naming the keys down to what is wrong."""
+    keys = list(reversed(bad.keys))
+    if len(keys) > 8:  # a hostile depth would make the message as long as the event
+        keys = [*keys[:4], f"<{len(keys) - 6} more>", *keys[-2:]]
+    suffix = "".join(f".{k}" for k in keys)
+    return TransformError(f"{where}{suffix} {bad.reason}")
 
 
 def copy_below(value: Any, depth: int) -> Any:
