@@ -87,15 +87,15 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
         pool.close(wait=finished)
 
 
-def _widen(pipe: Any) -> None:
-    """Let a channel's pipe hold ``PIPE_BYTES`` where the platform allows it; as it is elsewhere, or
-    when refused (a lower limit, a user's pipes over their allowance)."""
+def _widen(writer: Any) -> None:
+    """Let the pipe ``writer`` writes to hold ``PIPE_BYTES`` where the platform allows it; as it is
+    elsewhere, or when refused (a lower limit, a user's pipes over their allowance)."""
     if sys.platform != "linux":
         return
     import fcntl
 
     try:
-        fcntl.fcntl(pipe._writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        fcntl.fcntl(writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except (AttributeError, OSError):  # not a pipe we know, or refused: the default size still works
         pass
 
@@ -114,6 +114,7 @@ class _Channel:
     def __init__(self, context: Any) -> None:
         self._reader, self._writer = context.Pipe(duplex=False)
         self._rlock, self._wlock = context.Lock(), context.Lock()
+        _widen(self._writer)
 
     def put(self, item: Any) -> None:
         buffers: list[pickle.PickleBuffer] = []
@@ -189,8 +190,6 @@ class _Pool:
         self._context = multiprocessing.get_context()
         self._tasks = _Channel(self._context)
         self._results = _Channel(self._context)
-        for pipe in (self._tasks, self._results):
-            _widen(pipe)
         self._events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
         self._slots = threading.Semaphore(self._jobs * IN_FLIGHT)
         self._stopping = threading.Event()
