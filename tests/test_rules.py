@@ -413,6 +413,36 @@ def test_lookup_failures_become_errors_with_a_status(make_destination: Any, answ
     assert caught.value.status_code == status
 
 
+class _Body(dict):  # type: ignore[type-arg]
+    """An answer body of a dict subclass: read by the found rule, not the quick read of plain objects."""
+
+
+@pytest.mark.parametrize("body, found", [
+    ({"result": {"customer": {"id": "c7"}}}, "c7"),  # the usual answer: plain objects down to an ASCII id
+    ({"result": {"customer": {"id": "cé7"}}}, "cé7"),
+    ({"result": {"customer": {"id": 7}}}, 7),
+    (_Body({"result": {"customer": {"id": "c7"}}}), "c7"),
+    ({"result": {"customer": _Body({"id": "c7"})}}, "c7"),
+    ({"result": {"customer": {"id": ""}}}, "without result.customer.id"),
+    ({"result": {"customer": ["c7"]}}, "without result.customer.id"),
+    ({"result": {"customer": {"id": "c\ud800"}}}, "not valid Unicode"),
+    ({"result": {"customer": {"id": {"n": 1}}}}, "not a string or a number"),
+])
+def test_a_found_id_is_read_as_the_found_path_reads_it(make_destination: Any, body: Any, found: Any) -> None:
+    destination = make_destination("""\
+    let:
+      found: {lookup: {requests: [{kind: x, value: {const: x}, endpoint: {const: "https://example.invalid/x"}}],
+                       found: result.customer.id}}
+    body: {object: {id: {var: found}}}
+    """)
+    if isinstance(found, str) and found.startswith(("without", "not")):
+        with pytest.raises(TransformError, match=found) as caught:
+            destination.transform({"type": "test"}, {"key": "k-123"}, lookup=lambda request: (200, body))
+        assert caught.value.status_code == 502
+    else:
+        assert destination.transform({"type": "test"}, {"key": "k-123"}, lookup=lambda request: (200, body))["body"]["JSON"] == {"id": found}
+
+
 def test_lookup_without_a_lookup_function_is_a_clear_error(make_destination: Any) -> None:
     destination = make_destination("""\
     let:
