@@ -89,7 +89,7 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
            label: str) -> Callable[[Any, Any, Any], Any]:
     """What one request of a ``lookup`` rule does with its value and URL: ask it; a 200 gives the
     value at ``found_path``, a status in ``absent`` gives NEXT, others are the event's error."""
-    keys = tuple(found_path.split("."))  # what ``found`` reads: the usual answer is read here, without it
+    keys = tuple(found_path.split("."))  # found_path's keys: the usual answer is read with them, in place
 
     def ask(ctx: Any, value: Any, url: Any) -> Any:
         if url.__class__ is not str:
@@ -121,14 +121,14 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
                 status = body = None
         if status.__class__ is int:  # found, not found, then the other statuses
             if status == 200:
-                value = body
-                for key in keys:  # objects down to the id, read in place: a string given as it is
-                    value = value.get(key) if value.__class__ is dict else None
-                if value.__class__ is str and value and value.isascii():
-                    return value
+                read = body
+                for key in keys:  # plain objects down to a non-empty ASCII id: the id as it is
+                    read = read.get(key) if read.__class__ is dict else None
+                if read.__class__ is str and read and read.isascii():
+                    return read
                 try:  # any other answer is read, or refused, by the found rule itself
                     value = body.value if isinstance(body, Found) else _found_in(found, body, found_path)
-                    if value.__class__ is str and value and value.isascii():  # the usual id: usable as it is
+                    if value.__class__ is str and value and value.isascii():  # a Found id, or one in a dict subclass
                         return value
                     return _usable(value, found_path)
                 except _BadAnswer as bad:
