@@ -296,6 +296,26 @@ def test_only_what_the_event_gives_is_checked_for_lone_surrogates_per_event(make
     assert destination.transform({"type": "test", "id": "a", "hid": "h"}, config)["headers"]["X-Id"] == "h"
 
 
+def test_a_request_with_no_rule_left_per_event_is_checked_for_lone_surrogates(make_destination: Any) -> None:
+    """The usual request (method and endpoint reading the event, built with the body in one
+    function; no header or parameter rule and no size limit left) is finished by the request
+    builder itself: what quotes the event is still checked, and refused in the same words."""
+    config = {"key": "k-123456"}
+    destination = make_destination("""\
+        request:
+          method: {path: verb}
+          endpoint: {template: "https://example.invalid/{id}", vars: {id: {path: id}}}
+        body: {object: {v: {path: v}}}
+        """)
+    for message, field in [({"verb": "P\ud83d", "id": "a"}, "verb"), ({"verb": "PUT", "id": "a\ud83d"}, "id"),
+                           ({"verb": "PUT", "id": "a", "v": ["\udce9"]}, "v.0")]:
+        [result] = destination.process([{"message": {"type": "test", **message}, "destination": {"Config": config}}])
+        words = f"demo: the event's {field} is not valid Unicode (it holds a lone surrogate, e.g. half of an emoji)"
+        assert (result["statusCode"], result["error"]) == (400, words)
+    out = destination.transform({"type": "test", "verb": "PUT", "id": "a", "v": 2**70}, config)
+    assert (out["method"], out["endpoint"], out["body"]["JSON"], out["params"]) == ("PUT", "https://example.invalid/a", {"v": 2**70}, {})
+
+
 def test_dict_subclasses_that_raise_never_escape() -> None:
     """Item 12: as an input, a destination, settings (at the top or deeper) and the message."""
     config = {"apiKey": "k-123456"}
