@@ -423,6 +423,9 @@ class _Body(dict):  # type: ignore[type-arg]
     ({"result": {"customer": {"id": 7}}}, 7),
     (_Body({"result": {"customer": {"id": "c7"}}}), "c7"),
     ({"result": {"customer": _Body({"id": "c7"})}}, "c7"),
+    (transformer.Found("c7"), "c7"),  # the caller's own answer: the id itself
+    (transformer.Found("cé7"), "cé7"),
+    (transformer.Found(""), "not a string or a number"),
     ({"result": {"customer": {"id": ""}}}, "without result.customer.id"),
     ({"result": {"customer": ["c7"]}}, "without result.customer.id"),
     ({"result": {"customer": {"id": "c\ud800"}}}, "not valid Unicode"),

@@ -121,16 +121,16 @@ def asking(kind: str, found: Callable[[Any], Any], found_path: str, absent: froz
                 status = body = None
         if status.__class__ is int:  # found, not found, then the other statuses
             if status == 200:
-                read = body
-                for key in keys:  # plain objects down to a non-empty ASCII id: the id as it is
-                    read = read.get(key) if read.__class__ is dict else None
-                if read.__class__ is str and read and read.isascii():
+                if body.__class__ is Found:
+                    read = body.value
+                else:
+                    read = body
+                    for key in keys:  # plain objects down to the id, read in place
+                        read = read.get(key) if read.__class__ is dict else None
+                if read.__class__ is str and read and read.isascii():  # the usual id: usable as it is
                     return read
                 try:  # any other answer is read, or refused, by the found rule itself
-                    value = body.value if isinstance(body, Found) else _found_in(found, body, found_path)
-                    if value.__class__ is str and value and value.isascii():  # a Found id, or one in a dict subclass
-                        return value
-                    return _usable(value, found_path)
+                    return _usable(body.value if isinstance(body, Found) else _found_in(found, body, found_path), found_path)
                 except _BadAnswer as bad:
                     raise TransformError(f"{label}: {asker.where(kind, url)} answered 200 {bad}", 502) from None
             if status in absent:  # a status between 100 and 599 (the schema says)
